@@ -1,0 +1,80 @@
+package events
+
+// Type is a CloudEvent type in patchbay's catalog.
+type Type string
+
+// TypePrefix starts every patchbay CloudEvent type.
+const TypePrefix = "io.patchbay."
+
+// Inbound: published by producers and workers (commands to the router).
+const (
+	TypeJobCreated       Type = "io.patchbay.job.created"
+	TypeJobComplete      Type = "io.patchbay.job.complete"
+	TypeJobClose         Type = "io.patchbay.job.close"
+	TypeJobCancel        Type = "io.patchbay.job.cancel"
+	TypeWorkerRegister   Type = "io.patchbay.worker.register"
+	TypeWorkerUpdate     Type = "io.patchbay.worker.update"
+	TypeWorkerDeregister Type = "io.patchbay.worker.deregister"
+	TypeOfferAccept      Type = "io.patchbay.offer.accept"
+	TypeOfferDecline     Type = "io.patchbay.offer.decline"
+)
+
+// Outbound: published by the router, one per state change.
+const (
+	TypeJobReceived  Type = "io.patchbay.job.received"
+	TypeJobQueued    Type = "io.patchbay.job.queued"
+	TypeJobRejected  Type = "io.patchbay.job.rejected"
+	TypeJobAssigned  Type = "io.patchbay.job.assigned"
+	TypeJobCompleted Type = "io.patchbay.job.completed"
+	TypeJobClosed    Type = "io.patchbay.job.closed"
+	TypeJobCancelled Type = "io.patchbay.job.cancelled"
+
+	TypeOfferIssued   Type = "io.patchbay.offer.issued"
+	TypeOfferAccepted Type = "io.patchbay.offer.accepted"
+	TypeOfferDeclined Type = "io.patchbay.offer.declined"
+	TypeOfferExpired  Type = "io.patchbay.offer.expired"
+	TypeOfferRevoked  Type = "io.patchbay.offer.revoked"
+
+	TypeWorkerRegistered   Type = "io.patchbay.worker.registered"
+	TypeWorkerUpdated      Type = "io.patchbay.worker.updated"
+	TypeWorkerDeregistered Type = "io.patchbay.worker.deregistered"
+
+	// TypeCommandSucceeded is the reply to a request that was applied.
+	TypeCommandSucceeded Type = "io.patchbay.command.succeeded"
+	// TypeCommandFailed is the reply to a refused request, and the event published
+	// for any inbound message that was refused (malformed, invalid, not allowed).
+	TypeCommandFailed Type = "io.patchbay.command.failed"
+)
+
+// Inbound lists the inbound (command) types in catalog order.
+func Inbound() []Type {
+	return []Type{
+		TypeJobCreated, TypeJobComplete, TypeJobClose, TypeJobCancel,
+		TypeWorkerRegister, TypeWorkerUpdate, TypeWorkerDeregister,
+		TypeOfferAccept, TypeOfferDecline,
+	}
+}
+
+// Outbound lists the types the router publishes, in catalog order.
+func Outbound() []Type {
+	return []Type{
+		TypeJobReceived, TypeJobQueued, TypeJobRejected, TypeJobAssigned,
+		TypeJobCompleted, TypeJobClosed, TypeJobCancelled,
+		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
+		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
+		TypeCommandSucceeded, TypeCommandFailed,
+	}
+}
+
+// IsInbound reports whether t is a command the router accepts.
+func (t Type) IsInbound() bool {
+	for _, in := range Inbound() {
+		if t == in {
+			return true
+		}
+	}
+	return false
+}
+
+// Name is the type without the io.patchbay. prefix, e.g. "job.created".
+func (t Type) Name() string { return string(t)[len(TypePrefix):] }

@@ -1,0 +1,222 @@
+package events
+
+import "time"
+
+// Selector operators (Azure Job Router's labelOperator values).
+const (
+	OpEqual              = "equal"
+	OpNotEqual           = "notEqual"
+	OpLessThan           = "lessThan"
+	OpLessThanOrEqual    = "lessThanOrEqual"
+	OpGreaterThan        = "greaterThan"
+	OpGreaterThanOrEqual = "greaterThanOrEqual"
+)
+
+// Operators lists the worker-selector operators.
+func Operators() []string {
+	return []string{OpEqual, OpNotEqual, OpLessThan, OpLessThanOrEqual, OpGreaterThan, OpGreaterThanOrEqual}
+}
+
+// Labels are routing attributes: string keys to primitive values (string, number, bool).
+type Labels map[string]any
+
+// WorkerSelector is a condition a worker's labels must satisfy. Every worker also has
+// the implicit label "id" (its worker id).
+type WorkerSelector struct {
+	Key      string `json:"key"`
+	Operator string `json:"labelOperator"`
+	Value    any    `json:"value"`
+}
+
+// ChannelConfig is a worker's capacity on one channel.
+type ChannelConfig struct {
+	ChannelID string `json:"channelId"`
+	// CapacityCostPerJob is taken from the worker's totalCapacity by each job (or
+	// outstanding offer) on this channel.
+	CapacityCostPerJob int `json:"capacityCostPerJob"`
+	// MaxNumberOfJobs caps the jobs on this channel at once; 0 means no cap beyond capacity.
+	MaxNumberOfJobs int `json:"maxNumberOfJobs,omitempty"`
+}
+
+// --- inbound payloads ---
+
+// JobCreated is the data of io.patchbay.job.created.
+type JobCreated struct {
+	// JobID names the job; when empty the CloudEvent id is used. Publishing the same
+	// event (same CloudEvent id) twice creates one job.
+	JobID            string           `json:"jobId,omitempty"`
+	QueueID          string           `json:"queueId"`
+	ChannelID        string           `json:"channelId"`
+	ChannelReference string           `json:"channelReference,omitempty"`
+	Priority         int              `json:"priority,omitempty"` // -100..100, higher first
+	Labels           Labels           `json:"labels,omitempty"`
+	Tags             map[string]any   `json:"tags,omitempty"`
+	WorkerSelectors  []WorkerSelector `json:"requestedWorkerSelectors,omitempty"`
+	Notes            string           `json:"notes,omitempty"`
+}
+
+// WorkerRegister is the data of io.patchbay.worker.register and io.patchbay.worker.update.
+// Register replaces the whole worker; update replaces only the fields it carries.
+type WorkerRegister struct {
+	WorkerID           string          `json:"workerId"`
+	Labels             Labels          `json:"labels,omitempty"`
+	Tags               map[string]any  `json:"tags,omitempty"`
+	Queues             []string        `json:"queues,omitempty"`
+	TotalCapacity      *int            `json:"totalCapacity,omitempty"`
+	Channels           []ChannelConfig `json:"channels,omitempty"`
+	AvailableForOffers *bool           `json:"availableForOffers,omitempty"`
+}
+
+// WorkerDeregister is the data of io.patchbay.worker.deregister.
+type WorkerDeregister struct {
+	WorkerID string `json:"workerId"`
+}
+
+// OfferAccept is the data of io.patchbay.offer.accept.
+type OfferAccept struct {
+	JobID    string `json:"jobId"`
+	OfferID  string `json:"offerId"`
+	WorkerID string `json:"workerId"`
+}
+
+// OfferDecline is the data of io.patchbay.offer.decline.
+type OfferDecline struct {
+	JobID    string `json:"jobId"`
+	OfferID  string `json:"offerId"`
+	WorkerID string `json:"workerId"`
+	// RetryOfferAt makes the decliner eligible for the job again from that time.
+	// Without it the job is never offered to this worker again (until it re-registers).
+	RetryOfferAt *time.Time `json:"retryOfferAt,omitempty"`
+}
+
+// JobComplete is the data of io.patchbay.job.complete.
+type JobComplete struct {
+	JobID        string `json:"jobId"`
+	AssignmentID string `json:"assignmentId"`
+	Note         string `json:"note,omitempty"`
+}
+
+// JobClose is the data of io.patchbay.job.close.
+type JobClose struct {
+	JobID           string `json:"jobId"`
+	AssignmentID    string `json:"assignmentId"`
+	DispositionCode string `json:"dispositionCode,omitempty"`
+	// CloseAt delays the close (and the release of the worker's capacity) to that time.
+	CloseAt *time.Time `json:"closeAt,omitempty"`
+	Note    string     `json:"note,omitempty"`
+}
+
+// JobCancel is the data of io.patchbay.job.cancel.
+type JobCancel struct {
+	JobID           string `json:"jobId"`
+	DispositionCode string `json:"dispositionCode,omitempty"`
+	Note            string `json:"note,omitempty"`
+}
+
+// --- outbound payloads ---
+
+// Assignment is a job's assignment to a worker.
+type Assignment struct {
+	AssignmentID string     `json:"assignmentId"`
+	WorkerID     string     `json:"workerId"`
+	OfferID      string     `json:"offerId"`
+	AssignedAt   time.Time  `json:"assignedAt"`
+	CompletedAt  *time.Time `json:"completedAt,omitempty"`
+	ClosedAt     *time.Time `json:"closedAt,omitempty"`
+}
+
+// Job is a job's public snapshot: the data of every io.patchbay.job.* outbound event.
+type Job struct {
+	JobID            string           `json:"jobId"`
+	QueueID          string           `json:"queueId"`
+	ChannelID        string           `json:"channelId"`
+	ChannelReference string           `json:"channelReference,omitempty"`
+	Priority         int              `json:"priority"`
+	Labels           Labels           `json:"labels,omitempty"`
+	Tags             map[string]any   `json:"tags,omitempty"`
+	WorkerSelectors  []WorkerSelector `json:"requestedWorkerSelectors,omitempty"`
+	Notes            string           `json:"notes,omitempty"`
+	Status           string           `json:"status"`
+	CreatedAt        time.Time        `json:"createdAt"`
+	EnqueuedAt       *time.Time       `json:"enqueuedAt,omitempty"`
+	Assignment       *Assignment      `json:"assignment,omitempty"`
+	DispositionCode  string           `json:"dispositionCode,omitempty"`
+	// ScheduledCloseAt is set on a completed job whose close was requested for later.
+	ScheduledCloseAt *time.Time `json:"scheduledCloseAt,omitempty"`
+	CancelNote       string     `json:"cancelNote,omitempty"`
+	// Reason says why, on io.patchbay.job.rejected.
+	Reason *Error `json:"reason,omitempty"`
+}
+
+// Offer is an offer's public snapshot: the data of every io.patchbay.offer.* event.
+type Offer struct {
+	OfferID      string    `json:"offerId"`
+	JobID        string    `json:"jobId"`
+	WorkerID     string    `json:"workerId"`
+	QueueID      string    `json:"queueId"`
+	ChannelID    string    `json:"channelId"`
+	CapacityCost int       `json:"capacityCost"`
+	Status       string    `json:"status"`
+	IssuedAt     time.Time `json:"issuedAt"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+	// Job is the offered job as it was when the offer was issued (on issued events).
+	Job *Job `json:"job,omitempty"`
+	// RetryOfferAt echoes the decline's retry time (on declined events).
+	RetryOfferAt *time.Time `json:"retryOfferAt,omitempty"`
+	// AssignmentID is set on accepted events.
+	AssignmentID string `json:"assignmentId,omitempty"`
+	// Reason says why, on revoked events: job_assigned, job_cancelled, worker_deregistered.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Revocation reasons (Offer.Reason).
+const (
+	RevokedJobAssigned        = "job_assigned"
+	RevokedJobCancelled       = "job_cancelled"
+	RevokedWorkerDeregistered = "worker_deregistered"
+)
+
+// Worker is a worker's public snapshot: the data of every io.patchbay.worker.* event.
+type Worker struct {
+	WorkerID           string          `json:"workerId"`
+	Labels             Labels          `json:"labels,omitempty"`
+	Tags               map[string]any  `json:"tags,omitempty"`
+	Queues             []string        `json:"queues"`
+	TotalCapacity      int             `json:"totalCapacity"`
+	Channels           []ChannelConfig `json:"channels"`
+	AvailableForOffers bool            `json:"availableForOffers"`
+	// State is active (available for offers), draining (deregistered with work still
+	// assigned) or inactive.
+	State string `json:"state"`
+	// UsedCapacity is the capacity taken by outstanding offers and held jobs.
+	UsedCapacity int `json:"usedCapacity"`
+	// LoadRatio is UsedCapacity / TotalCapacity.
+	LoadRatio      float64    `json:"loadRatio"`
+	OfferIDs       []string   `json:"offerIds,omitempty"`
+	AssignedJobIDs []string   `json:"assignedJobIds,omitempty"`
+	RegisteredAt   time.Time  `json:"registeredAt"`
+	LastAssignedAt *time.Time `json:"lastAssignedAt,omitempty"`
+}
+
+// CommandResult is the data of io.patchbay.command.succeeded: what the command did.
+type CommandResult struct {
+	CommandID    string `json:"commandId"`
+	CommandType  Type   `json:"commandType"`
+	JobID        string `json:"jobId,omitempty"`
+	WorkerID     string `json:"workerId,omitempty"`
+	OfferID      string `json:"offerId,omitempty"`
+	AssignmentID string `json:"assignmentId,omitempty"`
+	// Status is the job's (or worker's) status after the command.
+	Status string `json:"status,omitempty"`
+	// Duplicate is true when the command had already been applied (same CloudEvent id
+	// or same job id); nothing changed.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// CommandFailure is the data of io.patchbay.command.failed.
+type CommandFailure struct {
+	CommandID   string `json:"commandId,omitempty"`
+	CommandType string `json:"commandType,omitempty"`
+	Subject     string `json:"subject,omitempty"`
+	Error       *Error `json:"error"`
+}

@@ -1,0 +1,131 @@
+package events
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Streams and buckets. Every NATS name patchbay uses is declared here.
+const (
+	// StreamIn holds inbound commands (subjects SubjectInAll).
+	StreamIn = "PATCHBAY_IN"
+	// StreamEvents holds every outbound event (subjects SubjectEventsAll).
+	StreamEvents = "PATCHBAY_EVENTS"
+	// ConsumerMatcher is the durable consumer of StreamIn that feeds the matcher.
+	ConsumerMatcher = "matcher"
+
+	BucketJobs    = "PATCHBAY_JOBS"
+	BucketWorkers = "PATCHBAY_WORKERS"
+	BucketOffers  = "PATCHBAY_OFFERS"
+	// BucketQueues holds the ordered queues: one key per queued job,
+	// "<queueId>.<rank>.<jobId>", whose lexical order is the dispatch order.
+	BucketQueues = "PATCHBAY_QUEUES"
+	// BucketRouter holds the router's own bookkeeping (the write-ahead record).
+	BucketRouter = "PATCHBAY_ROUTER"
+
+	// QueueGroup is the NATS queue group of the request front end.
+	QueueGroup = "patchbay"
+)
+
+// Subject prefixes and wildcards.
+const (
+	SubjectInPrefix     = "patchbay.in."
+	SubjectReqPrefix    = "patchbay.req."
+	SubjectEventsPrefix = "patchbay.events."
+
+	SubjectInAll     = "patchbay.in.>"
+	SubjectReqAll    = "patchbay.req.>"
+	SubjectEventsAll = "patchbay.events.>"
+
+	// SubjectCommandFailed carries TypeCommandFailed events for refused inbound messages.
+	SubjectCommandFailed = "patchbay.events.command.failed"
+
+	// HeaderReplyTo on a StreamIn message names where the router sends its answer.
+	// The request front end sets it; a client publishing straight to the stream may too.
+	HeaderReplyTo = "Patchbay-Reply-To"
+	// HeaderMsgID is JetStream's de-duplication header.
+	HeaderMsgID = "Nats-Msg-Id"
+)
+
+// InSubject is where an inbound command of type t is published for durable,
+// fire-and-forget delivery: "patchbay.in.job.created".
+func InSubject(t Type) string { return SubjectInPrefix + t.Name() }
+
+// ReqSubject is where a command of type t is sent as a NATS request to get the router's
+// definitive answer: "patchbay.req.offer.accept".
+func ReqSubject(t Type) string { return SubjectReqPrefix + t.Name() }
+
+// TypeOfSubject maps an inbound or request subject back to its command type.
+func TypeOfSubject(subject string) (Type, bool) {
+	var name string
+	switch {
+	case strings.HasPrefix(subject, SubjectInPrefix):
+		name = subject[len(SubjectInPrefix):]
+	case strings.HasPrefix(subject, SubjectReqPrefix):
+		name = subject[len(SubjectReqPrefix):]
+	default:
+		return "", false
+	}
+	t := Type(TypePrefix + name)
+	return t, t.IsInbound()
+}
+
+// JobSubject is where job events are published:
+// "patchbay.events.job.<queueId>.<jobId>.<verb>". Rejected jobs without a usable
+// queue use the queue token "_".
+func JobSubject(queueID, jobID string, t Type) string {
+	if queueID == "" || !ValidID(queueID) {
+		queueID = "_"
+	}
+	return SubjectEventsPrefix + "job." + queueID + "." + jobToken(jobID) + "." + verb(t)
+}
+
+// OfferSubject is where offer events are published:
+// "patchbay.events.offer.<workerId>.<verb>". A worker subscribes to
+// OfferWorkerAll(workerID) to receive its offers.
+func OfferSubject(workerID string, t Type) string {
+	return SubjectEventsPrefix + "offer." + workerID + "." + verb(t)
+}
+
+// OfferWorkerAll matches every offer event for one worker.
+func OfferWorkerAll(workerID string) string { return SubjectEventsPrefix + "offer." + workerID + ".>" }
+
+// WorkerSubject is where worker events are published:
+// "patchbay.events.worker.<workerId>.<verb>".
+func WorkerSubject(workerID string, t Type) string {
+	return SubjectEventsPrefix + "worker." + workerID + "." + verb(t)
+}
+
+// JobQueueAll matches every job event of one queue.
+func JobQueueAll(queueID string) string { return SubjectEventsPrefix + "job." + queueID + ".>" }
+
+// verb is the last segment of the type: "io.patchbay.offer.issued" -> "issued".
+func verb(t Type) string {
+	s := string(t)
+	return s[strings.LastIndexByte(s, '.')+1:]
+}
+
+func jobToken(id string) string {
+	if ValidID(id) {
+		return id
+	}
+	return "_"
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// ValidID reports whether s can be used as a job, worker, queue or channel id: 1 to 128
+// characters of letters, digits, '-' and '_', starting with a letter or digit (ids
+// become NATS subject tokens and KV keys).
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// CheckID returns a FieldError when s is not a valid id.
+func CheckID(field, s string) error {
+	if s == "" {
+		return Errorf(CodeInvalidData, field, "%s is required", field)
+	}
+	if !ValidID(s) {
+		return Errorf(CodeInvalidData, field, "%s %q must be 1-128 letters, digits, '-' or '_', starting with a letter or digit", field, s)
+	}
+	return nil
+}
