@@ -78,3 +78,27 @@ func (t Type) IsInbound() bool {
 
 // Name is the type without the io.patchbay. prefix, e.g. "job.created".
 func (t Type) Name() string { return string(t)[len(TypePrefix):] }
+
+// Payload returns a pointer to a new zero payload for an inbound type (nil otherwise),
+// ready for DecodeData.
+func Payload(t Type) any {
+	switch t {
+	case TypeJobCreated:
+		return &JobCreated{}
+	case TypeJobComplete:
+		return &JobComplete{}
+	case TypeJobClose:
+		return &JobClose{}
+	case TypeJobCancel:
+		return &JobCancel{}
+	case TypeWorkerRegister, TypeWorkerUpdate:
+		return &WorkerRegister{}
+	case TypeWorkerDeregister:
+		return &WorkerDeregister{}
+	case TypeOfferAccept:
+		return &OfferAccept{}
+	case TypeOfferDecline:
+		return &OfferDecline{}
+	}
+	return nil
+}

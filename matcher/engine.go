@@ -1,0 +1,280 @@
+package matcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nuid"
+	"github.com/patchbay/patchbay/events"
+)
+
+// Defaults.
+const (
+	// OfferExpiryDefault is how long an offer stays open when the queue sets nothing.
+	OfferExpiryDefault = 30 * time.Second
+)
+
+// Config configures an Engine.
+type Config struct {
+	// OfferExpiry is how long an offer stays open (OfferExpiryDefault when zero).
+	OfferExpiry time.Duration
+	// QueueOfferExpiry overrides OfferExpiry per queue id.
+	QueueOfferExpiry map[string]time.Duration
+	// NewID makes ids for offers, assignments and events (nuid when nil).
+	NewID func() string
+}
+
+// Validate says what is wrong with c.
+func (c Config) Validate() error {
+	if c.OfferExpiry < 0 {
+		return fmt.Errorf("offer expiry must not be negative (got %s)", c.OfferExpiry)
+	}
+	for q, d := range c.QueueOfferExpiry {
+		if !events.ValidID(q) {
+			return fmt.Errorf("queue offer expiry: %q is not a valid queue id", q)
+		}
+		if d <= 0 {
+			return fmt.Errorf("queue offer expiry for %q must be positive (got %s)", q, d)
+		}
+	}
+	return nil
+}
+
+// Command is one inbound command: a decoded CloudEvent.
+type Command struct {
+	ID     string      // CloudEvent id
+	Type   events.Type // an inbound type
+	Source string      // CloudEvent source
+	Data   any         // the payload, as returned by events.Payload(Type)
+}
+
+// Op is one KV write: a put, or a delete when Value is nil.
+type Op struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Value  []byte `json:"value,omitempty"`
+}
+
+// Outbound is one event to publish: a structured CloudEvent body on Subject.
+type Outbound struct {
+	Subject string `json:"subject"`
+	ID      string `json:"id"`
+	Body    []byte `json:"body"`
+}
+
+// Result is what one command (or one timer tick) did.
+type Result struct {
+	Ops    []Op                  `json:"ops,omitempty"`
+	Events []Outbound            `json:"events,omitempty"`
+	Reply  *events.CommandResult `json:"reply,omitempty"`
+	// Err is the refusal, when the command was refused (then Ops is empty unless
+	// the refusal itself is recorded, as for a rejected job).
+	Err *events.Error `json:"err,omitempty"`
+}
+
+// Engine holds the routing state. It is not safe for concurrent use: the router
+// calls it from one goroutine.
+type Engine struct {
+	cfg     Config
+	newID   func() string
+	jobs    map[string]*Job
+	workers map[string]*Worker
+	offers  map[string]*Offer
+	queues  map[string]*Queue
+	timers  timerHeap
+	seq     uint64 // last enqueue sequence
+
+	// per-Apply scratch
+	now        time.Time
+	res        *Result
+	dirtyJobs  map[string]bool
+	dirtyWrk   map[string]bool
+	dirtyOffer map[string]bool
+	queueOps   []Op
+	touched    map[string]bool
+}
+
+// New returns an empty engine.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.OfferExpiry == 0 {
+		cfg.OfferExpiry = OfferExpiryDefault
+	}
+	e := &Engine{cfg: cfg, newID: cfg.NewID}
+	if e.newID == nil {
+		e.newID = nuid.Next
+	}
+	e.reset()
+	return e, nil
+}
+
+func (e *Engine) reset() {
+	e.jobs = map[string]*Job{}
+	e.workers = map[string]*Worker{}
+	e.offers = map[string]*Offer{}
+	e.queues = map[string]*Queue{}
+	e.timers = nil
+	e.seq = 0
+}
+
+// Job returns a copy of a job's public snapshot.
+func (e *Engine) Job(id string) (events.Job, bool) {
+	j, ok := e.jobs[id]
+	if !ok {
+		return events.Job{}, false
+	}
+	return j.snapshot(), true
+}
+
+// Worker returns a worker's public snapshot.
+func (e *Engine) Worker(id string) (events.Worker, bool) {
+	w, ok := e.workers[id]
+	if !ok {
+		return events.Worker{}, false
+	}
+	return w.snapshot(), true
+}
+
+// Offer returns an offer's public snapshot.
+func (e *Engine) Offer(id string) (events.Offer, bool) {
+	o, ok := e.offers[id]
+	if !ok {
+		return events.Offer{}, false
+	}
+	return o.Offer, true
+}
+
+// QueueJobIDs returns the ids of the queued jobs of a queue in dispatch order.
+func (e *Engine) QueueJobIDs(queueID string) []string {
+	q := e.queues[queueID]
+	if q == nil {
+		return nil
+	}
+	ids := make([]string, len(q.jobs))
+	for i, j := range q.jobs {
+		ids[i] = j.JobID
+	}
+	return ids
+}
+
+func (e *Engine) begin(now time.Time) {
+	e.now = now.UTC()
+	e.res = &Result{}
+	e.dirtyJobs = map[string]bool{}
+	e.dirtyWrk = map[string]bool{}
+	e.dirtyOffer = map[string]bool{}
+	e.queueOps = nil
+	e.touched = map[string]bool{}
+}
+
+// finish matches the touched queues and turns the dirty entities into KV writes.
+func (e *Engine) finish() *Result {
+	e.matchTouched()
+	res := e.res
+	for _, id := range sortedKeys(e.dirtyJobs) {
+		res.Ops = append(res.Ops, Op{Bucket: events.BucketJobs, Key: id, Value: mustJSON(e.jobs[id])})
+	}
+	for _, id := range sortedKeys(e.dirtyWrk) {
+		res.Ops = append(res.Ops, Op{Bucket: events.BucketWorkers, Key: id, Value: mustJSON(e.workers[id])})
+	}
+	for _, id := range sortedKeys(e.dirtyOffer) {
+		res.Ops = append(res.Ops, Op{Bucket: events.BucketOffers, Key: id, Value: mustJSON(e.offers[id])})
+	}
+	res.Ops = append(res.Ops, e.queueOps...)
+	e.res = nil
+	return res
+}
+
+// Apply applies one command at time now. A refused command changes nothing and
+// returns a Result whose Err says why.
+func (e *Engine) Apply(cmd Command, now time.Time) *Result {
+	e.begin(now)
+	var err error
+	switch d := cmd.Data.(type) {
+	case *events.JobCreated:
+		err = e.createJob(cmd, d)
+	case *events.WorkerRegister:
+		if cmd.Type == events.TypeWorkerUpdate {
+			err = e.updateWorker(cmd, d)
+		} else {
+			err = e.registerWorker(cmd, d)
+		}
+	case *events.WorkerDeregister:
+		err = e.deregisterWorker(cmd, d)
+	case *events.OfferAccept:
+		err = e.acceptOffer(cmd, d)
+	case *events.OfferDecline:
+		err = e.declineOffer(cmd, d)
+	case *events.JobComplete:
+		err = e.completeJob(cmd, d)
+	case *events.JobClose:
+		err = e.closeJob(cmd, d)
+	case *events.JobCancel:
+		err = e.cancelJob(cmd, d)
+	default:
+		err = events.Errorf(events.CodeUnknownType, "type", "%q is not a command patchbay accepts", cmd.Type)
+	}
+	if err != nil {
+		return e.refuse(cmd, err)
+	}
+	if e.res.Reply == nil {
+		e.res.Reply = &events.CommandResult{}
+	}
+	e.res.Reply.CommandID, e.res.Reply.CommandType = cmd.ID, cmd.Type
+	return e.finish()
+}
+
+// refuse drops whatever the command did to the scratch state. Commands validate and
+// check every precondition before they mutate, so nothing needs undoing, except the
+// events a refused job creation still publishes (job.rejected).
+func (e *Engine) refuse(cmd Command, err error) *Result {
+	werr := events.AsError(err)
+	res := &Result{Err: werr, Events: e.res.Events}
+	if len(e.dirtyJobs)+len(e.dirtyWrk)+len(e.dirtyOffer)+len(e.queueOps) > 0 {
+		panic(fmt.Sprintf("matcher: %s refused after changing state: %v", cmd.Type, err))
+	}
+	e.res = nil
+	return res
+}
+
+// emit records one outbound event.
+func (e *Engine) emit(subject string, t events.Type, ceSubject string, data any) {
+	id := e.newID()
+	ev, err := events.New(t, id, events.RouterSource, ceSubject, e.now, data)
+	if err != nil {
+		panic(fmt.Sprintf("matcher: build %s: %v", t, err))
+	}
+	body, err := events.Structured(ev)
+	if err != nil {
+		panic(fmt.Sprintf("matcher: encode %s: %v", t, err))
+	}
+	e.res.Events = append(e.res.Events, Outbound{Subject: subject, ID: id, Body: body})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("matcher: encode state: %v", err))
+	}
+	return b
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *Engine) offerExpiry(queueID string) time.Duration {
+	if d, ok := e.cfg.QueueOfferExpiry[queueID]; ok {
+		return d
+	}
+	return e.cfg.OfferExpiry
+}

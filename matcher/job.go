@@ -1,0 +1,62 @@
+package matcher
+
+import (
+	"time"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/lifecycle"
+)
+
+// Job is a job as the engine keeps it (and as it is stored in KV): the public
+// snapshot plus routing bookkeeping.
+type Job struct {
+	events.Job
+	// CreatedBy is the CloudEvent id of the job.created event (idempotency).
+	CreatedBy string `json:"createdBy"`
+	// Seq orders jobs of equal priority: first in, first out.
+	Seq uint64 `json:"seq"`
+	// OfferIDs are the job's outstanding offers.
+	OfferIDs []string `json:"outstandingOfferIds,omitempty"`
+	// Declined maps a worker id to its decline of this job.
+	Declined map[string]Decline `json:"declined,omitempty"`
+	// Cost is the capacity the assigned worker holds for this job.
+	Cost int `json:"capacityCost,omitempty"`
+}
+
+// Decline records that a worker declined a job during one registration epoch.
+type Decline struct {
+	Epoch   uint64     `json:"epoch"`
+	RetryAt *time.Time `json:"retryAt,omitempty"`
+}
+
+func (j *Job) status() lifecycle.JobStatus { return lifecycle.JobStatus(j.Status) }
+
+// declinedBy reports whether the job may not be offered to w at now because w
+// declined it.
+func (j *Job) declinedBy(w *Worker, now time.Time) bool {
+	d, ok := j.Declined[w.WorkerID]
+	if !ok || d.Epoch != w.Epoch {
+		return false
+	}
+	return d.RetryAt == nil || now.Before(*d.RetryAt)
+}
+
+func (j *Job) snapshot() events.Job {
+	s := j.Job
+	if s.Assignment != nil {
+		a := *s.Assignment
+		s.Assignment = &a
+	}
+	return s
+}
+
+func (j *Job) removeOffer(id string) {
+	for i, o := range j.OfferIDs {
+		if o == id {
+			j.OfferIDs = append(j.OfferIDs[:i:i], j.OfferIDs[i+1:]...)
+			return
+		}
+	}
+}
+
+func timePtr(t time.Time) *time.Time { return &t }

@@ -1,0 +1,195 @@
+package matcher
+
+import (
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/lifecycle"
+)
+
+// createJob validates and queues a new job. An invalid job is answered with a
+// job.rejected event as well as the refusal.
+func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
+	id := d.JobID
+	if id == "" {
+		id = cmd.ID
+	}
+	if err := validateJob(id, d); err != nil {
+		e.emit(events.JobSubject(d.QueueID, id, events.TypeJobRejected), events.TypeJobRejected, id, events.Job{
+			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, Priority: d.Priority, Labels: d.Labels,
+			Status: "rejected", CreatedAt: e.now, Reason: events.AsError(err),
+		})
+		return err
+	}
+	if j, ok := e.jobs[id]; ok {
+		if j.CreatedBy != cmd.ID {
+			return events.Errorf(events.CodeJobExists, "jobId", "job %q already exists (created by event %q)", id, j.CreatedBy)
+		}
+		e.res.Reply = &events.CommandResult{JobID: id, Status: j.Status, Duplicate: true}
+		return nil
+	}
+	e.seq++
+	j := &Job{
+		Job: events.Job{
+			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, ChannelReference: d.ChannelReference,
+			Priority: d.Priority, Labels: d.Labels, Tags: d.Tags, WorkerSelectors: d.WorkerSelectors,
+			Notes: d.Notes, CreatedAt: e.now, EnqueuedAt: timePtr(e.now),
+			Status: string(lifecycle.JobQueued),
+		},
+		CreatedBy: cmd.ID,
+		Seq:       e.seq,
+	}
+	e.jobs[id] = j
+	e.dirtyJobs[id] = true
+	e.emitJob(j, events.TypeJobReceived)
+	e.enqueue(j)
+	e.emitJob(j, events.TypeJobQueued)
+	e.res.Reply = &events.CommandResult{JobID: id, Status: j.Status}
+	return nil
+}
+
+func validateJob(id string, d *events.JobCreated) error {
+	if err := events.CheckID("jobId", id); err != nil {
+		return err
+	}
+	if err := events.CheckID("queueId", d.QueueID); err != nil {
+		return err
+	}
+	if err := events.CheckID("channelId", d.ChannelID); err != nil {
+		return err
+	}
+	if d.Priority < -100 || d.Priority > 100 {
+		return events.Errorf(events.CodeInvalidData, "priority", "priority must be between -100 and 100 (got %d)", d.Priority)
+	}
+	if err := validateLabels("labels", d.Labels); err != nil {
+		return err
+	}
+	for i, s := range d.WorkerSelectors {
+		if err := validateSelector(i, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) emitJob(j *Job, t events.Type) {
+	e.emit(events.JobSubject(j.QueueID, j.JobID, t), t, j.JobID, j.snapshot())
+}
+
+// assignedJob finds a job and checks the assignment id the caller named.
+func (e *Engine) assignedJob(jobID, assignmentID string) (*Job, error) {
+	j, ok := e.jobs[jobID]
+	if !ok {
+		return nil, events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", jobID)
+	}
+	if j.Assignment == nil {
+		return nil, &lifecycle.TransitionError{Entity: "job", From: j.Status, Action: "complete or close", Err: events.ErrInvalidTransition}
+	}
+	if j.Assignment.AssignmentID != assignmentID {
+		return nil, events.Errorf(events.CodeAssignmentMismatch, "assignmentId",
+			"job %q has assignment %q, not %q", jobID, j.Assignment.AssignmentID, assignmentID)
+	}
+	return j, nil
+}
+
+func (e *Engine) completeJob(_ Command, d *events.JobComplete) error {
+	j, err := e.assignedJob(d.JobID, d.AssignmentID)
+	if err != nil {
+		return err
+	}
+	next, err := j.status().Next(lifecycle.JobComplete)
+	if err != nil {
+		return err
+	}
+	j.Status = string(next)
+	j.Assignment.CompletedAt = timePtr(e.now)
+	if d.Note != "" {
+		j.Notes = d.Note
+	}
+	e.dirtyJobs[j.JobID] = true
+	e.emitJob(j, events.TypeJobCompleted)
+	e.res.Reply = &events.CommandResult{JobID: j.JobID, AssignmentID: j.Assignment.AssignmentID, WorkerID: j.Assignment.WorkerID, Status: j.Status}
+	return nil
+}
+
+// closeJob closes a completed job now, or schedules the close for closeAt.
+func (e *Engine) closeJob(_ Command, d *events.JobClose) error {
+	j, err := e.assignedJob(d.JobID, d.AssignmentID)
+	if err != nil {
+		return err
+	}
+	if _, err := j.status().Next(lifecycle.JobClose); err != nil {
+		return err
+	}
+	if j.ScheduledCloseAt != nil {
+		return &lifecycle.TransitionError{Entity: "job", From: j.Status + " (close already scheduled)", Action: "close", Err: events.ErrInvalidTransition}
+	}
+	j.DispositionCode = d.DispositionCode
+	if d.Note != "" {
+		j.Notes = d.Note
+	}
+	reply := &events.CommandResult{JobID: j.JobID, AssignmentID: j.Assignment.AssignmentID, WorkerID: j.Assignment.WorkerID}
+	if d.CloseAt != nil && d.CloseAt.After(e.now) {
+		at := d.CloseAt.UTC()
+		j.ScheduledCloseAt = &at
+		e.schedule(at, timerCloseAt, j.JobID)
+		e.dirtyJobs[j.JobID] = true
+	} else {
+		e.close(j)
+	}
+	reply.Status = j.Status
+	e.res.Reply = reply
+	return nil
+}
+
+// close moves a completed job to closed and releases the worker's capacity.
+func (e *Engine) close(j *Job) {
+	j.Status = string(lifecycle.JobClosed)
+	j.ScheduledCloseAt = nil
+	j.Assignment.ClosedAt = timePtr(e.now)
+	e.dirtyJobs[j.JobID] = true
+	e.release(j)
+	e.emitJob(j, events.TypeJobClosed)
+}
+
+func (e *Engine) closeScheduled(jobID string) {
+	j := e.jobs[jobID]
+	if j == nil || j.ScheduledCloseAt == nil || j.status() != lifecycle.JobCompleted || j.ScheduledCloseAt.After(e.now) {
+		return
+	}
+	e.close(j)
+}
+
+// release gives back the capacity the assigned worker holds for j.
+func (e *Engine) release(j *Job) {
+	w := e.workers[j.Assignment.WorkerID]
+	if w == nil {
+		return
+	}
+	w.removeLoad(j.JobID, "")
+	w.refreshState()
+	e.dirtyWrk[w.WorkerID] = true
+	e.touchWorker(w)
+}
+
+func (e *Engine) cancelJob(_ Command, d *events.JobCancel) error {
+	j, ok := e.jobs[d.JobID]
+	if !ok {
+		return events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", d.JobID)
+	}
+	next, err := j.status().Next(lifecycle.JobCancel)
+	if err != nil {
+		return err
+	}
+	if j.status() == lifecycle.JobQueued {
+		e.dequeue(j)
+		e.revokeOffers(j, events.RevokedJobCancelled)
+	} else {
+		e.release(j)
+	}
+	j.Status = string(next)
+	j.DispositionCode = d.DispositionCode
+	j.CancelNote = d.Note
+	e.dirtyJobs[j.JobID] = true
+	e.emitJob(j, events.TypeJobCancelled)
+	e.res.Reply = &events.CommandResult{JobID: j.JobID, Status: j.Status}
+	return nil
+}

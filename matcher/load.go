@@ -1,0 +1,83 @@
+package matcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/patchbay/patchbay/lifecycle"
+)
+
+// State is the persisted state: KV values by key, per bucket.
+type State struct {
+	Jobs    map[string][]byte
+	Workers map[string][]byte
+	Offers  map[string][]byte
+}
+
+// Load replaces the engine's state with a persisted one and rebuilds the indexes
+// (queues in dispatch order) and the timers (offer expiry, retry-offer-at, close-at).
+func (e *Engine) Load(s State) error {
+	e.reset()
+	for k, v := range s.Jobs {
+		j := &Job{}
+		if err := json.Unmarshal(v, j); err != nil {
+			return fmt.Errorf("load job %q: %w", k, err)
+		}
+		e.jobs[j.JobID] = j
+		if j.Seq > e.seq {
+			e.seq = j.Seq
+		}
+	}
+	for k, v := range s.Workers {
+		w := &Worker{}
+		if err := json.Unmarshal(v, w); err != nil {
+			return fmt.Errorf("load worker %q: %w", k, err)
+		}
+		e.workers[w.WorkerID] = w
+	}
+	for k, v := range s.Offers {
+		o := &Offer{}
+		if err := json.Unmarshal(v, o); err != nil {
+			return fmt.Errorf("load offer %q: %w", k, err)
+		}
+		e.offers[o.OfferID] = o
+		if o.status() == lifecycle.OfferIssued {
+			e.schedule(o.ExpiresAt, timerOfferExpiry, o.OfferID)
+		}
+	}
+	ids := make([]string, 0, len(e.jobs))
+	for id := range e.jobs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		j := e.jobs[id]
+		switch j.status() {
+		case lifecycle.JobQueued:
+			e.queue(j.QueueID).insert(j)
+			for _, d := range j.Declined {
+				if d.RetryAt != nil {
+					e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)
+				}
+			}
+		case lifecycle.JobCompleted:
+			if j.ScheduledCloseAt != nil {
+				e.schedule(*j.ScheduledCloseAt, timerCloseAt, j.JobID)
+			}
+		}
+	}
+	return nil
+}
+
+// Resume fires the timers that came due while the router was down and matches every
+// queue once. The router calls it after Load. It returns nil when nothing changed.
+func (e *Engine) Resume(now time.Time) *Result {
+	e.begin(now)
+	e.fireDue()
+	for q := range e.queues {
+		e.touched[q] = true
+	}
+	return e.finishQuiet()
+}

@@ -1,0 +1,84 @@
+package matcher
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/patchbay/patchbay/lifecycle"
+)
+
+type timerKind uint8
+
+const (
+	timerOfferExpiry timerKind = iota + 1 // id: offer id
+	timerRetryOffer                       // id: job id
+	timerCloseAt                          // id: job id
+)
+
+type timer struct {
+	at   time.Time
+	kind timerKind
+	id   string
+}
+
+// timerHeap is a min-heap of timers. Entries are never removed early: when one fires
+// the engine checks that it still applies (the offer is still issued, the close is
+// still scheduled), so a stale entry does nothing.
+type timerHeap []timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (e *Engine) schedule(at time.Time, k timerKind, id string) {
+	heap.Push(&e.timers, timer{at: at, kind: k, id: id})
+}
+
+// NextDeadline is when Tick next has something to do.
+func (e *Engine) NextDeadline() (time.Time, bool) {
+	if len(e.timers) == 0 {
+		return time.Time{}, false
+	}
+	return e.timers[0].at, true
+}
+
+// Tick fires every timer due at now: offers expire, declines whose retry time has
+// come make their job eligible again, scheduled closes happen. It returns nil when
+// nothing changed.
+func (e *Engine) Tick(now time.Time) *Result {
+	e.begin(now)
+	e.fireDue()
+	return e.finishQuiet()
+}
+
+func (e *Engine) fireDue() {
+	for len(e.timers) > 0 && !e.timers[0].at.After(e.now) {
+		t := heap.Pop(&e.timers).(timer)
+		switch t.kind {
+		case timerOfferExpiry:
+			e.expireOffer(t.id)
+		case timerRetryOffer:
+			if j := e.jobs[t.id]; j != nil && j.status() == lifecycle.JobQueued {
+				e.touched[j.QueueID] = true
+			}
+		case timerCloseAt:
+			e.closeScheduled(t.id)
+		}
+	}
+}
+
+// finishQuiet is finish, returning nil when nothing changed.
+func (e *Engine) finishQuiet() *Result {
+	res := e.finish()
+	if len(res.Ops) == 0 && len(res.Events) == 0 {
+		return nil
+	}
+	return res
+}

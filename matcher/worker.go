@@ -1,0 +1,163 @@
+package matcher
+
+import (
+	"sort"
+	"time"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+// Worker states (events.Worker.State).
+const (
+	WorkerActive   = "active"   // available for offers
+	WorkerDraining = "draining" // not available, still holds assigned jobs
+	WorkerInactive = "inactive" // not available, holds nothing
+)
+
+// Worker is a worker as the engine keeps it (and as it is stored in KV).
+type Worker struct {
+	events.Worker
+	// Epoch counts registrations: it grows when a deregistered worker registers
+	// again, which forgets its earlier declines.
+	Epoch uint64 `json:"epoch"`
+	// Loads are what holds the worker's capacity: outstanding offers and held jobs.
+	Loads []Load `json:"loads,omitempty"`
+}
+
+// Load is one claim on a worker's capacity.
+type Load struct {
+	JobID     string `json:"jobId"`
+	OfferID   string `json:"offerId,omitempty"` // set while it is an outstanding offer
+	ChannelID string `json:"channelId"`
+	Cost      int    `json:"cost"`
+}
+
+func (w *Worker) channel(id string) (events.ChannelConfig, bool) {
+	for _, c := range w.Channels {
+		if c.ChannelID == id {
+			return c, true
+		}
+	}
+	return events.ChannelConfig{}, false
+}
+
+func (w *Worker) used() int {
+	n := 0
+	for _, l := range w.Loads {
+		n += l.Cost
+	}
+	return n
+}
+
+func (w *Worker) onChannel(id string) int {
+	n := 0
+	for _, l := range w.Loads {
+		if l.ChannelID == id {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *Worker) loadRatio() float64 {
+	if w.TotalCapacity <= 0 {
+		return 1
+	}
+	return float64(w.used()) / float64(w.TotalCapacity)
+}
+
+// fits reports whether w has room for one more job on channel ch, and at what cost.
+func (w *Worker) fits(ch string) (int, bool) {
+	c, ok := w.channel(ch)
+	if !ok {
+		return 0, false
+	}
+	if w.used()+c.CapacityCostPerJob > w.TotalCapacity {
+		return 0, false
+	}
+	if c.MaxNumberOfJobs > 0 && w.onChannel(ch) >= c.MaxNumberOfJobs {
+		return 0, false
+	}
+	return c.CapacityCostPerJob, true
+}
+
+// idleSince is when w last got a job, or registered.
+func (w *Worker) idleSince() time.Time {
+	if w.LastAssignedAt != nil {
+		return *w.LastAssignedAt
+	}
+	return w.RegisteredAt
+}
+
+func (w *Worker) inQueue(q string) bool {
+	for _, x := range w.Queues {
+		if x == q {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Worker) removeLoad(jobID, offerID string) {
+	for i, l := range w.Loads {
+		if l.JobID == jobID && l.OfferID == offerID {
+			w.Loads = append(w.Loads[:i:i], w.Loads[i+1:]...)
+			return
+		}
+	}
+}
+
+// refreshState recomputes the derived public fields.
+func (w *Worker) refreshState() {
+	w.UsedCapacity = w.used()
+	w.LoadRatio = w.loadRatio()
+	w.OfferIDs, w.AssignedJobIDs = nil, nil
+	for _, l := range w.Loads {
+		if l.OfferID != "" {
+			w.OfferIDs = append(w.OfferIDs, l.OfferID)
+		} else {
+			w.AssignedJobIDs = append(w.AssignedJobIDs, l.JobID)
+		}
+	}
+	switch {
+	case w.AvailableForOffers:
+		w.State = WorkerActive
+	case len(w.AssignedJobIDs) > 0:
+		w.State = WorkerDraining
+	default:
+		w.State = WorkerInactive
+	}
+}
+
+func (w *Worker) snapshot() events.Worker {
+	s := w.Worker
+	s.Labels = cloneMap(w.Labels)
+	s.Queues = append([]string(nil), w.Queues...)
+	s.Channels = append([]events.ChannelConfig(nil), w.Channels...)
+	return s
+}
+
+func cloneMap[M ~map[string]any](m M) M {
+	if m == nil {
+		return nil
+	}
+	out := make(M, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// before is the longest-idle order: lowest load ratio, then longest since the last
+// assignment (or registration), then worker id.
+func before(a, b *Worker) bool {
+	if ra, rb := a.loadRatio(), b.loadRatio(); ra != rb {
+		return ra < rb
+	}
+	if ia, ib := a.idleSince(), b.idleSince(); !ia.Equal(ib) {
+		return ia.Before(ib)
+	}
+	return a.WorkerID < b.WorkerID
+}
+
+func sortWorkers(ws []*Worker) { sort.Slice(ws, func(i, j int) bool { return before(ws[i], ws[j]) }) }

@@ -1,0 +1,191 @@
+package matcher
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+func validateWorker(d *events.WorkerRegister, full bool) error {
+	if err := events.CheckID("workerId", d.WorkerID); err != nil {
+		return err
+	}
+	if full && len(d.Queues) == 0 {
+		return events.Errorf(events.CodeInvalidData, "queues", "queues: a worker needs at least one queue")
+	}
+	for i, q := range d.Queues {
+		if err := events.CheckID(fmt.Sprintf("queues/%d", i), q); err != nil {
+			return err
+		}
+	}
+	if full && d.TotalCapacity == nil {
+		return events.Errorf(events.CodeInvalidData, "totalCapacity", "totalCapacity is required")
+	}
+	if d.TotalCapacity != nil && *d.TotalCapacity < 1 {
+		return events.Errorf(events.CodeInvalidData, "totalCapacity", "totalCapacity must be at least 1 (got %d)", *d.TotalCapacity)
+	}
+	if full && len(d.Channels) == 0 {
+		return events.Errorf(events.CodeInvalidData, "channels", "channels: a worker needs at least one channel")
+	}
+	seen := map[string]bool{}
+	for i, c := range d.Channels {
+		f := fmt.Sprintf("channels/%d", i)
+		if err := events.CheckID(f+"/channelId", c.ChannelID); err != nil {
+			return err
+		}
+		if seen[c.ChannelID] {
+			return events.Errorf(events.CodeInvalidData, f+"/channelId", "%s: channel %q is listed twice", f, c.ChannelID)
+		}
+		seen[c.ChannelID] = true
+		if c.CapacityCostPerJob < 1 {
+			return events.Errorf(events.CodeInvalidData, f+"/capacityCostPerJob", "%s: capacityCostPerJob must be at least 1 (got %d)", f, c.CapacityCostPerJob)
+		}
+		if c.MaxNumberOfJobs < 0 {
+			return events.Errorf(events.CodeInvalidData, f+"/maxNumberOfJobs", "%s: maxNumberOfJobs must not be negative (got %d)", f, c.MaxNumberOfJobs)
+		}
+	}
+	return validateLabels("labels", d.Labels)
+}
+
+// registerWorker creates or replaces a worker and makes it available for offers
+// (unless availableForOffers is false). A worker that registers again after it
+// deregistered starts a new epoch, which forgets its declines.
+func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
+	if err := validateWorker(d, true); err != nil {
+		return err
+	}
+	w, existed := e.workers[d.WorkerID]
+	if !existed {
+		w = &Worker{Worker: events.Worker{WorkerID: d.WorkerID, RegisteredAt: e.now}}
+		e.workers[d.WorkerID] = w
+	}
+	wasAvailable := existed && w.AvailableForOffers
+	for _, q := range w.Queues {
+		e.touched[q] = true
+	}
+	w.Labels, w.Tags = d.Labels, d.Tags
+	w.Queues = dedupe(d.Queues)
+	e.revokeOutsideQueues(w)
+	w.TotalCapacity = *d.TotalCapacity
+	w.Channels = d.Channels
+	available := d.AvailableForOffers == nil || *d.AvailableForOffers
+	e.setAvailable(w, available, wasAvailable)
+	e.finishWorker(w, events.TypeWorkerRegistered)
+	return nil
+}
+
+// updateWorker changes the fields the update carries. Turning availableForOffers on
+// is a registration, turning it off a deregistration.
+func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
+	if err := validateWorker(d, false); err != nil {
+		return err
+	}
+	w, ok := e.workers[d.WorkerID]
+	if !ok {
+		return events.Errorf(events.CodeUnknownWorker, "workerId", "no worker %q: register it first", d.WorkerID)
+	}
+	oldQueues := w.Queues
+	if d.Labels != nil {
+		w.Labels = d.Labels
+	}
+	if d.Tags != nil {
+		w.Tags = d.Tags
+	}
+	if d.Queues != nil {
+		w.Queues = dedupe(d.Queues)
+		e.revokeOutsideQueues(w)
+	}
+	if d.TotalCapacity != nil {
+		w.TotalCapacity = *d.TotalCapacity
+	}
+	if d.Channels != nil {
+		w.Channels = d.Channels
+	}
+	t := events.TypeWorkerUpdated
+	if d.AvailableForOffers != nil && *d.AvailableForOffers != w.AvailableForOffers {
+		t = events.TypeWorkerDeregistered
+		if *d.AvailableForOffers {
+			t = events.TypeWorkerRegistered
+		}
+		e.setAvailable(w, *d.AvailableForOffers, w.AvailableForOffers)
+	}
+	for _, q := range oldQueues {
+		e.touched[q] = true
+	}
+	e.finishWorker(w, t)
+	return nil
+}
+
+func (e *Engine) deregisterWorker(_ Command, d *events.WorkerDeregister) error {
+	if err := events.CheckID("workerId", d.WorkerID); err != nil {
+		return err
+	}
+	w, ok := e.workers[d.WorkerID]
+	if !ok {
+		return events.Errorf(events.CodeUnknownWorker, "workerId", "no worker %q", d.WorkerID)
+	}
+	if !w.AvailableForOffers {
+		e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State, Duplicate: true}
+		return nil
+	}
+	e.setAvailable(w, false, true)
+	e.finishWorker(w, events.TypeWorkerDeregistered)
+	return nil
+}
+
+// setAvailable moves w between available and not: becoming available after being
+// unavailable starts a new epoch; becoming unavailable revokes its offers.
+func (e *Engine) setAvailable(w *Worker, available, was bool) {
+	w.AvailableForOffers = available
+	switch {
+	case available && !was:
+		w.Epoch++
+	case !available && was:
+		for _, l := range append([]Load(nil), w.Loads...) {
+			if l.OfferID != "" {
+				e.revoke(e.offers[l.OfferID], events.RevokedWorkerDeregistered)
+			}
+		}
+	}
+}
+
+// revokeOutsideQueues revokes w's offers for jobs of queues w left.
+func (e *Engine) revokeOutsideQueues(w *Worker) {
+	for _, l := range append([]Load(nil), w.Loads...) {
+		if o := e.offers[l.OfferID]; l.OfferID != "" && o != nil && !w.inQueue(o.QueueID) {
+			e.revoke(o, events.RevokedWorkerDeregistered)
+		}
+	}
+}
+
+func (e *Engine) finishWorker(w *Worker, t events.Type) {
+	w.refreshState()
+	e.dirtyWrk[w.WorkerID] = true
+	e.touchWorker(w)
+	e.emit(events.WorkerSubject(w.WorkerID, t), t, w.WorkerID, w.snapshot())
+	e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State}
+}
+
+// touchWorker marks w's queues for matching.
+func (e *Engine) touchWorker(w *Worker) {
+	if !w.AvailableForOffers {
+		return
+	}
+	for _, q := range w.Queues {
+		e.touched[q] = true
+	}
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
