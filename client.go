@@ -1,0 +1,206 @@
+package patchbay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+// Payload types of the wire contract.
+type (
+	JobSpec        = events.JobCreated
+	WorkerSpec     = events.WorkerRegister
+	WorkerSelector = events.WorkerSelector
+	ChannelConfig  = events.ChannelConfig
+	Labels         = events.Labels
+	Job            = events.Job
+	Offer          = events.Offer
+	Worker         = events.Worker
+	Result         = events.CommandResult
+	Event          = events.Event
+)
+
+// RequestTimeoutDefault bounds a request when the context has no deadline.
+const RequestTimeoutDefault = 5 * time.Second
+
+// Client talks to a patchbay router over a NATS connection.
+type Client struct {
+	nc      *nats.Conn
+	source  string
+	timeout time.Duration
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithSource sets the CloudEvent source of the commands the client sends
+// (default "/patchbay/client").
+func WithSource(s string) Option { return func(c *Client) { c.source = s } }
+
+// WithTimeout sets the request timeout used when a context has no deadline.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// New returns a client using nc.
+func New(nc *nats.Conn, opts ...Option) (*Client, error) {
+	if nc == nil {
+		return nil, errors.New("patchbay: nil NATS connection")
+	}
+	c := &Client{nc: nc, source: "/patchbay/client", timeout: RequestTimeoutDefault}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Conn is the client's NATS connection.
+func (c *Client) Conn() *nats.Conn { return c.nc }
+
+// Request sends one command (a CloudEvent of type t with data) and waits for the
+// router's answer. A refusal comes back as an *Error (errors.Is with ErrOfferExpired
+// and the others). The id names the command; the router answers a repeated id
+// without applying it twice, so a request that timed out can be sent again with
+// the same id. An empty id gets a fresh one.
+func (c *Client) Request(ctx context.Context, t events.Type, id, subject string, data any) (*Result, error) {
+	if id == "" {
+		id = nuid.Next()
+	}
+	ev, err := events.New(t, id, c.source, subject, time.Now(), data)
+	if err != nil {
+		return nil, err
+	}
+	body, err := events.Structured(ev)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	m := nats.NewMsg(events.ReqSubject(t))
+	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
+	m.Data = body
+	resp, err := c.nc.RequestMsgWithContext(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
+	}
+	return decodeReply(resp)
+}
+
+func decodeReply(m *nats.Msg) (*Result, error) {
+	ev, err := events.Decode(m.Header, m.Data)
+	if err != nil {
+		return nil, fmt.Errorf("patchbay: bad reply: %w", err)
+	}
+	switch events.Type(ev.Type()) {
+	case events.TypeCommandSucceeded:
+		res := &Result{}
+		if err := ev.DataAs(res); err != nil {
+			return nil, fmt.Errorf("patchbay: bad reply data: %w", err)
+		}
+		return res, nil
+	case events.TypeCommandFailed:
+		f := &events.CommandFailure{}
+		if err := ev.DataAs(f); err != nil || f.Error == nil {
+			return nil, fmt.Errorf("patchbay: bad failure reply: %v", err)
+		}
+		return nil, f.Error
+	}
+	return nil, fmt.Errorf("patchbay: unexpected reply type %q", ev.Type())
+}
+
+// CreateJob creates a job and returns the router's answer (its JobID). Creating the
+// same job twice with one id (opts.ID) creates one job.
+func (c *Client) CreateJob(ctx context.Context, spec JobSpec, opts ...CallOption) (*Result, error) {
+	o := callOpts(opts)
+	return c.Request(ctx, events.TypeJobCreated, o.id, spec.JobID, spec)
+}
+
+// RegisterWorker registers (or replaces) a worker and makes it available for offers.
+// Subscribe to its offers (Offers or OnOffer) before registering it, or an offer made
+// at once may be missed (it then expires and moves on).
+func (c *Client) RegisterWorker(ctx context.Context, spec WorkerSpec) (*Result, error) {
+	return c.Request(ctx, events.TypeWorkerRegister, "", spec.WorkerID, spec)
+}
+
+// UpdateWorker changes the fields spec carries (nil / empty fields are kept).
+func (c *Client) UpdateWorker(ctx context.Context, spec WorkerSpec) (*Result, error) {
+	return c.Request(ctx, events.TypeWorkerUpdate, "", spec.WorkerID, spec)
+}
+
+// DeregisterWorker makes a worker unavailable for offers; its outstanding offers are
+// revoked. It forgets the worker's declines when it registers again.
+func (c *Client) DeregisterWorker(ctx context.Context, workerID string) (*Result, error) {
+	return c.Request(ctx, events.TypeWorkerDeregister, "", workerID, events.WorkerDeregister{WorkerID: workerID})
+}
+
+// Accept accepts an offer and returns the assignment id.
+func (c *Client) Accept(ctx context.Context, o Offer) (string, error) {
+	res, err := c.Request(ctx, events.TypeOfferAccept, "", o.JobID,
+		events.OfferAccept{JobID: o.JobID, OfferID: o.OfferID, WorkerID: o.WorkerID})
+	if err != nil {
+		return "", err
+	}
+	return res.AssignmentID, nil
+}
+
+// Decline declines an offer. With retryAt the worker may be offered the job again
+// from that time; without it, never (until it registers again).
+func (c *Client) Decline(ctx context.Context, o Offer, retryAt *time.Time) error {
+	_, err := c.Request(ctx, events.TypeOfferDecline, "", o.JobID,
+		events.OfferDecline{JobID: o.JobID, OfferID: o.OfferID, WorkerID: o.WorkerID, RetryOfferAt: retryAt})
+	return err
+}
+
+// Complete marks an assigned job completed; the worker keeps its capacity (wrap-up).
+func (c *Client) Complete(ctx context.Context, jobID, assignmentID, note string) error {
+	_, err := c.Request(ctx, events.TypeJobComplete, "", jobID,
+		events.JobComplete{JobID: jobID, AssignmentID: assignmentID, Note: note})
+	return err
+}
+
+// CloseOptions are the optional parts of a close.
+type CloseOptions struct {
+	DispositionCode string
+	// CloseAt delays the close and the release of the worker's capacity.
+	CloseAt *time.Time
+	Note    string
+}
+
+// Close closes a completed job and releases the worker's capacity (at CloseAt if set).
+func (c *Client) Close(ctx context.Context, jobID, assignmentID string, opts CloseOptions) error {
+	_, err := c.Request(ctx, events.TypeJobClose, "", jobID, events.JobClose{
+		JobID: jobID, AssignmentID: assignmentID, DispositionCode: opts.DispositionCode,
+		CloseAt: opts.CloseAt, Note: opts.Note,
+	})
+	return err
+}
+
+// Cancel cancels a queued or assigned job; its offers are revoked.
+func (c *Client) Cancel(ctx context.Context, jobID, dispositionCode, note string) error {
+	_, err := c.Request(ctx, events.TypeJobCancel, "", jobID,
+		events.JobCancel{JobID: jobID, DispositionCode: dispositionCode, Note: note})
+	return err
+}
+
+// CallOption configures one call.
+type CallOption func(*callOptions)
+
+type callOptions struct{ id string }
+
+// WithID sets the command's CloudEvent id (for idempotent retries).
+func WithID(id string) CallOption { return func(o *callOptions) { o.id = id } }
+
+func callOpts(opts []CallOption) callOptions {
+	var o callOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}

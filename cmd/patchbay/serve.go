@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/patchbay/patchbay/internal/natsserver"
+	"github.com/patchbay/patchbay/internal/router"
+	"github.com/patchbay/patchbay/matcher"
+)
+
+// serveConfig holds the serve flags.
+type serveConfig struct {
+	dataDir          string
+	natsListen       string
+	natsURL          string
+	natsCreds        string
+	natsUser         string
+	natsPassword     string
+	natsToken        string
+	tlsCA            string
+	tlsCert          string
+	tlsKey           string
+	offerExpiry      time.Duration
+	queueOfferExpiry []string
+	ackWait          time.Duration
+	eventsMaxAge     time.Duration
+	replicas         int
+	logLevel         string
+	logFormat        string
+	stopTimeout      time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	c := &serveConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the router (embeds a NATS server with JetStream unless --nats-url is given)",
+		Long: `Run the patchbay router.
+
+By default it embeds a NATS server with JetStream, stores its files under --data-dir
+and listens on --nats-listen, so any NATS client (or the nats CLI) can connect to it.
+With --nats-url it connects to an existing NATS deployment instead and embeds nothing.
+
+At start it creates or updates its streams and KV buckets, recovers its state and
+resumes its timers. SIGINT or SIGTERM drains it and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), c) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.dataDir, "data-dir", "./data", "where the embedded NATS server keeps its JetStream files")
+	f.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
+	f.StringVar(&c.natsURL, "nats-url", "", "use this NATS deployment instead of embedding one (comma-separated URLs)")
+	f.StringVar(&c.natsCreds, "nats-creds", "", "credentials file for --nats-url")
+	f.StringVar(&c.natsUser, "nats-user", "", "user name for --nats-url")
+	f.StringVar(&c.natsPassword, "nats-password", "", "password for --nats-url")
+	f.StringVar(&c.natsToken, "nats-token", "", "token for --nats-url")
+	f.StringVar(&c.tlsCA, "tls-ca", "", "CA certificate to verify the NATS server")
+	f.StringVar(&c.tlsCert, "tls-cert", "", "client certificate for NATS (with --tls-key)")
+	f.StringVar(&c.tlsKey, "tls-key", "", "client key for NATS (with --tls-cert)")
+	f.DurationVar(&c.offerExpiry, "offer-expiry", matcher.OfferExpiryDefault, "how long an offer stays open")
+	f.StringSliceVar(&c.queueOfferExpiry, "queue-offer-expiry", nil, "per-queue offer expiry, queue=duration (repeatable, e.g. sales=10s)")
+	f.DurationVar(&c.ackWait, "ack-wait", router.AckWaitDefault, "redelivery wait for an unacknowledged command")
+	f.DurationVar(&c.eventsMaxAge, "events-max-age", router.EventsMaxAgeDefault, "how long events are kept on the stream (-1s keeps them forever)")
+	f.IntVar(&c.replicas, "replicas", router.ReplicasDefault, "replicas of streams and buckets (3 on a three-node cluster)")
+	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&c.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
+	f.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take")
+	return cmd
+}
+
+func newLogger(level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	var w = zerolog.New(os.Stderr)
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	case "auto", "":
+		if isatty.IsTerminal(os.Stderr.Fd()) {
+			w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+		}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format %q: want console, json or auto", format)
+	}
+	return w.Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func parseQueueExpiry(items []string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, it := range items {
+		q, d, ok := strings.Cut(it, "=")
+		if !ok {
+			return nil, fmt.Errorf("--queue-offer-expiry %q: want queue=duration", it)
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			return nil, fmt.Errorf("--queue-offer-expiry %q: %v", it, err)
+		}
+		out[q] = dur
+	}
+	return out, nil
+}
+
+func (c *serveConfig) natsOptions() ([]nats.Option, error) {
+	opts := []nats.Option{nats.Name("patchbay router"), nats.MaxReconnects(-1)}
+	if c.natsCreds != "" {
+		opts = append(opts, nats.UserCredentials(c.natsCreds))
+	}
+	if c.natsUser != "" {
+		opts = append(opts, nats.UserInfo(c.natsUser, c.natsPassword))
+	}
+	if c.natsToken != "" {
+		opts = append(opts, nats.Token(c.natsToken))
+	}
+	if c.tlsCA != "" {
+		opts = append(opts, nats.RootCAs(c.tlsCA))
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.tlsCert != "" {
+		opts = append(opts, nats.ClientCert(c.tlsCert, c.tlsKey))
+	}
+	return opts, nil
+}
+
+func serve(ctx context.Context, c *serveConfig) error {
+	log, err := newLogger(c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	qexp, err := parseQueueExpiry(c.queueOfferExpiry)
+	if err != nil {
+		return err
+	}
+	cfg := router.Config{
+		Engine:       matcher.Config{OfferExpiry: c.offerExpiry, QueueOfferExpiry: qexp},
+		AckWait:      c.ackWait,
+		EventsMaxAge: c.eventsMaxAge,
+		Replicas:     c.replicas,
+		Logger:       &log,
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	opts, err := c.natsOptions()
+	if err != nil {
+		return err
+	}
+	url := c.natsURL
+	var ns *server.Server
+	if url == "" {
+		dir, err := filepath.Abs(c.dataDir)
+		if err != nil {
+			return err
+		}
+		ns, err = natsserver.Start(natsserver.Config{Listen: c.natsListen, StoreDir: dir})
+		if err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		url = ns.ClientURL()
+		log.Info().Str("listen", c.natsListen).Str("data_dir", dir).Msg("embedded NATS server started")
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	defer nc.Close()
+	r, err := router.New(nc, cfg)
+	if err != nil {
+		return err
+	}
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	log.Info().Str("nats", url).Msg("patchbay is routing; press Ctrl-C to stop")
+	<-ctx.Done()
+	log.Info().Msg("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+	defer cancel()
+	err = r.Stop(sctx)
+	if derr := nc.Drain(); derr != nil && err == nil {
+		err = derr
+	}
+	return err
+}

@@ -1,0 +1,189 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/matcher"
+	"github.com/patchbay/patchbay/schemas"
+)
+
+// decodeCommand turns a stream message into a command: the subject names an inbound
+// type, the body (or ce- headers) is a CloudEvent of that type, its data passes the
+// type's JSON Schema and decodes into the type's payload.
+func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Command, events.CommandFailure) {
+	fail := events.CommandFailure{Subject: subject}
+	t, ok := events.TypeOfSubject(subject)
+	if !ok {
+		fail.Error = events.Errorf(events.CodeUnknownType, "subject", "%q is not an inbound subject (want patchbay.in.<name> or patchbay.req.<name>)", subject)
+		return matcher.Command{}, fail
+	}
+	fail.CommandType = string(t)
+	ev, err := events.Decode(header, body)
+	fail.CommandID = ev.ID()
+	if err != nil {
+		fail.Error = events.AsError(err)
+		return matcher.Command{}, fail
+	}
+	if events.Type(ev.Type()) != t {
+		fail.Error = events.Errorf(events.CodeUnknownType, "type",
+			"event type %q does not belong on %q (want %q)", ev.Type(), subject, t)
+		return matcher.Command{}, fail
+	}
+	if err := schemas.ValidateData(t, ev.Data()); err != nil {
+		fail.Error = events.AsError(err)
+		return matcher.Command{}, fail
+	}
+	data := events.Payload(t)
+	if err := events.DecodeData(ev, data); err != nil {
+		fail.Error = events.AsError(err)
+		return matcher.Command{}, fail
+	}
+	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data}, fail
+}
+
+// handle applies one command from the stream and acknowledges it once its result is
+// durable. Bad input is answered and acknowledged, never retried.
+func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
+	replyTo := m.Headers().Get(events.HeaderReplyTo)
+	cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
+	if fail.Error != nil {
+		r.refuse(ctx, m, replyTo, fail, nil)
+		return
+	}
+	log := r.log.With().Str("type", string(cmd.Type)).Str("id", cmd.ID).Logger()
+	if w := r.lastWAL; w != nil && w.CommandID == cmd.ID && w.Source == cmd.Source {
+		// Redelivered after it was applied (the ack was lost): answer from the record.
+		log.Debug().Msg("redelivered command already applied")
+		r.reply(replyTo, w.Reply)
+		r.ack(m)
+		return
+	}
+	res, panicked := r.apply(cmd)
+	if panicked != nil {
+		fail.CommandID, fail.Error = cmd.ID, events.Errorf(events.CodeInternal, "", "the router failed on this command: %v", panicked)
+		r.refuse(ctx, m, replyTo, fail, nil)
+		return
+	}
+	if res.Err != nil {
+		log.Debug().Str("code", string(res.Err.Code)).Msg(res.Err.Message)
+		fail.CommandID, fail.Error = cmd.ID, res.Err
+		r.refuse(ctx, m, replyTo, fail, res.Events)
+		return
+	}
+	reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
+	rec := &walRecord{CommandID: cmd.ID, Source: cmd.Source, Ops: res.Ops, Events: res.Events, Reply: reply, ReplyTo: replyTo}
+	if !r.commitOrReload(ctx, rec) {
+		_ = m.NakWithDelay(CommitRetryDefault)
+		return
+	}
+	r.reply(replyTo, reply)
+	r.ack(m)
+	log.Debug().Int("events", len(res.Events)).Msg("applied")
+}
+
+// apply runs the engine, turning a panic into an error (and reloading the engine,
+// whose memory may be half-changed) so one poisonous command cannot stop the router.
+func (r *Router) apply(cmd matcher.Command) (res *matcher.Result, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = p
+			r.log.Error().Interface("panic", p).Str("id", cmd.ID).Msg("engine panicked; reloading state")
+			if err := r.reload(context.Background()); err != nil {
+				r.log.Error().Err(err).Msg("reload after panic failed")
+			}
+		}
+	}()
+	return r.engine.Apply(cmd, r.cfg.Now()), nil
+}
+
+// refuse publishes a command.failed event (and any events the refusal carries, such
+// as job.rejected), answers the request, and acknowledges the message.
+func (r *Router) refuse(ctx context.Context, m jetstream.Msg, replyTo string, fail events.CommandFailure, extra []matcher.Outbound) {
+	id, body := r.eventWithID(events.TypeCommandFailed, fail.CommandID, fail)
+	outs := append(extra, matcher.Outbound{Subject: events.SubjectCommandFailed, ID: id, Body: body})
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.replay(cctx, &walRecord{Events: outs}); err != nil {
+		r.log.Warn().Err(err).Msg("publish command.failed")
+	}
+	r.reply(replyTo, body)
+	r.ack(m)
+	r.log.Info().Str("subject", fail.Subject).Str("code", string(fail.Error.Code)).Str("field", fail.Error.Field).Msg(fail.Error.Message)
+}
+
+// event encodes a router CloudEvent (reply or error event).
+func (r *Router) event(t events.Type, subject string, data any) []byte {
+	_, b := r.eventWithID(t, subject, data)
+	return b
+}
+
+func (r *Router) eventWithID(t events.Type, subject string, data any) (string, []byte) {
+	id := nuid.Next()
+	ev, err := events.New(t, id, events.RouterSource, subject, r.cfg.Now(), data)
+	if err != nil {
+		panic(fmt.Sprintf("router: build %s: %v", t, err))
+	}
+	b, err := events.Structured(ev)
+	if err != nil {
+		panic(fmt.Sprintf("router: encode %s: %v", t, err))
+	}
+	return id, b
+}
+
+func replySubject(res *events.CommandResult) string {
+	if res.JobID != "" {
+		return res.JobID
+	}
+	return res.WorkerID
+}
+
+func (r *Router) reply(to string, body []byte) {
+	if to == "" || body == nil {
+		return
+	}
+	m := nats.NewMsg(to)
+	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
+	m.Data = body
+	if err := r.nc.PublishMsg(m); err != nil {
+		r.log.Warn().Err(err).Str("to", to).Msg("reply")
+	}
+}
+
+func (r *Router) ack(m jetstream.Msg) {
+	if err := m.Ack(); err != nil {
+		r.log.Warn().Err(err).Msg("ack")
+	}
+}
+
+// forward is the request front end: a request on patchbay.req.<name> is stored on
+// patchbay.in.<name> with the requester's reply address, so requests and published
+// commands go through the same durable, ordered path.
+func (r *Router) forward(m *nats.Msg) {
+	t, ok := events.TypeOfSubject(m.Subject)
+	if !ok {
+		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
+			Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>)", m.Subject)}))
+		return
+	}
+	out := nats.NewMsg(events.InSubject(t))
+	for k, v := range m.Header {
+		out.Header[k] = v
+	}
+	out.Data = m.Data
+	if m.Reply != "" {
+		out.Header.Set(events.HeaderReplyTo, m.Reply)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, out); err != nil {
+		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
+			Error: events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)}))
+	}
+}

@@ -1,0 +1,293 @@
+// Package router is the only part of patchbay that talks to NATS: it creates the
+// streams and KV buckets, consumes inbound commands one at a time with explicit acks,
+// feeds them to the matcher engine, persists each result (write-ahead record, KV
+// writes, events) before it acknowledges, answers requests, and runs the engine's
+// timers. See docs/design.md for the invariants it keeps.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/matcher"
+)
+
+// Defaults.
+const (
+	AckWaitDefault      = 5 * time.Second
+	EventsMaxAgeDefault = 7 * 24 * time.Hour
+	ReplicasDefault     = 1
+	// CommitRetryDefault is the pause before retrying a command whose result could not
+	// be persisted.
+	CommitRetryDefault = 500 * time.Millisecond
+)
+
+// Config configures a Router.
+type Config struct {
+	Engine matcher.Config
+	// AckWait is how long the stream waits for the router to acknowledge a command
+	// before it redelivers it (AckWaitDefault when zero).
+	AckWait time.Duration
+	// EventsMaxAge is how long outbound events are kept (EventsMaxAgeDefault when
+	// zero; negative keeps them forever).
+	EventsMaxAge time.Duration
+	// Replicas of streams and buckets (1 when zero; 3 on a three-node cluster).
+	Replicas int
+	// Logger is where the router logs (a disabled logger when nil).
+	Logger *zerolog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Validate says what is wrong with c.
+func (c Config) Validate() error {
+	if c.AckWait < 0 {
+		return fmt.Errorf("ack wait must not be negative (got %s)", c.AckWait)
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("replicas must be between 1 and 5 (got %d)", c.Replicas)
+	}
+	return c.Engine.Validate()
+}
+
+// Router routes jobs to workers.
+type Router struct {
+	cfg    Config
+	log    zerolog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	kv     map[string]jetstream.KeyValue
+	engine *matcher.Engine
+
+	lastWAL *walRecord
+
+	mu      sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	reqSub  *nats.Subscription
+	msgs    jetstream.MessagesContext
+}
+
+// New returns a router that will use nc. It does nothing until Start.
+func New(nc *nats.Conn, cfg Config) (*Router, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = AckWaitDefault
+	}
+	if cfg.EventsMaxAge == 0 {
+		cfg.EventsMaxAge = EventsMaxAgeDefault
+	} else if cfg.EventsMaxAge < 0 {
+		cfg.EventsMaxAge = 0
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = ReplicasDefault
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := zerolog.Nop()
+	if cfg.Logger != nil {
+		log = *cfg.Logger
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	engine, err := matcher.New(cfg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine}, nil
+}
+
+// Start creates or updates the streams and buckets, recovers the state, and starts
+// consuming commands and answering requests. It returns once the router is running.
+func (r *Router) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("router already started")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
+	cons, err := r.setup(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.recoverWAL(ctx); err != nil {
+		return err
+	}
+	state, err := r.loadState(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.engine.Load(state); err != nil {
+		return err
+	}
+	if res := r.engine.Resume(r.cfg.Now()); res != nil {
+		if err := r.commit(ctx, &walRecord{CommandID: "resume", Ops: res.Ops, Events: res.Events}); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", events.StreamIn, err)
+	}
+	r.msgs = msgs
+	r.reqSub, err = r.nc.QueueSubscribe(events.SubjectReqAll, events.QueueGroup, r.forward)
+	if err != nil {
+		msgs.Stop()
+		return fmt.Errorf("subscribe %s: %w", events.SubjectReqAll, err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done, r.started = cancel, make(chan struct{}), true
+	go r.run(runCtx, msgs)
+	r.log.Info().Int("jobs", len(state.Jobs)).Int("workers", len(state.Workers)).Msg("router started")
+	return nil
+}
+
+// Stop stops taking requests, finishes the command in hand, and stops. It is safe to
+// call twice.
+func (r *Router) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.started {
+		r.mu.Unlock()
+		return nil
+	}
+	r.started = false
+	done := r.done
+	if r.reqSub != nil {
+		_ = r.reqSub.Drain()
+	}
+	r.msgs.Stop()
+	r.cancel()
+	r.mu.Unlock()
+	select {
+	case <-done:
+		r.log.Info().Msg("router stopped")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("router stop: %w", ctx.Err())
+	}
+}
+
+// run is the router's one goroutine that touches the engine: commands from the
+// stream and timers, one at a time.
+func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
+	defer close(r.done)
+	incoming := make(chan jetstream.Msg)
+	go func() {
+		defer close(incoming)
+		for {
+			m, err := msgs.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				r.log.Warn().Err(err).Msg("consume")
+				continue
+			}
+			select {
+			case incoming <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		r.resetTimer(timer)
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-incoming:
+			if !ok {
+				return
+			}
+			r.handle(ctx, m)
+		case <-timer.C:
+			r.tick(ctx)
+		}
+	}
+}
+
+func (r *Router) resetTimer(t *time.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	d := time.Hour
+	if at, ok := r.engine.NextDeadline(); ok {
+		d = at.Sub(r.cfg.Now())
+		if d < 0 {
+			d = 0
+		}
+	}
+	t.Reset(d)
+}
+
+// tick fires the engine's due timers and persists what they did, retrying until it
+// is persisted (the engine state already moved on).
+func (r *Router) tick(ctx context.Context) {
+	res := r.engine.Tick(r.cfg.Now())
+	if res == nil {
+		return
+	}
+	rec := &walRecord{CommandID: "tick", Ops: res.Ops, Events: res.Events}
+	r.commitOrReload(ctx, rec)
+}
+
+// commitOrReload persists rec; when that fails it reloads the engine from KV (the
+// record's changes were not made durable) so memory never runs ahead of storage.
+func (r *Router) commitOrReload(ctx context.Context, rec *walRecord) bool {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := r.commit(cctx, rec)
+	if err == nil {
+		return true
+	}
+	r.log.Error().Err(err).Str("command", rec.CommandID).Msg("persist failed; reloading state")
+	for ctx.Err() == nil {
+		if err := r.reload(ctx); err == nil {
+			return false
+		} else {
+			r.log.Error().Err(err).Msg("reload failed; retrying")
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(CommitRetryDefault):
+		}
+	}
+	return false
+}
+
+// reload rebuilds the engine from KV after finishing the WAL record.
+func (r *Router) reload(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := r.recoverWAL(cctx); err != nil {
+		return err
+	}
+	state, err := r.loadState(cctx)
+	if err != nil {
+		return err
+	}
+	return r.engine.Load(state)
+}

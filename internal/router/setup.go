@@ -1,0 +1,69 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/patchbay/patchbay/events"
+)
+
+// buckets lists the KV buckets the router keeps its state in.
+var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOffers, events.BucketQueues, events.BucketRouter}
+
+// setup creates or updates the streams, KV buckets and the matcher's consumer.
+// It is idempotent: running it against an existing deployment changes only what
+// the configuration changed.
+func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
+	storage := jetstream.FileStorage
+	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        events.StreamIn,
+		Description: "patchbay inbound commands (job created, worker register, offer accept, ...)",
+		Subjects:    []string{events.SubjectInAll},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     storage,
+		Replicas:    r.cfg.Replicas,
+		Duplicates:  2 * time.Minute,
+	}); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.StreamIn, err)
+	}
+	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        events.StreamEvents,
+		Description: "patchbay outbound events, one per state change",
+		Subjects:    []string{events.SubjectEventsAll},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      r.cfg.EventsMaxAge,
+		Storage:     storage,
+		Replicas:    r.cfg.Replicas,
+		Duplicates:  2 * time.Minute,
+	}); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.StreamEvents, err)
+	}
+	r.kv = map[string]jetstream.KeyValue{}
+	for _, b := range buckets {
+		kv, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   b,
+			History:  1,
+			Storage:  storage,
+			Replicas: r.cfg.Replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kv bucket %s: %w", b, err)
+		}
+		r.kv[b] = kv
+	}
+	cons, err := r.js.CreateOrUpdateConsumer(ctx, events.StreamIn, jetstream.ConsumerConfig{
+		Durable:       events.ConsumerMatcher,
+		Description:   "patchbay matcher: applies commands one at a time",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       r.cfg.AckWait,
+		MaxAckPending: 1,
+		MaxDeliver:    -1,
+		Replicas:      r.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", events.ConsumerMatcher, err)
+	}
+	return cons, nil
+}

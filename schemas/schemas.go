@@ -1,0 +1,323 @@
+// Package schemas is patchbay's machine-readable wire contract: one JSON Schema
+// (draft 2020-12) per CloudEvent data payload, an AsyncAPI 3.0 document naming every
+// subject and message, and golden sample events in testdata/.
+//
+// The schemas are embedded and compiled once, on first use. ValidateData checks an
+// event's data against the schema of its type and reports the first problem as an
+// *events.Error with code invalid_data, the offending field and a one-line message,
+// so the router can refuse a bad command before it reaches the engine:
+//
+//	if err := schemas.ValidateData(events.Type(e.Type()), e.Data()); err != nil {
+//		// reply io.patchbay.command.failed with events.AsError(err)
+//	}
+//
+// The Go payload types in package events and these schemas describe the same JSON;
+// the tests keep them in step.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+//go:embed *.schema.json asyncapi.yaml
+var files embed.FS
+
+// Files returns the embedded contract files: every *.schema.json and asyncapi.yaml.
+func Files() fs.FS { return files }
+
+// baseURL is where the embedded schemas are registered with the compiler; relative
+// $refs between them resolve against it. Nothing is ever fetched from it.
+const baseURL = "https://schemas.patchbay.invalid/"
+
+// Shared schema files, and the fragment of the worker update schema.
+const (
+	defsSchema   = "defs.schema.json"
+	jobSchema    = "job.schema.json"
+	offerSchema  = "offer.schema.json"
+	workerSchema = "worker.schema.json"
+	updateSchema = "worker.register.schema.json#/$defs/update"
+)
+
+// SchemaName returns the schema of t's data, relative to Files(): a file name such as
+// "job.created.schema.json", or for io.patchbay.worker.update a file name and a JSON
+// pointer fragment ("worker.register.schema.json#/$defs/update"). It returns "" for a
+// type outside the catalog.
+func SchemaName(t events.Type) string {
+	switch t {
+	case events.TypeWorkerUpdate:
+		return updateSchema
+	case events.TypeJobReceived, events.TypeJobQueued, events.TypeJobRejected, events.TypeJobAssigned,
+		events.TypeJobCompleted, events.TypeJobClosed, events.TypeJobCancelled:
+		return jobSchema
+	case events.TypeOfferIssued, events.TypeOfferAccepted, events.TypeOfferDeclined,
+		events.TypeOfferExpired, events.TypeOfferRevoked:
+		return offerSchema
+	case events.TypeWorkerRegistered, events.TypeWorkerUpdated, events.TypeWorkerDeregistered:
+		return workerSchema
+	}
+	if t.IsInbound() || t == events.TypeCommandSucceeded || t == events.TypeCommandFailed {
+		return t.Name() + ".schema.json"
+	}
+	return ""
+}
+
+// catalog holds the compiled schema of every type, built once.
+var catalog = sync.OnceValues(compile)
+
+func compile() (map[events.Type]*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	names, err := fs.Glob(files, "*.schema.json")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("schemas: %s: %w", name, err)
+		}
+		if err := c.AddResource(baseURL+name, doc); err != nil {
+			return nil, fmt.Errorf("schemas: %s: %w", name, err)
+		}
+	}
+	byName := map[string]*jsonschema.Schema{}
+	out := map[events.Type]*jsonschema.Schema{}
+	for _, t := range append(events.Inbound(), events.Outbound()...) {
+		name := SchemaName(t)
+		if byName[name] == nil {
+			s, err := c.Compile(baseURL + name)
+			if err != nil {
+				return nil, fmt.Errorf("schemas: compile %s: %w", name, err)
+			}
+			byName[name] = s
+		}
+		out[t] = byName[name]
+	}
+	return out, nil
+}
+
+// ValidateData checks data, the JSON data of a CloudEvent of type t, against t's
+// schema. It returns nil when the data is valid; otherwise an *events.Error with
+// CodeInvalidData naming the first failing property (a slash-separated path such as
+// "queueId" or "requestedWorkerSelectors/0/labelOperator", or "data" when the data as
+// a whole is wrong) and a one-line message, or CodeUnknownType when t is not in the
+// catalog. It is safe for concurrent use.
+func ValidateData(t events.Type, data []byte) error {
+	all, err := catalog()
+	if err != nil {
+		return events.Errorf(events.CodeInternal, "", "%v", err)
+	}
+	s := all[t]
+	if s == nil {
+		return events.Errorf(events.CodeUnknownType, "", "unknown event type %q", t)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return events.Errorf(events.CodeInvalidData, "data", "data: missing (the event has no data)")
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return events.Errorf(events.CodeInvalidData, "data", "data: not valid JSON: %v", err)
+	}
+	err = s.Validate(v)
+	if err == nil {
+		return nil
+	}
+	ve, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return events.Errorf(events.CodeInvalidData, "data", "data: %v", err)
+	}
+	field, msg := describe(first(ve))
+	return &events.Error{Code: events.CodeInvalidData, Field: field, Message: msg}
+}
+
+// leaf is one concrete problem: where in the data, and what.
+type leaf struct {
+	path []string
+	kind jsonschema.ErrorKind
+}
+
+// first returns the problem to report among all of ve's leaves: the one at the first
+// path in lexical order (array indexes compared as numbers), so the answer does not
+// depend on map iteration order.
+func first(ve *jsonschema.ValidationError) leaf {
+	var leaves []leaf
+	var walk func(*jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			leaves = append(leaves, at(e))
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return slices.MinFunc(leaves, func(a, b leaf) int { return comparePaths(a.path, b.path) })
+}
+
+// at is e's leaf with the path of the property it is about: a missing required
+// property or an unknown one is reported at its own path, not its parent's.
+func at(e *jsonschema.ValidationError) leaf {
+	p := e.InstanceLocation
+	switch k := e.ErrorKind.(type) {
+	case *kind.Required:
+		p = append(slices.Clip(p), slices.Min(k.Missing))
+	case *kind.AdditionalProperties:
+		p = append(slices.Clip(p), slices.Min(k.Properties))
+	case *kind.PropertyNames:
+		p = append(slices.Clip(p), k.Property)
+	}
+	return leaf{path: p, kind: e.ErrorKind}
+}
+
+func comparePaths(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] == b[i] {
+			continue
+		}
+		x, errX := strconv.Atoi(a[i])
+		y, errY := strconv.Atoi(b[i])
+		if errX == nil && errY == nil {
+			return x - y
+		}
+		return strings.Compare(a[i], b[i])
+	}
+	return len(a) - len(b)
+}
+
+// fieldOf joins a data path as an RFC 6901 pointer without the leading slash.
+func fieldOf(path []string) string {
+	if len(path) == 0 {
+		return "data"
+	}
+	r := strings.NewReplacer("~", "~0", "/", "~1")
+	parts := make([]string, len(path))
+	for i, p := range path {
+		parts[i] = r.Replace(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// idPattern is the pattern of defs.schema.json#/$defs/id, explained in words.
+const idPattern = `^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`
+
+var printer = message.NewPrinter(language.English)
+
+// describe turns a leaf into (field, one-line message).
+func describe(l leaf) (string, string) {
+	field := fieldOf(l.path)
+	var what string
+	switch k := l.kind.(type) {
+	case *kind.Required:
+		what = "missing required property"
+	case *kind.AdditionalProperties:
+		what = "unknown property"
+	case *kind.PropertyNames:
+		what = "property name not allowed (keys must not be empty)"
+	case *kind.Type:
+		what = fmt.Sprintf("must be %s (got %s)", article(strings.Join(k.Want, " or ")), k.Got)
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = fmt.Sprint(w)
+		}
+		what = fmt.Sprintf("must be one of %s (got %s)", strings.Join(want, ", "), show(k.Got))
+	case *kind.Const:
+		what = fmt.Sprintf("must be %s (got %s)", show(k.Want), show(k.Got))
+	case *kind.Pattern:
+		if k.Want == idPattern {
+			what = fmt.Sprintf("must be 1-128 letters, digits, '-' or '_', starting with a letter or digit (got %s)", show(k.Got))
+		} else {
+			what = fmt.Sprintf("must match %s (got %s)", k.Want, show(k.Got))
+		}
+	case *kind.Format:
+		if k.Want == "date-time" {
+			what = fmt.Sprintf("must be an RFC 3339 date-time such as 2025-03-14T09:26:53Z (got %s)", show(k.Got))
+		} else {
+			what = fmt.Sprintf("must be a valid %s (got %s)", k.Want, show(k.Got))
+		}
+	case *kind.Minimum:
+		what = fmt.Sprintf("must be >= %s (got %s)", num(k.Want), num(k.Got))
+	case *kind.Maximum:
+		what = fmt.Sprintf("must be <= %s (got %s)", num(k.Want), num(k.Got))
+	case *kind.ExclusiveMinimum:
+		what = fmt.Sprintf("must be > %s (got %s)", num(k.Want), num(k.Got))
+	case *kind.ExclusiveMaximum:
+		what = fmt.Sprintf("must be < %s (got %s)", num(k.Want), num(k.Got))
+	case *kind.MinItems:
+		what = fmt.Sprintf("must have at least %d %s (got %d)", k.Want, plural(k.Want, "item"), k.Got)
+	case *kind.MaxItems:
+		what = fmt.Sprintf("must have at most %d %s (got %d)", k.Want, plural(k.Want, "item"), k.Got)
+	case *kind.MinLength:
+		what = fmt.Sprintf("must be at least %d %s long (got %d)", k.Want, plural(k.Want, "character"), k.Got)
+	case *kind.MaxLength:
+		what = fmt.Sprintf("must be at most %d %s long (got %d)", k.Want, plural(k.Want, "character"), k.Got)
+	case *kind.UniqueItems:
+		what = fmt.Sprintf("items %d and %d are equal", k.Duplicates[0], k.Duplicates[1])
+	default:
+		what = l.kind.LocalizedString(printer)
+	}
+	return field, field + ": " + what
+}
+
+func article(s string) string {
+	switch {
+	case s == "":
+		return s
+	case strings.ContainsRune("aeiou", rune(s[0])):
+		return "an " + s
+	}
+	return "a " + s
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+// show renders a JSON value for a message, shortened to keep it on one line.
+func show(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	s := string(b)
+	if len(s) > 64 {
+		s = s[:61] + "..."
+	}
+	return s
+}
+
+func num(r *big.Rat) string {
+	if r == nil {
+		return "?"
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
