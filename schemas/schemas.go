@@ -185,8 +185,6 @@ func at(e *jsonschema.ValidationError) leaf {
 		p = append(slices.Clip(p), slices.Min(k.Missing))
 	case *kind.AdditionalProperties:
 		p = append(slices.Clip(p), slices.Min(k.Properties))
-	case *kind.PropertyNames:
-		p = append(slices.Clip(p), k.Property)
 	}
 	return leaf{path: p, kind: e.ErrorKind}
 }
@@ -233,10 +231,16 @@ func describe(l leaf) (string, string) {
 		what = "missing required property"
 	case *kind.AdditionalProperties:
 		what = "unknown property"
-	case *kind.PropertyNames:
-		what = "property name not allowed (keys must not be empty)"
+	case *kind.FalseSchema:
+		// The only false schema is labels' "^$" pattern property: an empty key.
+		if n := len(l.path); n > 0 && l.path[n-1] == "" {
+			field = fieldOf(l.path[:n-1])
+			what = "keys must not be empty"
+		} else {
+			what = "not allowed"
+		}
 	case *kind.Type:
-		what = fmt.Sprintf("must be %s (got %s)", article(strings.Join(k.Want, " or ")), k.Got)
+		what = fmt.Sprintf("must be %s (got %s)", article(typeList(k.Want)), k.Got)
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
@@ -279,6 +283,21 @@ func describe(l leaf) (string, string) {
 		what = l.kind.LocalizedString(printer)
 	}
 	return field, field + ": " + what
+}
+
+// typeOrder is the order JSON types are listed in messages.
+var typeOrder = []string{"object", "array", "string", "number", "integer", "boolean", "null"}
+
+// typeList says "string, number or boolean".
+func typeList(types []string) string {
+	ts := slices.Clone(types)
+	slices.SortStableFunc(ts, func(a, b string) int {
+		return slices.Index(typeOrder, a) - slices.Index(typeOrder, b)
+	})
+	if len(ts) <= 1 {
+		return strings.Join(ts, "")
+	}
+	return strings.Join(ts[:len(ts)-1], ", ") + " or " + ts[len(ts)-1]
 }
 
 func article(s string) string {

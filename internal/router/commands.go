@@ -60,8 +60,8 @@ func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 	log := r.log.With().Str("type", string(cmd.Type)).Str("id", cmd.ID).Logger()
 	if w := r.lastWAL; w != nil && w.CommandID == cmd.ID && w.Source == cmd.Source {
 		// Redelivered after it was applied (the ack was lost): answer from the record.
-		log.Debug().Msg("redelivered command already applied")
-		r.reply(replyTo, w.Reply)
+		log.Debug().Msg("command already applied")
+		r.reply(replyTo, r.duplicateReply(w))
 		r.ack(m)
 		return
 	}
@@ -135,6 +135,21 @@ func (r *Router) eventWithID(t events.Type, subject string, data any) (string, [
 		panic(fmt.Sprintf("router: encode %s: %v", t, err))
 	}
 	return id, b
+}
+
+// duplicateReply is the answer to a command that was already applied: the recorded
+// result, marked as a duplicate.
+func (r *Router) duplicateReply(w *walRecord) []byte {
+	ev, err := events.Decode(nil, w.Reply)
+	if err != nil {
+		return w.Reply
+	}
+	var res events.CommandResult
+	if err := ev.DataAs(&res); err != nil {
+		return w.Reply
+	}
+	res.Duplicate = true
+	return r.event(events.TypeCommandSucceeded, replySubject(&res), &res)
 }
 
 func replySubject(res *events.CommandResult) string {

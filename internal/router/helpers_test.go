@@ -1,0 +1,182 @@
+package router_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
+	"github.com/patchbay/patchbay/internal/router"
+)
+
+// waitFor bounds every wait in these tests: generous, because they run on a loaded
+// 2-core machine under -race. Tests wait for events, never for time to pass.
+const waitFor = 30 * time.Second
+
+type env struct {
+	t      *testing.T
+	nc     *nats.Conn
+	client *patchbay.Client
+	router *router.Router
+	events chan *nats.Msg
+}
+
+// start runs an in-process NATS server and a router on it, and records every event.
+func start(t *testing.T, cfg router.Config) *env {
+	t.Helper()
+	ns := natstest.RunServer(t)
+	return startOn(t, ns.ClientURL(), cfg)
+}
+
+func startOn(t *testing.T, url string, cfg router.Config) *env {
+	t.Helper()
+	nc := natstest.Connect(t, url)
+	e := &env{t: t, nc: nc, events: make(chan *nats.Msg, 10000)}
+	sub, err := nc.ChanSubscribe(events.SubjectEventsAll, e.events)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	require.NoError(t, nc.Flush())
+	e.router = startRouter(t, nc, cfg)
+	e.client, err = patchbay.New(nc, patchbay.WithTimeout(waitFor))
+	require.NoError(t, err)
+	return e
+}
+
+func startRouter(t *testing.T, nc *nats.Conn, cfg router.Config) *router.Router {
+	t.Helper()
+	r, err := router.New(nc, cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, r.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_ = r.Stop(ctx)
+	})
+	return r
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), waitFor)
+	t.Cleanup(cancel)
+	return c
+}
+
+// seen is a decoded event.
+type seen struct {
+	Subject string
+	Type    events.Type
+	Data    json.RawMessage
+	Event   events.Event
+}
+
+func (s seen) job() events.Job {
+	var j events.Job
+	_ = json.Unmarshal(s.Data, &j)
+	return j
+}
+
+func (s seen) offer() events.Offer {
+	var o events.Offer
+	_ = json.Unmarshal(s.Data, &o)
+	return o
+}
+
+// next waits for the next event of type t matching ok (nil matches all), skipping
+// others.
+func (e *env) next(t events.Type, ok func(seen) bool) seen {
+	e.t.Helper()
+	timeout := time.After(waitFor)
+	for {
+		select {
+		case m := <-e.events:
+			ev, err := events.Decode(m.Header, m.Data)
+			require.NoError(e.t, err, "event on %s", m.Subject)
+			s := seen{Subject: m.Subject, Type: events.Type(ev.Type()), Data: ev.Data(), Event: ev}
+			if s.Type == t && (ok == nil || ok(s)) {
+				return s
+			}
+		case <-timeout:
+			e.t.Fatalf("no %s event within %s", t, waitFor)
+		}
+	}
+}
+
+// offerFor waits for an offer.issued to worker w for job j.
+func (e *env) offerFor(w, j string) events.Offer {
+	e.t.Helper()
+	return e.next(events.TypeOfferIssued, func(s seen) bool {
+		o := s.offer()
+		return o.WorkerID == w && o.JobID == j
+	}).offer()
+}
+
+func (e *env) jobEvent(t events.Type, jobID string) events.Job {
+	e.t.Helper()
+	return e.next(t, func(s seen) bool { return s.job().JobID == jobID }).job()
+}
+
+// drainEvents returns the events already received, without waiting.
+func (e *env) drainEvents() []seen {
+	var out []seen
+	for {
+		select {
+		case m := <-e.events:
+			ev, err := events.Decode(m.Header, m.Data)
+			require.NoError(e.t, err)
+			out = append(out, seen{Subject: m.Subject, Type: events.Type(ev.Type()), Data: ev.Data(), Event: ev})
+		default:
+			return out
+		}
+	}
+}
+
+func (e *env) register(id string, queues []string, labels events.Labels) {
+	e.t.Helper()
+	one := 1
+	_, err := e.client.RegisterWorker(ctx(e.t), patchbay.WorkerSpec{
+		WorkerID: id, Queues: queues, TotalCapacity: &one, Labels: labels,
+		Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1, MaxNumberOfJobs: 1}},
+	})
+	require.NoError(e.t, err)
+}
+
+func (e *env) createJob(id, queue string) {
+	e.t.Helper()
+	res, err := e.client.CreateJob(ctx(e.t), patchbay.JobSpec{JobID: id, QueueID: queue, ChannelID: "voice"})
+	require.NoError(e.t, err)
+	require.Equal(e.t, id, res.JobID)
+}
+
+// request sends a raw request and returns the decoded reply event.
+func (e *env) request(subject string, header nats.Header, body []byte) events.Event {
+	e.t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = body
+	for k, v := range header {
+		m.Header[k] = v
+	}
+	resp, err := e.nc.RequestMsg(m, waitFor)
+	require.NoError(e.t, err)
+	ev, err := events.Decode(resp.Header, resp.Data)
+	require.NoError(e.t, err)
+	return ev
+}
+
+func failureOf(t *testing.T, ev events.Event) events.CommandFailure {
+	t.Helper()
+	require.Equal(t, string(events.TypeCommandFailed), ev.Type(), "reply %s", string(ev.Data()))
+	var f events.CommandFailure
+	require.NoError(t, ev.DataAs(&f))
+	return f
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

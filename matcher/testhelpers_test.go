@@ -1,0 +1,664 @@
+package matcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/lifecycle"
+)
+
+// t0 is the fake clock's start. Every test passes explicit times; nothing reads the
+// wall clock.
+var t0 = time.Date(2030, 1, 2, 9, 0, 0, 0, time.UTC)
+
+// idSeq is a deterministic Config.NewID: id1, id2, ...
+type idSeq struct{ n int }
+
+func (s *idSeq) next() string { s.n++; return fmt.Sprintf("id%d", s.n) }
+
+// harness drives one engine with a fake clock, builds commands the way the router
+// does (a structured CloudEvent, decoded and its data decoded), and keeps a model of
+// the KV buckets by applying every Op of every Result.
+type harness struct {
+	t    testing.TB
+	e    *Engine
+	cfg  Config
+	ids  *idSeq
+	cmdN int
+	now  time.Time
+	kv   kvModel
+	// all is every event the engine emitted, in order.
+	all []ev
+}
+
+func newHarness(t testing.TB, cfg Config) *harness {
+	t.Helper()
+	ids := &idSeq{}
+	cfg.NewID = ids.next
+	e, err := New(cfg)
+	require.NoError(t, err)
+	return &harness{t: t, e: e, cfg: cfg, ids: ids, now: t0, kv: kvModel{}}
+}
+
+// advance moves the fake clock forward and returns the new time.
+func (h *harness) advance(d time.Duration) time.Time {
+	h.now = h.now.Add(d)
+	return h.now
+}
+
+// mkCommand encodes data as a structured CloudEvent and decodes it back, so that the
+// engine sees exactly what the router would give it (numbers as float64, times in UTC).
+func mkCommand(t testing.TB, id string, typ events.Type, data any, at time.Time) Command {
+	t.Helper()
+	ce, err := events.New(typ, id, "/test/producer", "", at, data)
+	require.NoError(t, err)
+	body, err := events.Structured(ce)
+	require.NoError(t, err)
+	dec, err := events.Decode(nil, body)
+	require.NoError(t, err)
+	p := events.Payload(typ)
+	require.NotNil(t, p, "not an inbound type: %s", typ)
+	require.NoError(t, events.DecodeData(dec, p))
+	return Command{ID: dec.ID(), Type: events.Type(dec.Type()), Source: dec.Source(), Data: p}
+}
+
+// do applies a command with a fresh CloudEvent id at the harness's clock.
+func (h *harness) do(typ events.Type, data any) outcome {
+	h.t.Helper()
+	h.cmdN++
+	return h.doID(fmt.Sprintf("cmd%d", h.cmdN), typ, data)
+}
+
+// doID applies a command with the given CloudEvent id.
+func (h *harness) doID(id string, typ events.Type, data any) outcome {
+	h.t.Helper()
+	return h.record(h.e.Apply(mkCommand(h.t, id, typ, data, h.now), h.now))
+}
+
+// tick moves the clock to at and fires the due timers.
+func (h *harness) tick(at time.Time) outcome {
+	h.t.Helper()
+	h.now = at
+	return h.record(h.e.Tick(at))
+}
+
+// record checks what every Result must satisfy, applies its Ops to the KV model and
+// decodes its events.
+func (h *harness) record(res *Result) outcome {
+	h.t.Helper()
+	o := outcome{Result: res}
+	if res == nil {
+		return o
+	}
+	if res.Err != nil {
+		require.Empty(h.t, res.Ops, "a refused command must not write anything (%v)", res.Err)
+		require.Nil(h.t, res.Reply, "a refused command has no success reply")
+	}
+	h.kv.apply(res.Ops)
+	o.Evs = decodeEvents(h.t, res.Events)
+	h.all = append(h.all, o.Evs...)
+	return o
+}
+
+// --- commands ---
+
+func (h *harness) register(id string, mods ...func(*events.WorkerRegister)) outcome {
+	h.t.Helper()
+	return h.do(events.TypeWorkerRegister, workerData(id, mods...))
+}
+
+func workerData(id string, mods ...func(*events.WorkerRegister)) *events.WorkerRegister {
+	d := &events.WorkerRegister{
+		WorkerID:      id,
+		Queues:        []string{"q1"},
+		TotalCapacity: intPtr(1),
+		Channels:      []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}},
+	}
+	for _, m := range mods {
+		m(d)
+	}
+	return d
+}
+
+func wQueues(q ...string) func(*events.WorkerRegister) {
+	return func(d *events.WorkerRegister) { d.Queues = q }
+}
+
+func wCapacity(total int, chs ...events.ChannelConfig) func(*events.WorkerRegister) {
+	return func(d *events.WorkerRegister) {
+		d.TotalCapacity = intPtr(total)
+		if len(chs) > 0 {
+			d.Channels = chs
+		}
+	}
+}
+
+func wLabels(l events.Labels) func(*events.WorkerRegister) {
+	return func(d *events.WorkerRegister) { d.Labels = l }
+}
+
+func wAvailable(b bool) func(*events.WorkerRegister) {
+	return func(d *events.WorkerRegister) { d.AvailableForOffers = &b }
+}
+
+func ch(id string, cost, max int) events.ChannelConfig {
+	return events.ChannelConfig{ChannelID: id, CapacityCostPerJob: cost, MaxNumberOfJobs: max}
+}
+
+func (h *harness) update(d events.WorkerRegister) outcome {
+	h.t.Helper()
+	return h.do(events.TypeWorkerUpdate, &d)
+}
+
+func (h *harness) deregister(id string) outcome {
+	h.t.Helper()
+	return h.do(events.TypeWorkerDeregister, &events.WorkerDeregister{WorkerID: id})
+}
+
+func (h *harness) create(jobID, queue string, mods ...func(*events.JobCreated)) outcome {
+	h.t.Helper()
+	return h.do(events.TypeJobCreated, jobData(jobID, queue, mods...))
+}
+
+func jobData(jobID, queue string, mods ...func(*events.JobCreated)) *events.JobCreated {
+	d := &events.JobCreated{JobID: jobID, QueueID: queue, ChannelID: "voice"}
+	for _, m := range mods {
+		m(d)
+	}
+	return d
+}
+
+func jPriority(p int) func(*events.JobCreated) {
+	return func(d *events.JobCreated) { d.Priority = p }
+}
+
+func jChannel(c string) func(*events.JobCreated) {
+	return func(d *events.JobCreated) { d.ChannelID = c }
+}
+
+func jSelectors(s ...events.WorkerSelector) func(*events.JobCreated) {
+	return func(d *events.JobCreated) { d.WorkerSelectors = s }
+}
+
+func sel(key, op string, v any) events.WorkerSelector {
+	return events.WorkerSelector{Key: key, Operator: op, Value: v}
+}
+
+func (h *harness) accept(jobID, offerID, workerID string) outcome {
+	h.t.Helper()
+	return h.do(events.TypeOfferAccept, &events.OfferAccept{JobID: jobID, OfferID: offerID, WorkerID: workerID})
+}
+
+func (h *harness) decline(jobID, offerID, workerID string, retryAt *time.Time) outcome {
+	h.t.Helper()
+	return h.do(events.TypeOfferDecline, &events.OfferDecline{JobID: jobID, OfferID: offerID, WorkerID: workerID, RetryOfferAt: retryAt})
+}
+
+func (h *harness) complete(jobID, assignmentID string) outcome {
+	h.t.Helper()
+	return h.do(events.TypeJobComplete, &events.JobComplete{JobID: jobID, AssignmentID: assignmentID})
+}
+
+func (h *harness) close(jobID, assignmentID, disposition string, at *time.Time) outcome {
+	h.t.Helper()
+	return h.do(events.TypeJobClose, &events.JobClose{JobID: jobID, AssignmentID: assignmentID, DispositionCode: disposition, CloseAt: at})
+}
+
+func (h *harness) cancel(jobID string) outcome {
+	h.t.Helper()
+	return h.do(events.TypeJobCancel, &events.JobCancel{JobID: jobID, DispositionCode: "Abandoned", Note: "caller hung up"})
+}
+
+// assign drives a job already offered to a worker to assigned and returns the
+// assignment id.
+func (h *harness) assign(jobID, workerID string) string {
+	h.t.Helper()
+	o := h.offerFor(jobID)
+	require.Equal(h.t, workerID, o.WorkerID, "job %s is offered to the wrong worker", jobID)
+	out := h.accept(jobID, o.OfferID, workerID)
+	require.Nil(h.t, out.Err)
+	return out.Reply.AssignmentID
+}
+
+// --- queries ---
+
+func (h *harness) job(id string) events.Job {
+	h.t.Helper()
+	j, ok := h.e.Job(id)
+	require.True(h.t, ok, "no job %s", id)
+	return j
+}
+
+func (h *harness) worker(id string) events.Worker {
+	h.t.Helper()
+	w, ok := h.e.Worker(id)
+	require.True(h.t, ok, "no worker %s", id)
+	return w
+}
+
+// outstanding are a job's offers in status issued.
+func (h *harness) outstanding(jobID string) []events.Offer {
+	h.t.Helper()
+	j := h.e.jobs[jobID]
+	require.NotNil(h.t, j, "no job %s", jobID)
+	var out []events.Offer
+	for _, id := range j.OfferIDs {
+		o, ok := h.e.Offer(id)
+		require.True(h.t, ok)
+		out = append(out, o)
+	}
+	return out
+}
+
+// offerFor is a job's one outstanding offer.
+func (h *harness) offerFor(jobID string) events.Offer {
+	h.t.Helper()
+	os := h.outstanding(jobID)
+	require.Len(h.t, os, 1, "job %s should have one outstanding offer", jobID)
+	return os[0]
+}
+
+// offeredTo is the worker a job is offered to, "" when none.
+func (h *harness) offeredTo(jobID string) string {
+	h.t.Helper()
+	os := h.outstanding(jobID)
+	require.LessOrEqual(h.t, len(os), 1)
+	if len(os) == 0 {
+		return ""
+	}
+	return os[0].WorkerID
+}
+
+// issuedTo lists, in order, the workers every offer.issued event for a job went to.
+func (h *harness) issuedTo(jobID string) []string {
+	var out []string
+	for _, e := range h.all {
+		if e.Type == events.TypeOfferIssued && e.Offer.JobID == jobID {
+			out = append(out, e.Offer.WorkerID)
+		}
+	}
+	return out
+}
+
+// --- results and events ---
+
+// outcome is a Result with its events decoded.
+type outcome struct {
+	*Result
+	Evs []ev
+}
+
+// ev is one decoded outbound event.
+type ev struct {
+	Type      events.Type
+	Subject   string // the NATS subject
+	ID        string
+	CESubject string
+	Time      time.Time
+	Job       events.Job
+	Offer     events.Offer
+	Worker    events.Worker
+}
+
+func decodeEvents(t testing.TB, obs []Outbound) []ev {
+	t.Helper()
+	var out []ev
+	seen := map[string]bool{}
+	for _, ob := range obs {
+		ce, err := events.Decode(nil, ob.Body)
+		require.NoError(t, err)
+		require.Equal(t, ob.ID, ce.ID(), "Outbound.ID is the CloudEvent id")
+		require.False(t, seen[ob.ID], "event id %s used twice", ob.ID)
+		seen[ob.ID] = true
+		require.Equal(t, events.RouterSource, ce.Source())
+		require.Equal(t, events.ContentTypeJSON, ce.DataContentType())
+		e := ev{Type: events.Type(ce.Type()), Subject: ob.Subject, ID: ce.ID(), CESubject: ce.Subject(), Time: ce.Time()}
+		name := e.Type.Name()
+		switch {
+		case strings.HasPrefix(name, "job."):
+			require.NoError(t, events.DecodeData(ce, &e.Job))
+			require.Equal(t, events.JobSubject(e.Job.QueueID, e.Job.JobID, e.Type), ob.Subject)
+			require.Equal(t, e.Job.JobID, e.CESubject)
+		case strings.HasPrefix(name, "offer."):
+			require.NoError(t, events.DecodeData(ce, &e.Offer))
+			require.Equal(t, events.OfferSubject(e.Offer.WorkerID, e.Type), ob.Subject)
+			require.Equal(t, e.Offer.JobID, e.CESubject)
+		case strings.HasPrefix(name, "worker."):
+			require.NoError(t, events.DecodeData(ce, &e.Worker))
+			require.Equal(t, events.WorkerSubject(e.Worker.WorkerID, e.Type), ob.Subject)
+			require.Equal(t, e.Worker.WorkerID, e.CESubject)
+		default:
+			t.Fatalf("unexpected outbound event type %s", e.Type)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (o outcome) types() []events.Type {
+	var ts []events.Type
+	for _, e := range o.Evs {
+		ts = append(ts, e.Type)
+	}
+	return ts
+}
+
+func (o outcome) ofType(t events.Type) []ev {
+	var out []ev
+	for _, e := range o.Evs {
+		if e.Type == t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// issued are the offers this outcome issued.
+func (o outcome) issued() []events.Offer {
+	var out []events.Offer
+	for _, e := range o.ofType(events.TypeOfferIssued) {
+		out = append(out, e.Offer)
+	}
+	return out
+}
+
+// requireRefused checks a refusal: the wire error matches want, and nothing was written.
+func requireRefused(t testing.TB, o outcome, want error) {
+	t.Helper()
+	require.NotNil(t, o.Result, "expected a refusal")
+	require.NotNil(t, o.Err, "expected a refusal matching %v", want)
+	require.ErrorIs(t, o.Err, want)
+	require.Empty(t, o.Ops)
+	require.Nil(t, o.Reply)
+}
+
+func requireOK(t testing.TB, o outcome) {
+	t.Helper()
+	require.NotNil(t, o.Result)
+	require.Nil(t, o.Err, "unexpected refusal")
+	require.NotNil(t, o.Reply)
+}
+
+// --- KV model ---
+
+// kvModel is the KV buckets as the router would leave them: bucket -> key -> value.
+type kvModel map[string]map[string][]byte
+
+func (m kvModel) apply(ops []Op) {
+	for _, op := range ops {
+		b := m[op.Bucket]
+		if b == nil {
+			b = map[string][]byte{}
+			m[op.Bucket] = b
+		}
+		if op.Value == nil {
+			delete(b, op.Key)
+		} else {
+			b[op.Key] = append([]byte(nil), op.Value...)
+		}
+	}
+}
+
+func (m kvModel) state() State {
+	cp := func(b map[string][]byte) map[string][]byte {
+		out := make(map[string][]byte, len(b))
+		for k, v := range b {
+			out[k] = append([]byte(nil), v...)
+		}
+		return out
+	}
+	return State{Jobs: cp(m[events.BucketJobs]), Workers: cp(m[events.BucketWorkers]), Offers: cp(m[events.BucketOffers])}
+}
+
+// queueOrder is the job ids of a queue in the lexical order of its keys in the
+// queues bucket.
+func (m kvModel) queueOrder(queueID string) []string {
+	var keys []string
+	for k := range m[events.BucketQueues] {
+		if strings.HasPrefix(k, queueID+".") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var ids []string
+	for _, k := range keys {
+		ids = append(ids, string(m[events.BucketQueues][k]))
+	}
+	return ids
+}
+
+// requireKVMatches checks that the KV model holds exactly the engine's entities, byte
+// for byte: every change the engine made was in some Result's Ops.
+func requireKVMatches(t testing.TB, m kvModel, e *Engine) {
+	t.Helper()
+	check := func(bucket string, want map[string][]byte) {
+		got := m[bucket]
+		require.Len(t, got, len(want), "bucket %s", bucket)
+		for k, v := range want {
+			require.Equal(t, string(v), string(got[k]), "bucket %s key %s", bucket, k)
+		}
+	}
+	jobs, workers, offers := map[string][]byte{}, map[string][]byte{}, map[string][]byte{}
+	for id, j := range e.jobs {
+		jobs[id] = mustJSON(j)
+	}
+	for id, w := range e.workers {
+		workers[id] = mustJSON(w)
+	}
+	for id, o := range e.offers {
+		offers[id] = mustJSON(o)
+	}
+	check(events.BucketJobs, jobs)
+	check(events.BucketWorkers, workers)
+	check(events.BucketOffers, offers)
+	queued := map[string][]byte{}
+	for _, q := range e.queues {
+		for _, j := range q.jobs {
+			queued[QueueKey(j)] = []byte(j.JobID)
+		}
+	}
+	check(events.BucketQueues, queued)
+	for id := range e.queues {
+		require.Equal(t, nilIfEmpty(e.QueueJobIDs(id)), nilIfEmpty(m.queueOrder(id)), "queue %s order", id)
+	}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// --- engine state ---
+
+// dump is everything an engine holds, as comparable strings: every entity as
+// stored, its public snapshot, every non-empty queue in dispatch order, and the
+// enqueue sequence.
+func dump(e *Engine) map[string]string {
+	out := map[string]string{"seq": fmt.Sprint(e.seq)}
+	for id, j := range e.jobs {
+		out["job/"+id] = string(mustJSON(j))
+		s, _ := e.Job(id)
+		out["jobsnap/"+id] = string(mustJSON(s))
+	}
+	for id, w := range e.workers {
+		out["worker/"+id] = string(mustJSON(w))
+		s, _ := e.Worker(id)
+		out["workersnap/"+id] = string(mustJSON(s))
+	}
+	for id, o := range e.offers {
+		out["offer/"+id] = string(mustJSON(o))
+		s, _ := e.Offer(id)
+		out["offersnap/"+id] = string(mustJSON(s))
+	}
+	for id := range e.queues {
+		if ids := e.QueueJobIDs(id); len(ids) > 0 {
+			out["queue/"+id] = strings.Join(ids, ",")
+		}
+	}
+	return out
+}
+
+type deadline struct {
+	At time.Time
+	OK bool
+}
+
+func nextDeadline(e *Engine) deadline {
+	at, ok := e.NextDeadline()
+	return deadline{at, ok}
+}
+
+// --- invariants (docs/design.md) ---
+
+// checkInvariants asserts the structural invariants of an engine's state: a job is
+// assigned to at most one worker; a worker holds no more than its capacity; every
+// issued offer is in its job's outstanding list and its worker's loads and nothing
+// else is; every queued job is in its queue exactly once and no other job is; the
+// derived worker fields agree with the loads.
+func checkInvariants(t testing.TB, e *Engine) {
+	t.Helper()
+	// queues
+	inQueue := map[string]int{}
+	for qid, q := range e.queues {
+		for i, j := range q.jobs {
+			require.Same(t, e.jobs[j.JobID], j, "queue %s holds a job the engine does not know", qid)
+			require.Equal(t, qid, j.QueueID, "job %s is in queue %s, not its own", j.JobID, qid)
+			require.Equal(t, lifecycle.JobQueued, j.status(), "job %s is in queue %s but %s", j.JobID, qid, j.Status)
+			inQueue[j.JobID]++
+			if i > 0 {
+				require.True(t, less(q.jobs[i-1], j), "queue %s out of dispatch order at %d", qid, i)
+			}
+		}
+	}
+	// held loads, per job
+	holders := map[string][]string{}
+	offerLoads := map[string]string{}
+	for wid, w := range e.workers {
+		used, perCh := 0, map[string]int{}
+		seenJob := map[string]bool{}
+		for _, l := range w.Loads {
+			used += l.Cost
+			perCh[l.ChannelID]++
+			require.False(t, seenJob[l.JobID], "worker %s holds job %s twice (offer and job, or two offers)", wid, l.JobID)
+			seenJob[l.JobID] = true
+			if l.OfferID != "" {
+				o := e.offers[l.OfferID]
+				require.NotNil(t, o, "worker %s load names unknown offer %s", wid, l.OfferID)
+				require.Equal(t, lifecycle.OfferIssued, o.status(), "worker %s holds capacity for offer %s that is %s", wid, l.OfferID, o.Status)
+				require.Equal(t, wid, o.WorkerID)
+				require.Equal(t, l.JobID, o.JobID)
+				require.True(t, w.AvailableForOffers, "unavailable worker %s holds offer %s", wid, l.OfferID)
+				offerLoads[l.OfferID] = wid
+			} else {
+				holders[l.JobID] = append(holders[l.JobID], wid)
+			}
+		}
+		require.LessOrEqual(t, used, w.TotalCapacity, "worker %s holds %d > capacity %d", wid, used, w.TotalCapacity)
+		for chID, n := range perCh {
+			if c, ok := w.channel(chID); ok && c.MaxNumberOfJobs > 0 {
+				require.LessOrEqual(t, n, c.MaxNumberOfJobs, "worker %s holds %d on channel %s", wid, n, chID)
+			}
+		}
+		// derived fields
+		cp := *w
+		cp.Loads = append([]Load(nil), w.Loads...)
+		cp.refreshState()
+		require.Equal(t, cp.UsedCapacity, w.UsedCapacity, "worker %s usedCapacity", wid)
+		require.Equal(t, cp.OfferIDs, w.OfferIDs, "worker %s offerIds", wid)
+		require.Equal(t, cp.AssignedJobIDs, w.AssignedJobIDs, "worker %s assignedJobIds", wid)
+		require.Equal(t, cp.State, w.State, "worker %s state", wid)
+	}
+	// jobs
+	for id, j := range e.jobs {
+		require.Equal(t, id, j.JobID)
+		st := j.status()
+		if st == lifecycle.JobQueued {
+			require.Equal(t, 1, inQueue[id], "queued job %s is in its queue %d times", id, inQueue[id])
+			require.Nil(t, j.Assignment, "queued job %s has an assignment", id)
+		} else {
+			require.Zero(t, inQueue[id], "%s job %s is in a queue", st, id)
+			require.Empty(t, j.OfferIDs, "%s job %s has outstanding offers", st, id)
+		}
+		perWorker := map[string]bool{}
+		for _, oid := range j.OfferIDs {
+			o := e.offers[oid]
+			require.NotNil(t, o, "job %s lists unknown offer %s", id, oid)
+			require.Equal(t, lifecycle.OfferIssued, o.status(), "job %s lists offer %s that is %s", id, oid, o.Status)
+			require.Equal(t, id, o.JobID)
+			require.False(t, perWorker[o.WorkerID], "job %s has two outstanding offers to %s", id, o.WorkerID)
+			perWorker[o.WorkerID] = true
+		}
+		switch {
+		case st.HoldsCapacity():
+			require.NotNil(t, j.Assignment, "%s job %s has no assignment", st, id)
+			require.Equal(t, []string{j.Assignment.WorkerID}, holders[id], "%s job %s must be held by exactly its worker", st, id)
+		default:
+			require.Empty(t, holders[id], "%s job %s still holds capacity of %v", st, id, holders[id])
+		}
+		if st == lifecycle.JobClosed || st == lifecycle.JobCompleted {
+			require.NotNil(t, j.Assignment.CompletedAt)
+		}
+		if st == lifecycle.JobClosed {
+			require.NotNil(t, j.Assignment.ClosedAt)
+			require.Nil(t, j.ScheduledCloseAt)
+		}
+	}
+	// offers
+	accepted := map[string]string{}
+	var earliest time.Time
+	for id, o := range e.offers {
+		j := e.jobs[o.JobID]
+		require.NotNil(t, j, "offer %s names unknown job %s", id, o.JobID)
+		listed := false
+		for _, x := range j.OfferIDs {
+			listed = listed || x == id
+		}
+		if o.status() == lifecycle.OfferIssued {
+			require.True(t, listed, "issued offer %s is not in job %s's outstanding list", id, o.JobID)
+			require.Equal(t, o.WorkerID, offerLoads[id], "issued offer %s is not in worker %s's loads", id, o.WorkerID)
+			if earliest.IsZero() || o.ExpiresAt.Before(earliest) {
+				earliest = o.ExpiresAt
+			}
+		} else {
+			require.False(t, listed, "%s offer %s is still outstanding on job %s", o.Status, id, o.JobID)
+			require.Empty(t, offerLoads[id], "%s offer %s still holds capacity", o.Status, id)
+		}
+		if o.status() == lifecycle.OfferAccepted {
+			require.Empty(t, accepted[o.JobID], "job %s has two accepted offers (%s, %s)", o.JobID, accepted[o.JobID], id)
+			accepted[o.JobID] = id
+			require.NotNil(t, j.Assignment)
+			require.Equal(t, id, j.Assignment.OfferID)
+			require.Equal(t, o.AssignmentID, j.Assignment.AssignmentID)
+			require.Equal(t, o.WorkerID, j.Assignment.WorkerID)
+		}
+	}
+	for id, j := range e.jobs {
+		if j.Assignment != nil {
+			require.Equal(t, j.Assignment.OfferID, accepted[id], "job %s is assigned without its accepted offer", id)
+		}
+	}
+	// an issued offer always has a timer no later than its expiry
+	if !earliest.IsZero() {
+		at, ok := e.NextDeadline()
+		require.True(t, ok, "issued offers but no timer")
+		require.False(t, at.After(earliest), "next deadline %s is after an offer expiry %s", at, earliest)
+	}
+}
+
+func intPtr(n int) *int { return &n }
+
+func jsonString(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

@@ -1,0 +1,689 @@
+package schemas_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/lifecycle"
+	"github.com/patchbay/patchbay/schemas"
+)
+
+// allTypes is the whole catalog, inbound then outbound.
+func allTypes() []events.Type { return append(events.Inbound(), events.Outbound()...) }
+
+// goPayload returns a pointer to a zero Go value of t's data.
+func goPayload(t *testing.T, typ events.Type) any {
+	t.Helper()
+	switch typ {
+	case events.TypeJobCreated:
+		return &events.JobCreated{}
+	case events.TypeJobComplete:
+		return &events.JobComplete{}
+	case events.TypeJobClose:
+		return &events.JobClose{}
+	case events.TypeJobCancel:
+		return &events.JobCancel{}
+	case events.TypeWorkerRegister, events.TypeWorkerUpdate:
+		return &events.WorkerRegister{}
+	case events.TypeWorkerDeregister:
+		return &events.WorkerDeregister{}
+	case events.TypeOfferAccept:
+		return &events.OfferAccept{}
+	case events.TypeOfferDecline:
+		return &events.OfferDecline{}
+	case events.TypeCommandSucceeded:
+		return &events.CommandResult{}
+	case events.TypeCommandFailed:
+		return &events.CommandFailure{}
+	}
+	switch schemas.SchemaName(typ) {
+	case "job.schema.json":
+		return &events.Job{}
+	case "offer.schema.json":
+		return &events.Offer{}
+	case "worker.schema.json":
+		return &events.Worker{}
+	}
+	t.Fatalf("no Go payload for %s", typ)
+	return nil
+}
+
+// readEvent decodes a structured CloudEvent from testdata.
+func readEvent(t *testing.T, path string) events.Event {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	require.NoError(t, err)
+	e, err := events.Decode(nil, body)
+	require.NoError(t, err, "%s is not a valid structured CloudEvent", path)
+	return e
+}
+
+func TestGoldenSamples(t *testing.T) {
+	for _, typ := range allTypes() {
+		t.Run(typ.Name(), func(t *testing.T) {
+			e := readEvent(t, filepath.Join("testdata", typ.Name()+".json"))
+			require.Equal(t, string(typ), e.Type())
+			require.Equal(t, events.ContentTypeJSON, e.DataContentType())
+			require.False(t, e.Time().IsZero(), "a golden sample has a time")
+			require.NotEmpty(t, e.Subject(), "a golden sample has a subject")
+			if !typ.IsInbound() {
+				require.Equal(t, events.RouterSource, e.Source())
+			}
+
+			require.NoError(t, schemas.ValidateData(typ, e.Data()))
+
+			// The same JSON decodes into the Go payload with unknown fields refused
+			// (every schema property exists in Go) ...
+			v := goPayload(t, typ)
+			dec := json.NewDecoder(bytes.NewReader(e.Data()))
+			dec.DisallowUnknownFields()
+			require.NoError(t, dec.Decode(v), "data does not decode into %T", v)
+			require.NoError(t, events.DecodeData(e, goPayload(t, typ)))
+			// ... and encodes back to the same JSON, which still validates (every Go
+			// field the sample uses exists in the schema, with the same omitempty).
+			back, err := json.Marshal(v)
+			require.NoError(t, err)
+			require.JSONEq(t, string(e.Data()), string(back))
+			require.NoError(t, schemas.ValidateData(typ, back))
+		})
+	}
+}
+
+func TestGoldenSamplesCoverCatalog(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	require.NoError(t, err)
+	var want []string
+	for _, typ := range allTypes() {
+		want = append(want, filepath.Join("testdata", typ.Name()+".json"))
+	}
+	slices.Sort(want)
+	require.Equal(t, want, names, "one golden sample per catalog type, and nothing else")
+}
+
+type invalidWant struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func TestInvalidSamples(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "invalid", "want.json"))
+	require.NoError(t, err)
+	var want map[string]invalidWant
+	require.NoError(t, json.Unmarshal(b, &want))
+
+	names, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	require.NoError(t, err)
+	seen := 0
+	for _, path := range names {
+		name := filepath.Base(path)
+		if name == "want.json" {
+			continue
+		}
+		seen++
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			w, ok := want[name]
+			require.True(t, ok, "%s has no entry in want.json", name)
+			e := readEvent(t, path)
+			typ := events.Type(e.Type())
+			require.True(t, strings.HasPrefix(name, typ.Name()+"."), "file name starts with its type")
+
+			err := schemas.ValidateData(typ, e.Data())
+			require.Error(t, err)
+			require.ErrorIs(t, err, events.ErrInvalidData)
+			var pe *events.Error
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, w.Field, pe.Field)
+			require.Equal(t, w.Message, pe.Message)
+		})
+	}
+	require.Equal(t, len(want), seen, "every want.json entry has a file")
+}
+
+func TestValidateData(t *testing.T) {
+	tests := []struct {
+		name      string
+		typ       events.Type
+		data      string
+		wantErr   error // nil, events.ErrInvalidData or events.ErrUnknownType
+		wantField string
+		wantMsg   string
+	}{
+		{name: "update needs only workerId", typ: events.TypeWorkerUpdate, data: `{"workerId":"alice"}`},
+		{name: "update may empty the queues", typ: events.TypeWorkerUpdate, data: `{"workerId":"alice","queues":[]}`},
+		{name: "update refuses unknown property", typ: events.TypeWorkerUpdate, data: `{"workerId":"alice","capacity":5}`,
+			wantErr: events.ErrInvalidData, wantField: "capacity", wantMsg: "capacity: unknown property"},
+		{name: "register needs queues, capacity and channels", typ: events.TypeWorkerRegister, data: `{"workerId":"alice"}`,
+			wantErr: events.ErrInvalidData, wantField: "channels", wantMsg: "channels: missing required property"},
+		{name: "register: negative maxNumberOfJobs", typ: events.TypeWorkerRegister,
+			data:    `{"workerId":"alice","queues":["support"],"totalCapacity":1,"channels":[{"channelId":"voice","capacityCostPerJob":1,"maxNumberOfJobs":-1}]}`,
+			wantErr: events.ErrInvalidData, wantField: "channels/0/maxNumberOfJobs", wantMsg: "channels/0/maxNumberOfJobs: must be >= 0 (got -1)"},
+		{name: "register: zero totalCapacity", typ: events.TypeWorkerRegister,
+			data:    `{"workerId":"alice","queues":["support"],"totalCapacity":0,"channels":[{"channelId":"voice","capacityCostPerJob":1}]}`,
+			wantErr: events.ErrInvalidData, wantField: "totalCapacity", wantMsg: "totalCapacity: must be >= 1 (got 0)"},
+		{name: "register: bad queue id", typ: events.TypeWorkerRegister,
+			data:    `{"workerId":"alice","queues":["support","sales.emea"],"totalCapacity":1,"channels":[{"channelId":"voice","capacityCostPerJob":1}]}`,
+			wantErr: events.ErrInvalidData, wantField: "queues/1"},
+		{name: "job without jobId", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice"}`},
+		{name: "priority at the bounds", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","priority":-100}`},
+		{name: "priority under the bound", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","priority":-101}`,
+			wantErr: events.ErrInvalidData, wantField: "priority", wantMsg: "priority: must be >= -100 (got -101)"},
+		{name: "priority as a whole float", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","priority":1e3}`,
+			wantErr: events.ErrInvalidData, wantField: "priority", wantMsg: "priority: must be <= 100 (got 1000)"},
+		{name: "id too long", typ: events.TypeJobCreated, data: `{"queueId":"` + strings.Repeat("q", 129) + `","channelId":"voice"}`,
+			wantErr: events.ErrInvalidData, wantField: "queueId"},
+		{name: "id of 128 characters", typ: events.TypeJobCreated, data: `{"queueId":"` + strings.Repeat("q", 128) + `","channelId":"voice"}`},
+		{name: "empty label key", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","labels":{"":"x"}}`,
+			wantErr: events.ErrInvalidData, wantField: "labels", wantMsg: "labels: keys must not be empty"},
+		{name: "label key with a slash is escaped", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","labels":{"a/b":null}}`,
+			wantErr: events.ErrInvalidData, wantField: "labels/a~1b", wantMsg: "labels/a~1b: must be a string, number or boolean (got null)"},
+		{name: "tags may nest", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","tags":{"crm":{"ticket":1}}}`},
+		{name: "selector without value", typ: events.TypeJobCreated,
+			data:    `{"queueId":"support","channelId":"voice","requestedWorkerSelectors":[{"key":"language","labelOperator":"equal"}]}`,
+			wantErr: events.ErrInvalidData, wantField: "requestedWorkerSelectors/0/value", wantMsg: "requestedWorkerSelectors/0/value: missing required property"},
+		{name: "first problem in path order", typ: events.TypeJobCreated, data: `{"queueId":"support","channelId":"voice","priority":500,"labels":{"x":[]}}`,
+			wantErr: events.ErrInvalidData, wantField: "labels/x"},
+		{name: "many missing: first in name order", typ: events.TypeOfferAccept, data: `{}`,
+			wantErr: events.ErrInvalidData, wantField: "jobId", wantMsg: "jobId: missing required property"},
+		{name: "decline with retryOfferAt", typ: events.TypeOfferDecline,
+			data: `{"jobId":"call-4711","offerId":"o1","workerId":"bob","retryOfferAt":"2025-03-14T09:15:00.5+01:00"}`},
+		{name: "close with closeAt as a date only", typ: events.TypeJobClose, data: `{"jobId":"j","assignmentId":"a","closeAt":"2025-03-14"}`,
+			wantErr: events.ErrInvalidData, wantField: "closeAt"},
+		{name: "rejected job echoes invalid ids", typ: events.TypeJobRejected,
+			data: `{"jobId":"a b","queueId":"","channelId":"voice","priority":150,"status":"rejected","createdAt":"2025-03-14T09:00:00Z","reason":{"code":"invalid_data","message":"jobId is invalid","field":"jobId"}}`},
+		{name: "rejected job needs a reason", typ: events.TypeJobRejected,
+			data:    `{"jobId":"j","queueId":"support","channelId":"voice","priority":0,"status":"rejected","createdAt":"2025-03-14T09:00:00Z"}`,
+			wantErr: events.ErrInvalidData, wantField: "reason", wantMsg: "reason: missing required property"},
+		{name: "queued job needs valid ids", typ: events.TypeJobQueued,
+			data:    `{"jobId":"j","queueId":"","channelId":"voice","priority":0,"status":"queued","createdAt":"2025-03-14T09:00:00Z"}`,
+			wantErr: events.ErrInvalidData, wantField: "queueId"},
+		{name: "unknown job status", typ: events.TypeJobQueued,
+			data:    `{"jobId":"j","queueId":"support","channelId":"voice","priority":0,"status":"waiting","createdAt":"2025-03-14T09:00:00Z"}`,
+			wantErr: events.ErrInvalidData, wantField: "status"},
+		{name: "succeeded needs a catalog command type", typ: events.TypeCommandSucceeded, data: `{"commandId":"c1","commandType":"io.patchbay.job.queued"}`,
+			wantErr: events.ErrInvalidData, wantField: "commandType"},
+		{name: "failed may name any command type", typ: events.TypeCommandFailed,
+			data: `{"commandType":"com.example.nonsense","error":{"code":"unknown_type","message":"unknown event type"}}`},
+		{name: "no data", typ: events.TypeJobCancel, data: ` `,
+			wantErr: events.ErrInvalidData, wantField: "data"},
+		{name: "not JSON", typ: events.TypeJobCancel, data: `{"jobId":`,
+			wantErr: events.ErrInvalidData, wantField: "data"},
+		{name: "two JSON values", typ: events.TypeJobCancel, data: `{"jobId":"j"} {}`,
+			wantErr: events.ErrInvalidData, wantField: "data"},
+		{name: "null", typ: events.TypeJobCancel, data: `null`,
+			wantErr: events.ErrInvalidData, wantField: "data", wantMsg: "data: must be an object (got null)"},
+		{name: "unknown type", typ: "io.patchbay.job.exploded", data: `{}`, wantErr: events.ErrUnknownType},
+		{name: "not a patchbay type", typ: "com.example.thing", data: `{}`, wantErr: events.ErrUnknownType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := schemas.ValidateData(tt.typ, []byte(tt.data))
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.wantErr)
+			var pe *events.Error
+			require.ErrorAs(t, err, &pe)
+			require.NotContains(t, pe.Message, "\n", "one line")
+			require.Equal(t, tt.wantField, pe.Field)
+			if tt.wantMsg != "" {
+				require.Equal(t, tt.wantMsg, pe.Message)
+			}
+			if tt.wantErr == events.ErrInvalidData {
+				require.True(t, strings.HasPrefix(pe.Message, pe.Field+": "), "message %q starts with the field", pe.Message)
+			}
+		})
+	}
+}
+
+func TestValidateDataConcurrently(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("testdata", "job.created.json"))
+	require.NoError(t, err)
+	e, err := events.Decode(nil, good)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if err := schemas.ValidateData(events.TypeJobCreated, e.Data()); err != nil {
+					errs <- err
+					return
+				}
+				err := schemas.ValidateData(events.TypeJobCreated, []byte(`{"queueId":"support","channelId":"voice","priority":`+strconv.Itoa(101+i)+`}`))
+				var pe *events.Error
+				if !errors.As(err, &pe) || pe.Field != "priority" {
+					errs <- fmt.Errorf("want a priority error, got %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestSchemaName(t *testing.T) {
+	require.Equal(t, "job.created.schema.json", schemas.SchemaName(events.TypeJobCreated))
+	require.Equal(t, "worker.register.schema.json", schemas.SchemaName(events.TypeWorkerRegister))
+	require.Equal(t, "worker.register.schema.json#/$defs/update", schemas.SchemaName(events.TypeWorkerUpdate))
+	require.Equal(t, "job.schema.json", schemas.SchemaName(events.TypeJobRejected))
+	require.Equal(t, "offer.schema.json", schemas.SchemaName(events.TypeOfferIssued))
+	require.Equal(t, "worker.schema.json", schemas.SchemaName(events.TypeWorkerDeregistered))
+	require.Equal(t, "command.failed.schema.json", schemas.SchemaName(events.TypeCommandFailed))
+	require.Empty(t, schemas.SchemaName("io.patchbay.job.exploded"))
+
+	// Every type's schema is an embedded file (and the fragment points into it).
+	for _, typ := range allTypes() {
+		name := schemas.SchemaName(typ)
+		require.NotEmpty(t, name, typ)
+		file, frag, _ := strings.Cut(name, "#")
+		doc := readJSON(t, file)
+		_, ok := pointer(doc, frag)
+		require.True(t, ok, "%s: %s does not resolve", typ, name)
+	}
+}
+
+// readJSON reads an embedded schema file.
+func readJSON(t *testing.T, name string) any {
+	t.Helper()
+	b, err := fs.ReadFile(schemas.Files(), name)
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, json.Unmarshal(b, &v), name)
+	return v
+}
+
+// pointer resolves a JSON pointer ("" or "/a/b") in a decoded JSON or YAML document.
+func pointer(doc any, ptr string) (any, bool) {
+	if ptr == "" {
+		return doc, true
+	}
+	if !strings.HasPrefix(ptr, "/") {
+		return nil, false
+	}
+	cur := doc
+	for _, tok := range strings.Split(ptr[1:], "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// walk calls f for every object in a decoded JSON document with its pointer.
+func walk(v any, ptr string, f func(ptr string, obj map[string]any)) {
+	switch c := v.(type) {
+	case map[string]any:
+		f(ptr, c)
+		for k, x := range c {
+			walk(x, ptr+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), f)
+		}
+	case []any:
+		for i, x := range c {
+			walk(x, ptr+"/"+strconv.Itoa(i), f)
+		}
+	}
+}
+
+func schemaFiles(t *testing.T) []string {
+	names, err := fs.Glob(schemas.Files(), "*.schema.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	return names
+}
+
+// overlay reports whether ptr is inside an if/then/else branch or is the root
+// properties of worker.register: schemas that only add constraints to properties
+// described elsewhere.
+func overlay(file, ptr string) bool {
+	for _, kw := range []string{"/if/", "/then/", "/else/"} {
+		if strings.Contains(ptr+"/", kw) {
+			return true
+		}
+	}
+	return file == "worker.register.schema.json" && ptr == ""
+}
+
+func TestSchemasAreComplete(t *testing.T) {
+	for _, name := range schemaFiles(t) {
+		doc := readJSON(t, name)
+		root := doc.(map[string]any)
+		require.Equal(t, "https://json-schema.org/draft/2020-12/schema", root["$schema"], name)
+		require.NotEmpty(t, root["title"], name)
+		require.NotEmpty(t, root["description"], name)
+
+		walk(doc, "", func(ptr string, obj map[string]any) {
+			props, ok := obj["properties"].(map[string]any)
+			if !ok || strings.HasSuffix(ptr, "/properties") || overlay(name, ptr) {
+				return // not a schema with properties, or one that only adds constraints
+			}
+			for p, s := range props {
+				desc, _ := s.(map[string]any)["description"].(string)
+				require.NotEmpty(t, desc, "%s#%s/properties/%s has no description", name, ptr, p)
+			}
+			require.Equal(t, false, obj["additionalProperties"], "%s#%s allows additional properties", name, ptr)
+		})
+		// Every $ref resolves to an embedded file and a place in it.
+		walk(doc, "", func(ptr string, obj map[string]any) {
+			ref, ok := obj["$ref"].(string)
+			if !ok {
+				return
+			}
+			file, frag, _ := strings.Cut(ref, "#")
+			target := doc
+			if file != "" {
+				target = readJSON(t, file)
+			}
+			_, ok = pointer(target, frag)
+			require.True(t, ok, "%s#%s: $ref %q does not resolve", name, ptr, ref)
+		})
+	}
+}
+
+// goConsts returns the string values of the constants of type typeName (or, with
+// typeName "", of the untyped constants whose names start with prefix) in a file of
+// package events.
+func goConsts(t *testing.T, file, typeName, prefix string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "events", file), nil, 0)
+	require.NoError(t, err)
+	var out []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			vs := s.(*ast.ValueSpec)
+			id, _ := vs.Type.(*ast.Ident)
+			if (typeName != "" && (id == nil || id.Name != typeName)) || !strings.HasPrefix(vs.Names[0].Name, prefix) {
+				continue
+			}
+			for _, v := range vs.Values {
+				if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					s, err := strconv.Unquote(lit.Value)
+					require.NoError(t, err)
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, out, "no %s constants in events/%s", typeName+prefix, file)
+	return out
+}
+
+// enum returns the enum at ptr in an embedded schema file.
+func enum(t *testing.T, file, ptr string) []string {
+	t.Helper()
+	v, ok := pointer(readJSON(t, file), ptr)
+	require.True(t, ok, "%s#%s", file, ptr)
+	var out []string
+	for _, x := range v.(map[string]any)["enum"].([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+func strs[T ~string](in []T) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// TestSchemasMatchGo keeps the enums and the id pattern equal to their Go source.
+func TestSchemasMatchGo(t *testing.T) {
+	require.Equal(t, events.Operators(), enum(t, "defs.schema.json", "/$defs/labelOperator"))
+	require.Equal(t, goConsts(t, "errors.go", "Code", "Code"), enum(t, "defs.schema.json", "/$defs/errorCode"))
+	require.Equal(t, strs(events.Inbound()), enum(t, "defs.schema.json", "/$defs/inboundType"))
+	require.Equal(t, append(strs(lifecycle.JobStatuses()), "rejected"), enum(t, "job.schema.json", "/properties/status"))
+	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
+	require.Equal(t, []string{events.RevokedJobAssigned, events.RevokedJobCancelled, events.RevokedWorkerDeregistered},
+		enum(t, "offer.schema.json", "/properties/reason"))
+
+	// The id pattern is the regexp of events.ValidID.
+	src, err := os.ReadFile(filepath.Join("..", "events", "subjects.go"))
+	require.NoError(t, err)
+	m := regexp.MustCompile("idPattern = regexp.MustCompile\\(`([^`]+)`\\)").FindSubmatch(src)
+	require.NotNil(t, m, "idPattern not found in events/subjects.go")
+	v, _ := pointer(readJSON(t, "defs.schema.json"), "/$defs/id/pattern")
+	require.Equal(t, string(m[1]), v)
+	for _, id := range []string{"a", "call-4711", "A_b-9", "-a", "_a", "a.b", "a b", "", "é", strings.Repeat("x", 128), strings.Repeat("x", 129)} {
+		data := fmt.Sprintf(`{"jobId":%q}`, id)
+		require.Equal(t, events.ValidID(id), schemas.ValidateData(events.TypeJobCancel, []byte(data)) == nil, "id %q", id)
+	}
+}
+
+// --- AsyncAPI ---
+
+func loadAsyncAPI(t *testing.T) (map[string]any, string) {
+	t.Helper()
+	b, err := fs.ReadFile(schemas.Files(), "asyncapi.yaml")
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &doc))
+	return doc, string(b)
+}
+
+func TestAsyncAPI(t *testing.T) {
+	doc, text := loadAsyncAPI(t)
+	require.Equal(t, "3.0.0", doc["asyncapi"])
+	info := doc["info"].(map[string]any)
+	require.NotEmpty(t, info["title"])
+	require.NotEmpty(t, info["version"])
+
+	for _, s := range []string{events.StreamIn, events.StreamEvents, events.HeaderReplyTo, events.HeaderMsgID, events.QueueGroup} {
+		require.Contains(t, text, s)
+	}
+
+	// Every $ref resolves, inside the document or into an embedded schema file.
+	walk(doc, "", func(ptr string, obj map[string]any) {
+		ref, ok := obj["$ref"].(string)
+		if !ok {
+			return
+		}
+		file, frag, _ := strings.Cut(ref, "#")
+		var target any = doc
+		if file != "" {
+			target = readJSON(t, strings.TrimPrefix(file, "./"))
+		}
+		_, ok = pointer(target, frag)
+		require.True(t, ok, "asyncapi.yaml#%s: $ref %q does not resolve", ptr, ref)
+	})
+
+	// Messages: one per catalog type, named after it, with its data schema.
+	messages := doc["components"].(map[string]any)["messages"].(map[string]any)
+	byType := map[string]string{} // type -> message key
+	for key, m := range messages {
+		m := m.(map[string]any)
+		name := m["name"].(string)
+		byType[name] = key
+		require.Contains(t, m["description"], "CloudEvent", key)
+		payload := m["payload"].(map[string]any)
+		require.Equal(t, "application/schema+json;version=draft-2020-12", payload["schemaFormat"], key)
+		ref := payload["schema"].(map[string]any)["$ref"]
+		require.Equal(t, "./"+schemas.SchemaName(events.Type(name)), ref, key)
+	}
+	require.ElementsMatch(t, strs(allTypes()), mapKeys(byType))
+
+	// Channels: every subject form, and each type on the channel it is published on.
+	channels := doc["channels"].(map[string]any)
+	addresses := map[string]map[string]any{}
+	for _, c := range channels {
+		c := c.(map[string]any)
+		if a, ok := c["address"].(string); ok {
+			addresses[a] = c
+		}
+	}
+	for _, a := range []string{
+		"patchbay.events.job.{queueId}.{jobId}.{verb}",
+		"patchbay.events.offer.{workerId}.{verb}",
+		"patchbay.events.worker.{workerId}.{verb}",
+		events.SubjectCommandFailed,
+	} {
+		require.Contains(t, addresses, a)
+	}
+	onChannel := func(subject string, typ events.Type) {
+		t.Helper()
+		for a, c := range addresses {
+			re := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[A-Za-z]+\\\}`).ReplaceAllString(regexp.QuoteMeta(a), `[^.]+`) + "$")
+			if !re.MatchString(subject) {
+				continue
+			}
+			for _, m := range c["messages"].(map[string]any) {
+				if m.(map[string]any)["$ref"] == "#/components/messages/"+byType[string(typ)] {
+					return
+				}
+			}
+		}
+		t.Errorf("no channel for %s carries %s", subject, typ)
+	}
+	for _, typ := range events.Inbound() {
+		onChannel(events.InSubject(typ), typ)
+		onChannel(events.ReqSubject(typ), typ)
+	}
+	for _, typ := range events.Outbound() {
+		switch {
+		case strings.HasPrefix(typ.Name(), "job."):
+			onChannel(events.JobSubject("support", "call-4711", typ), typ)
+		case strings.HasPrefix(typ.Name(), "offer."):
+			onChannel(events.OfferSubject("alice", typ), typ)
+		case strings.HasPrefix(typ.Name(), "worker."):
+			onChannel(events.WorkerSubject("alice", typ), typ)
+		}
+	}
+	onChannel(events.SubjectCommandFailed, events.TypeCommandFailed)
+
+	// Every request operation replies with command.succeeded or command.failed.
+	ops := doc["operations"].(map[string]any)
+	replies := 0
+	for key, op := range ops {
+		op := op.(map[string]any)
+		ch := op["channel"].(map[string]any)["$ref"].(string)
+		if !strings.HasPrefix(ch, "#/channels/req.") {
+			continue
+		}
+		replies++
+		var got []string
+		for _, m := range op["reply"].(map[string]any)["messages"].([]any) {
+			got = append(got, m.(map[string]any)["$ref"].(string))
+		}
+		require.ElementsMatch(t, []string{"#/channels/reply/messages/commandSucceeded", "#/channels/reply/messages/commandFailed"}, got, key)
+	}
+	require.Equal(t, len(events.Inbound()), replies)
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestFiles(t *testing.T) {
+	var names []string
+	require.NoError(t, fs.WalkDir(schemas.Files(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	}))
+	require.Contains(t, names, "asyncapi.yaml")
+	require.Contains(t, names, "defs.schema.json")
+	for _, typ := range allTypes() {
+		file, _, _ := strings.Cut(schemas.SchemaName(typ), "#")
+		require.Contains(t, names, file)
+	}
+}
+
+// FuzzValidateData checks that any input gives nil or a well-formed refusal.
+func FuzzValidateData(f *testing.F) {
+	for _, typ := range allTypes() {
+		body, err := os.ReadFile(filepath.Join("testdata", typ.Name()+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		e, err := events.Decode(nil, body)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(typ), e.Data())
+	}
+	f.Add(string(events.TypeJobCreated), []byte(`{"queueId":"a","channelId":"b","labels":{"":{}}}`))
+	f.Fuzz(func(t *testing.T, typ string, data []byte) {
+		err := schemas.ValidateData(events.Type(typ), data)
+		if err == nil {
+			return
+		}
+		var pe *events.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("not an *events.Error: %v", err)
+		}
+		if pe.Code != events.CodeInvalidData && pe.Code != events.CodeUnknownType {
+			t.Fatalf("code %s", pe.Code)
+		}
+		if pe.Message == "" || strings.Contains(pe.Message, "\n") {
+			t.Fatalf("message %q", pe.Message)
+		}
+	})
+}
+
+func BenchmarkValidateJobCreated(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "job.created.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := events.Decode(nil, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := e.Data()
+	if err := schemas.ValidateData(events.TypeJobCreated, data); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := schemas.ValidateData(events.TypeJobCreated, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
