@@ -26,14 +26,21 @@ type (
 	Event          = events.Event
 )
 
-// RequestTimeoutDefault bounds a request when the context has no deadline.
-const RequestTimeoutDefault = 5 * time.Second
+// Request timeouts.
+const (
+	// RequestTimeoutDefault bounds a request when the context has no deadline.
+	RequestTimeoutDefault = 5 * time.Second
+	// AttemptTimeoutDefault bounds one attempt of a request; a request that gets no
+	// answer in that time is sent again with the same id.
+	AttemptTimeoutDefault = 2 * time.Second
+)
 
 // Client talks to a patchbay router over a NATS connection.
 type Client struct {
 	nc      *nats.Conn
 	source  string
 	timeout time.Duration
+	attempt time.Duration
 }
 
 // Option configures a Client.
@@ -46,12 +53,16 @@ func WithSource(s string) Option { return func(c *Client) { c.source = s } }
 // WithTimeout sets the request timeout used when a context has no deadline.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
+// WithAttemptTimeout sets how long one attempt of a request waits for an answer
+// before it is sent again with the same id.
+func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.attempt = d } }
+
 // New returns a client using nc.
 func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	if nc == nil {
 		return nil, errors.New("patchbay: nil NATS connection")
 	}
-	c := &Client{nc: nc, source: "/patchbay/client", timeout: RequestTimeoutDefault}
+	c := &Client{nc: nc, source: "/patchbay/client", timeout: RequestTimeoutDefault, attempt: AttemptTimeoutDefault}
 	for _, o := range opts {
 		o(c)
 	}
@@ -86,12 +97,30 @@ func (c *Client) Request(ctx context.Context, t events.Type, id, subject string,
 	m := nats.NewMsg(events.ReqSubject(t))
 	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
 	m.Data = body
-	resp, err := c.nc.RequestMsgWithContext(ctx, m)
-	if err != nil {
-		return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
+	// Retry with the same id while the router is unreachable or slow to answer (it
+	// may be restarting): the router applies a command id once.
+	for {
+		actx, cancel := context.WithTimeout(ctx, c.attempt)
+		resp, err := c.nc.RequestMsgWithContext(actx, m)
+		cancel()
+		if err == nil {
+			return decodeReply(resp)
+		}
+		retryable := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+			errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
+		if !retryable || ctx.Err() != nil {
+			return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
+		case <-time.After(retryPause):
+		}
 	}
-	return decodeReply(resp)
 }
+
+// retryPause is the pause between attempts of a request.
+const retryPause = 100 * time.Millisecond
 
 func decodeReply(m *nats.Msg) (*Result, error) {
 	ev, err := events.Decode(m.Header, m.Data)

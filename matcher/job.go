@@ -21,6 +21,24 @@ type Job struct {
 	Declined map[string]Decline `json:"declined,omitempty"`
 	// Cost is the capacity the assigned worker holds for this job.
 	Cost int `json:"capacityCost,omitempty"`
+	// CompletedBy, ClosedBy and CancelledBy are the CloudEvent ids of the commands
+	// that did so: the same command sent again is answered as a duplicate, while a
+	// second, different one is refused.
+	CompletedBy string `json:"completedBy,omitempty"`
+	ClosedBy    string `json:"closedBy,omitempty"`
+	CancelledBy string `json:"cancelledBy,omitempty"`
+}
+
+// repeated answers a command that already did its work on j (same CloudEvent id).
+func (e *Engine) repeated(j *Job, by, cmdID string) bool {
+	if by == "" || by != cmdID {
+		return false
+	}
+	e.res.Reply = &events.CommandResult{JobID: j.JobID, Status: j.Status, Duplicate: true}
+	if j.Assignment != nil {
+		e.res.Reply.AssignmentID, e.res.Reply.WorkerID = j.Assignment.AssignmentID, j.Assignment.WorkerID
+	}
+	return true
 }
 
 // Decline records that a worker declined a job during one registration epoch.

@@ -90,16 +90,20 @@ func (e *Engine) assignedJob(jobID, assignmentID string) (*Job, error) {
 	return j, nil
 }
 
-func (e *Engine) completeJob(_ Command, d *events.JobComplete) error {
+func (e *Engine) completeJob(cmd Command, d *events.JobComplete) error {
 	j, err := e.assignedJob(d.JobID, d.AssignmentID)
 	if err != nil {
 		return err
+	}
+	if e.repeated(j, j.CompletedBy, cmd.ID) {
+		return nil
 	}
 	next, err := j.status().Next(lifecycle.JobComplete)
 	if err != nil {
 		return err
 	}
 	j.Status = string(next)
+	j.CompletedBy = cmd.ID
 	j.Assignment.CompletedAt = timePtr(e.now)
 	if d.Note != "" {
 		j.Notes = d.Note
@@ -111,10 +115,13 @@ func (e *Engine) completeJob(_ Command, d *events.JobComplete) error {
 }
 
 // closeJob closes a completed job now, or schedules the close for closeAt.
-func (e *Engine) closeJob(_ Command, d *events.JobClose) error {
+func (e *Engine) closeJob(cmd Command, d *events.JobClose) error {
 	j, err := e.assignedJob(d.JobID, d.AssignmentID)
 	if err != nil {
 		return err
+	}
+	if e.repeated(j, j.ClosedBy, cmd.ID) {
+		return nil
 	}
 	if _, err := j.status().Next(lifecycle.JobClose); err != nil {
 		return err
@@ -123,6 +130,7 @@ func (e *Engine) closeJob(_ Command, d *events.JobClose) error {
 		return &lifecycle.TransitionError{Entity: "job", From: j.Status + " (close already scheduled)", Action: "close", Err: events.ErrInvalidTransition}
 	}
 	j.DispositionCode = d.DispositionCode
+	j.ClosedBy = cmd.ID
 	if d.Note != "" {
 		j.Notes = d.Note
 	}
@@ -170,10 +178,13 @@ func (e *Engine) release(j *Job) {
 	e.touchWorker(w)
 }
 
-func (e *Engine) cancelJob(_ Command, d *events.JobCancel) error {
+func (e *Engine) cancelJob(cmd Command, d *events.JobCancel) error {
 	j, ok := e.jobs[d.JobID]
 	if !ok {
 		return events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", d.JobID)
+	}
+	if e.repeated(j, j.CancelledBy, cmd.ID) {
+		return nil
 	}
 	next, err := j.status().Next(lifecycle.JobCancel)
 	if err != nil {
@@ -186,6 +197,7 @@ func (e *Engine) cancelJob(_ Command, d *events.JobCancel) error {
 		e.release(j)
 	}
 	j.Status = string(next)
+	j.CancelledBy = cmd.ID
 	j.DispositionCode = d.DispositionCode
 	j.CancelNote = d.Note
 	e.dirtyJobs[j.JobID] = true

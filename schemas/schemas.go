@@ -17,6 +17,7 @@ package schemas
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -45,9 +46,8 @@ func Files() fs.FS { return files }
 // $refs between them resolve against it. Nothing is ever fetched from it.
 const baseURL = "https://schemas.patchbay.invalid/"
 
-// Shared schema files, and the fragment of the worker update schema.
+// The snapshot schemas shared by outbound types, and the worker update schema.
 const (
-	defsSchema   = "defs.schema.json"
 	jobSchema    = "job.schema.json"
 	offerSchema  = "offer.schema.json"
 	workerSchema = "worker.schema.json"
@@ -173,6 +173,9 @@ func first(ve *jsonschema.ValidationError) leaf {
 		}
 	}
 	walk(ve)
+	if len(leaves) == 0 {
+		return leaf{kind: ve.ErrorKind}
+	}
 	return slices.MinFunc(leaves, func(a, b leaf) int { return comparePaths(a.path, b.path) })
 }
 
@@ -197,7 +200,7 @@ func comparePaths(a, b []string) int {
 		x, errX := strconv.Atoi(a[i])
 		y, errY := strconv.Atoi(b[i])
 		if errX == nil && errY == nil {
-			return x - y
+			return cmp.Compare(x, y)
 		}
 		return strings.Compare(a[i], b[i])
 	}
