@@ -1,5 +1,7 @@
 package events
 
+import "strings"
+
 // Type is a CloudEvent type in patchbay's catalog.
 type Type string
 
@@ -77,7 +79,7 @@ func (t Type) IsInbound() bool {
 }
 
 // Name is the type without the io.patchbay. prefix, e.g. "job.created".
-func (t Type) Name() string { return string(t)[len(TypePrefix):] }
+func (t Type) Name() string { return strings.TrimPrefix(string(t), TypePrefix) }
 
 // Payload returns a pointer to a new zero payload for an inbound type (nil otherwise),
 // ready for DecodeData.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+	jsoniter "github.com/json-iterator/go"
 )
 
 // Event is a CloudEvent (sdk-go's model).
@@ -59,8 +61,15 @@ func Binary(e Event) (map[string][]string, []byte) {
 	if ct := e.DataContentType(); ct != "" {
 		h["Content-Type"] = []string{ct}
 	}
+	if ds := e.DataSchema(); ds != "" {
+		h["ce-dataschema"] = []string{ds}
+	}
 	for k, v := range e.Extensions() {
-		h["ce-"+k] = []string{fmt.Sprint(v)}
+		s, err := types.Format(v)
+		if err != nil {
+			s = fmt.Sprint(v)
+		}
+		h["ce-"+k] = []string{s}
 	}
 	return h, e.Data()
 }
@@ -79,6 +88,9 @@ func Decode(header map[string][]string, body []byte) (Event, error) {
 	}
 	if err := json.Unmarshal(body, &e); err != nil {
 		return e, Errorf(CodeMalformed, "", "not a structured CloudEvent: %v", err)
+	}
+	if v := e.SpecVersion(); v != cloudevents.CloudEventsVersionV1 {
+		return e, Errorf(CodeMalformed, "specversion", "unsupported specversion %q (want 1.0)", v)
 	}
 	if err := e.Validate(); err != nil {
 		return e, Errorf(CodeMalformed, "", "invalid CloudEvent: %v", err)
@@ -108,6 +120,8 @@ func decodeBinary(h map[string]string, body []byte) (Event, error) {
 			e.SetSubject(v)
 		case "dataschema":
 			e.SetDataSchema(v)
+		case "datacontenttype":
+			e.SetDataContentType(v)
 		case "time":
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
@@ -152,14 +166,20 @@ func DecodeData(e Event, v any) error {
 	if ct != "" && !strings.HasPrefix(ct, ContentTypeJSON) && !strings.HasSuffix(strings.SplitN(ct, ";", 2)[0], "+json") {
 		return Errorf(CodeInvalidData, "datacontenttype", "data content type %q is not JSON", ct)
 	}
-	data := e.Data()
-	if len(bytes.TrimSpace(data)) == 0 {
+	data := bytes.TrimSpace(e.Data())
+	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
 		return Errorf(CodeInvalidData, "data", "the event has no data")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	dec := strictJSON.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		return Errorf(CodeInvalidData, "data", "data does not match %s: %v", e.Type(), err)
 	}
+	if dec.More() {
+		return Errorf(CodeInvalidData, "data", "data has more than one JSON value")
+	}
 	return nil
 }
+
+// strictJSON matches field names exactly (encoding/json ignores case) and refuses
+// unknown fields, so "WORKERID" cannot stand in for "workerId".
+var strictJSON = jsoniter.Config{CaseSensitive: true, DisallowUnknownFields: true, UseNumber: false}.Froze()

@@ -123,6 +123,9 @@ type Assignment struct {
 	AssignedAt   time.Time  `json:"assignedAt"`
 	CompletedAt  *time.Time `json:"completedAt,omitempty"`
 	ClosedAt     *time.Time `json:"closedAt,omitempty"`
+	// CompletionNote and CloseNote are the notes sent with complete and close.
+	CompletionNote string `json:"completionNote,omitempty"`
+	CloseNote      string `json:"closeNote,omitempty"`
 }
 
 // Job is a job's public snapshot: the data of every io.patchbay.job.* outbound event.
@@ -174,7 +177,27 @@ const (
 	RevokedJobAssigned        = "job_assigned"
 	RevokedJobCancelled       = "job_cancelled"
 	RevokedWorkerDeregistered = "worker_deregistered"
+	RevokedWorkerLeftQueue    = "worker_left_queue"
 )
+
+// RevokeReasons lists the revocation reasons.
+func RevokeReasons() []string {
+	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue}
+}
+
+// Worker states (Worker.State).
+const (
+	WorkerActive   = "active"   // available for offers
+	WorkerDraining = "draining" // not available, still holds assigned jobs
+	WorkerInactive = "inactive" // not available, holds nothing
+)
+
+// WorkerStates lists the worker states.
+func WorkerStates() []string { return []string{WorkerActive, WorkerDraining, WorkerInactive} }
+
+// JobStatusRejected is the status on io.patchbay.job.rejected: the job was never
+// created. (The lifecycle statuses of created jobs are in package lifecycle.)
+const JobStatusRejected = "rejected"
 
 // Worker is a worker's public snapshot: the data of every io.patchbay.worker.* event.
 type Worker struct {

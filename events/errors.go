@@ -81,6 +81,15 @@ var sentinels = []*Error{
 	ErrAlreadyAssigned, ErrInvalidTransition, ErrAssignmentMismatch, ErrJobExists, ErrInternal,
 }
 
+// Codes lists every error code.
+func Codes() []Code {
+	out := make([]Code, len(sentinels))
+	for i, s := range sentinels {
+		out[i] = s.Code
+	}
+	return out
+}
+
 // Sentinel returns the sentinel error for a code (ErrInternal for an unknown code).
 func Sentinel(c Code) *Error {
 	for _, s := range sentinels {
@@ -94,6 +103,9 @@ func Sentinel(c Code) *Error {
 // AsError turns any error into a wire *Error: the code of the first sentinel it
 // matches (CodeInternal when none), its field, and the whole message.
 func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		if err == error(e) {

@@ -112,7 +112,10 @@ func jobToken(id string) string {
 	return "_"
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+// IDPattern is the pattern every job, worker, queue and channel id matches.
+const IDPattern = `^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`
+
+var idPattern = regexp.MustCompile(IDPattern)
 
 // ValidID reports whether s can be used as a job, worker, queue or channel id: 1 to 128
 // characters of letters, digits, '-' and '_', starting with a letter or digit (ids

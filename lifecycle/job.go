@@ -14,7 +14,7 @@ const (
 	JobCompleted JobStatus = "completed"
 	// JobClosed: the worker closed the job; the capacity is released. Terminal.
 	JobClosed JobStatus = "closed"
-	// JobCancelled: cancelled by request before it was closed. Terminal.
+	// JobCancelled: cancelled by request while queued or assigned. Terminal.
 	JobCancelled JobStatus = "cancelled"
 )
 

@@ -15,7 +15,7 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	if err := validateJob(id, d); err != nil {
 		e.emit(events.JobSubject(d.QueueID, id, events.TypeJobRejected), events.TypeJobRejected, id, events.Job{
 			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, Priority: d.Priority, Labels: d.Labels,
-			Status: "rejected", CreatedAt: e.now, Reason: events.AsError(err),
+			Status: events.JobStatusRejected, CreatedAt: e.now, Reason: events.AsError(err),
 		})
 		return err
 	}
@@ -105,9 +105,7 @@ func (e *Engine) completeJob(cmd Command, d *events.JobComplete) error {
 	j.Status = string(next)
 	j.CompletedBy = cmd.ID
 	j.Assignment.CompletedAt = timePtr(e.now)
-	if d.Note != "" {
-		j.Notes = d.Note
-	}
+	j.Assignment.CompletionNote = d.Note
 	e.dirtyJobs[j.JobID] = true
 	e.emitJob(j, events.TypeJobCompleted)
 	e.res.Reply = &events.CommandResult{JobID: j.JobID, AssignmentID: j.Assignment.AssignmentID, WorkerID: j.Assignment.WorkerID, Status: j.Status}
@@ -131,9 +129,7 @@ func (e *Engine) closeJob(cmd Command, d *events.JobClose) error {
 	}
 	j.DispositionCode = d.DispositionCode
 	j.ClosedBy = cmd.ID
-	if d.Note != "" {
-		j.Notes = d.Note
-	}
+	j.Assignment.CloseNote = d.Note
 	reply := &events.CommandResult{JobID: j.JobID, AssignmentID: j.Assignment.AssignmentID, WorkerID: j.Assignment.WorkerID}
 	if d.CloseAt != nil && d.CloseAt.After(e.now) {
 		at := d.CloseAt.UTC()

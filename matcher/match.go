@@ -25,7 +25,7 @@ func (e *Engine) matchQueue(queueID string) {
 		if len(j.OfferIDs) > 0 || j.status() != lifecycle.JobQueued {
 			continue
 		}
-		if w, cost := e.best(j, cands); w != nil {
+		if w, cost := e.best(j, cands, e.expired[j.JobID]); w != nil {
 			e.issue(j, w, cost)
 		}
 	}
@@ -43,15 +43,24 @@ func (e *Engine) candidates(queueID string) []*Worker {
 }
 
 // best is the first eligible worker for j in longest-idle order, and the capacity the
-// offer will take from it.
-func (e *Engine) best(j *Job, cands []*Worker) (*Worker, int) {
-	var best *Worker
-	bestCost := 0
+// offer will take from it. The worker last (whose offer for j just expired) comes after
+// every other eligible worker: the job moves on, and goes back to it only when no one
+// else can take it.
+func (e *Engine) best(j *Job, cands []*Worker, last string) (*Worker, int) {
+	var best, fallback *Worker
+	bestCost, fallbackCost := 0, 0
 	for _, w := range cands {
 		cost, ok := e.eligible(j, w)
-		if ok && (best == nil || before(w, best)) {
+		switch {
+		case !ok:
+		case w.WorkerID == last:
+			fallback, fallbackCost = w, cost
+		case best == nil || before(w, best):
 			best, bestCost = w, cost
 		}
+	}
+	if best == nil {
+		return fallback, fallbackCost
 	}
 	return best, bestCost
 }

@@ -62,6 +62,7 @@ func (e *Engine) expireOffer(id string) {
 	if o == nil || o.status() != lifecycle.OfferIssued || o.ExpiresAt.After(e.now) {
 		return
 	}
+	e.expired[o.JobID] = o.WorkerID
 	e.end(o, lifecycle.OfferExpired, events.TypeOfferExpired, "")
 }
 
@@ -96,6 +97,11 @@ func (e *Engine) acceptOffer(_ Command, d *events.OfferAccept) error {
 	}
 	if _, err := o.status().Next(lifecycle.OfferAccept); err != nil {
 		return err
+	}
+	if !e.now.Before(o.ExpiresAt) {
+		// The offer timed out but its timer has not fired yet (timers fire late): it is
+		// expired all the same. The next Tick expires it and moves the job on.
+		return &lifecycle.TransitionError{Entity: "offer", From: string(lifecycle.OfferExpired), Action: string(lifecycle.OfferAccept), Err: events.ErrOfferExpired}
 	}
 	// An issued offer belongs to a queued job: the engine revokes or ends every
 	// outstanding offer when the job leaves queued.

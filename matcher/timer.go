@@ -41,12 +41,41 @@ func (e *Engine) schedule(at time.Time, k timerKind, id string) {
 	heap.Push(&e.timers, timer{at: at, kind: k, id: id})
 }
 
-// NextDeadline is when Tick next has something to do.
+// NextDeadline is when Tick next has something to do. Timers that no longer apply
+// (the offer was answered or revoked, the job left the queue, the close happened) are
+// dropped on the way, so the answer depends only on the state, as after Load.
 func (e *Engine) NextDeadline() (time.Time, bool) {
+	for len(e.timers) > 0 && !e.live(e.timers[0]) {
+		heap.Pop(&e.timers)
+	}
 	if len(e.timers) == 0 {
 		return time.Time{}, false
 	}
 	return e.timers[0].at, true
+}
+
+// live reports whether firing t would still do something: whether Load would have
+// scheduled it.
+func (e *Engine) live(t timer) bool {
+	switch t.kind {
+	case timerOfferExpiry:
+		o := e.offers[t.id]
+		return o != nil && o.status() == lifecycle.OfferIssued && o.ExpiresAt.Equal(t.at)
+	case timerRetryOffer:
+		j := e.jobs[t.id]
+		if j == nil || j.status() != lifecycle.JobQueued {
+			return false
+		}
+		for _, d := range j.Declined {
+			if d.RetryAt != nil && d.RetryAt.Equal(t.at) {
+				return true
+			}
+		}
+	case timerCloseAt:
+		j := e.jobs[t.id]
+		return j != nil && j.status() == lifecycle.JobCompleted && j.ScheduledCloseAt != nil && j.ScheduledCloseAt.Equal(t.at)
+	}
+	return false
 }
 
 // Tick fires every timer due at now: offers expire, declines whose retry time has

@@ -7,13 +7,6 @@ import (
 	"github.com/patchbay/patchbay/events"
 )
 
-// Worker states (events.Worker.State).
-const (
-	WorkerActive   = "active"   // available for offers
-	WorkerDraining = "draining" // not available, still holds assigned jobs
-	WorkerInactive = "inactive" // not available, holds nothing
-)
-
 // Worker is a worker as the engine keeps it (and as it is stored in KV).
 type Worker struct {
 	events.Worker
@@ -81,6 +74,17 @@ func (w *Worker) fits(ch string) (int, bool) {
 	return c.CapacityCostPerJob, true
 }
 
+// overloaded reports whether w holds more than it may: more than its total capacity,
+// more jobs on channel ch than the channel's maxNumberOfJobs, or anything on a channel
+// it does not serve.
+func (w *Worker) overloaded(ch string) bool {
+	c, ok := w.channel(ch)
+	if !ok {
+		return true
+	}
+	return w.used() > w.TotalCapacity || (c.MaxNumberOfJobs > 0 && w.onChannel(ch) > c.MaxNumberOfJobs)
+}
+
 // idleSince is when w last got a job, or registered.
 func (w *Worker) idleSince() time.Time {
 	if w.LastAssignedAt != nil {
@@ -121,19 +125,19 @@ func (w *Worker) refreshState() {
 	}
 	switch {
 	case w.AvailableForOffers:
-		w.State = WorkerActive
+		w.State = events.WorkerActive
 	case len(w.AssignedJobIDs) > 0:
-		w.State = WorkerDraining
+		w.State = events.WorkerDraining
 	default:
-		w.State = WorkerInactive
+		w.State = events.WorkerInactive
 	}
 }
 
 func (w *Worker) snapshot() events.Worker {
 	s := w.Worker
 	s.Labels = cloneMap(w.Labels)
-	s.Queues = append([]string(nil), w.Queues...)
-	s.Channels = append([]events.ChannelConfig(nil), w.Channels...)
+	s.Queues = append([]string{}, w.Queues...)
+	s.Channels = append([]events.ChannelConfig{}, w.Channels...)
 	return s
 }
 

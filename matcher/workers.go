@@ -69,6 +69,7 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 	e.revokeOutsideQueues(w)
 	w.TotalCapacity = *d.TotalCapacity
 	w.Channels = d.Channels
+	e.revokeUnfit(w)
 	available := d.AvailableForOffers == nil || *d.AvailableForOffers
 	e.setAvailable(w, available, wasAvailable)
 	e.finishWorker(w, events.TypeWorkerRegistered)
@@ -102,6 +103,7 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	if d.Channels != nil {
 		w.Channels = d.Channels
 	}
+	e.revokeUnfit(w)
 	t := events.TypeWorkerUpdated
 	if d.AvailableForOffers != nil && *d.AvailableForOffers != w.AvailableForOffers {
 		t = events.TypeWorkerDeregistered
@@ -154,7 +156,18 @@ func (e *Engine) setAvailable(w *Worker, available, was bool) {
 func (e *Engine) revokeOutsideQueues(w *Worker) {
 	for _, l := range append([]Load(nil), w.Loads...) {
 		if o := e.offers[l.OfferID]; l.OfferID != "" && o != nil && !w.inQueue(o.QueueID) {
-			e.revoke(o, events.RevokedWorkerDeregistered)
+			e.revoke(o, events.RevokedWorkerLeftQueue)
+		}
+	}
+}
+
+// revokeUnfit revokes w's outstanding offers, newest first, while they do not fit
+// what w now has: more than its total capacity, more jobs on a channel than its
+// maxNumberOfJobs, or a channel it no longer serves. Held jobs are never taken back.
+func (e *Engine) revokeUnfit(w *Worker) {
+	for i := len(w.Loads) - 1; i >= 0; i-- {
+		if l := w.Loads[i]; l.OfferID != "" && w.overloaded(l.ChannelID) {
+			e.revoke(e.offers[l.OfferID], events.RevokedWorkerDeregistered)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,7 +55,11 @@ func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 	replyTo := m.Headers().Get(events.HeaderReplyTo)
 	cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 	if fail.Error != nil {
-		r.refuse(ctx, m, replyTo, fail, nil)
+		var extra []matcher.Outbound
+		if fail.CommandType == string(events.TypeJobCreated) {
+			extra = append(extra, r.rejectedJob(fail, m.Headers(), m.Data()))
+		}
+		r.refuse(ctx, m, replyTo, fail, extra)
 		return
 	}
 	log := r.log.With().Str("type", string(cmd.Type)).Str("id", cmd.ID).Logger()
@@ -86,6 +91,38 @@ func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
 	r.reply(replyTo, reply)
 	r.ack(m)
 	log.Debug().Int("events", len(res.Events)).Msg("applied")
+}
+
+// rejectedJob is the job.rejected event for a job.created message the router could
+// not accept, carrying what can be read of the job (its id falls back to the
+// CloudEvent id, then to "_").
+func (r *Router) rejectedJob(fail events.CommandFailure, header nats.Header, body []byte) matcher.Outbound {
+	job := events.Job{JobID: fail.CommandID, Status: events.JobStatusRejected, CreatedAt: r.cfg.Now().UTC(), Reason: fail.Error}
+	if ev, err := events.Decode(header, body); err == nil {
+		var loose struct {
+			JobID     any `json:"jobId"`
+			QueueID   any `json:"queueId"`
+			ChannelID any `json:"channelId"`
+		}
+		if json.Unmarshal(ev.Data(), &loose) == nil {
+			if s, ok := loose.JobID.(string); ok && s != "" {
+				job.JobID = s
+			}
+			job.QueueID, _ = loose.QueueID.(string)
+			job.ChannelID, _ = loose.ChannelID.(string)
+		}
+	}
+	if !events.ValidID(job.JobID) {
+		job.JobID = "_"
+	}
+	if !events.ValidID(job.QueueID) {
+		job.QueueID = ""
+	}
+	if !events.ValidID(job.ChannelID) {
+		job.ChannelID = ""
+	}
+	id, body := r.eventWithID(events.TypeJobRejected, job.JobID, job)
+	return matcher.Outbound{Subject: events.JobSubject(job.QueueID, job.JobID, events.TypeJobRejected), ID: id, Body: body}
 }
 
 // apply runs the engine, turning a panic into an error (and reloading the engine,

@@ -14,6 +14,7 @@ import (
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
+	"github.com/patchbay/patchbay/schemas"
 )
 
 // waitFor bounds every wait in these tests: generous, because they run on a loaded
@@ -100,6 +101,8 @@ func (e *env) next(t events.Type, ok func(seen) bool) seen {
 		case m := <-e.events:
 			ev, err := events.Decode(m.Header, m.Data)
 			require.NoError(e.t, err, "event on %s", m.Subject)
+			require.NoError(e.t, schemas.ValidateData(events.Type(ev.Type()), ev.Data()),
+				"%s on %s does not match its schema: %s", ev.Type(), m.Subject, ev.Data())
 			s := seen{Subject: m.Subject, Type: events.Type(ev.Type()), Data: ev.Data(), Event: ev}
 			if s.Type == t && (ok == nil || ok(s)) {
 				return s
@@ -132,6 +135,7 @@ func (e *env) drainEvents() []seen {
 		case m := <-e.events:
 			ev, err := events.Decode(m.Header, m.Data)
 			require.NoError(e.t, err)
+			require.NoError(e.t, schemas.ValidateData(events.Type(ev.Type()), ev.Data()), "%s: %s", ev.Type(), ev.Data())
 			out = append(out, seen{Subject: m.Subject, Type: events.Type(ev.Type()), Data: ev.Data(), Event: ev})
 		default:
 			return out
@@ -176,6 +180,7 @@ func failureOf(t *testing.T, ev events.Event) events.CommandFailure {
 	require.Equal(t, string(events.TypeCommandFailed), ev.Type(), "reply %s", string(ev.Data()))
 	var f events.CommandFailure
 	require.NoError(t, ev.DataAs(&f))
+	require.NoError(t, schemas.ValidateData(events.TypeCommandFailed, ev.Data()), "%s", ev.Data())
 	return f
 }
 

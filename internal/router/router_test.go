@@ -262,6 +262,14 @@ func TestBadInputIsAnsweredAndNeverStallsTheRouter(t *testing.T) {
 			require.NotEmpty(t, f.Error.Message)
 		})
 	}
+	// An invalid job.created is also announced as job.rejected, with the reason.
+	f := failureOf(t, e.request("patchbay.req.job.created", nil, []byte(
+		`{"specversion":"1.0","id":"x9","source":"/t","type":"io.patchbay.job.created","data":{"jobId":"bad1","queueId":"q","channelId":"voice","priority":-101}}`)))
+	require.Equal(t, "priority", f.Error.Field)
+	rej := e.jobEvent(events.TypeJobRejected, "bad1")
+	require.Equal(t, events.JobStatusRejected, rej.Status)
+	require.Equal(t, events.CodeInvalidData, rej.Reason.Code)
+
 	// Fire-and-forget garbage on the stream: a command.failed event names it.
 	js, err := jetstream.New(e.nc)
 	require.NoError(t, err)

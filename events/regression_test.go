@@ -1,9 +1,6 @@
 package events_test
 
-// Known bugs in the events package, found while writing its tests. Each test states
-// the correct behaviour; while the bug is there it is skipped with a description
-// (visible with go test -v), and once the code is fixed it passes and becomes an
-// ordinary regression test.
+// Regression tests for bugs found in the events package while writing its tests.
 
 import (
 	"fmt"
@@ -16,9 +13,7 @@ import (
 
 func knownBug(t *testing.T, fixed bool, format string, args ...any) {
 	t.Helper()
-	if !fixed {
-		t.Skipf("KNOWN BUG: "+format, args...)
-	}
+	require.Truef(t, fixed, format, args...)
 }
 
 func binaryHeader(kv ...string) map[string][]string {
@@ -34,7 +29,7 @@ func binaryHeader(kv ...string) map[string][]string {
 // codec.go decodeBinary: "ce-datacontenttype" falls into the default branch and is
 // set as an extension, which sdk-go refuses (spec attribute), so the message is
 // refused as malformed and the ce-datacontenttype fallback below it is dead code.
-func TestKnownBugBinaryDataContentTypeHeader(t *testing.T) {
+func TestRegressionBinaryDataContentTypeHeader(t *testing.T) {
 	t.Parallel()
 	e, err := events.Decode(binaryHeader("ce-datacontenttype", "application/json"), []byte(`{"jobId":"j1","offerId":"o1","workerId":"w1"}`))
 	knownBug(t, err == nil, "Decode refuses a binary message with a ce-datacontenttype header: %v", err)
@@ -44,7 +39,7 @@ func TestKnownBugBinaryDataContentTypeHeader(t *testing.T) {
 // codec.go DecodeData: encoding/json matches field names case-insensitively, so a
 // misspelt-case field is not "unknown" and a second spelling silently overrides the
 // first.
-func TestKnownBugDecodeDataCaseInsensitiveFields(t *testing.T) {
+func TestRegressionDecodeDataCaseInsensitiveFields(t *testing.T) {
 	t.Parallel()
 	e, err := events.Decode(binaryHeader(), []byte(`{"jobId":"j1","offerId":"o1","workerId":"w1","WORKERID":"w2"}`))
 	require.NoError(t, err)
@@ -56,7 +51,7 @@ func TestKnownBugDecodeDataCaseInsensitiveFields(t *testing.T) {
 
 // codec.go DecodeData: json.Decoder.Decode reads the first JSON value only; anything
 // after it is ignored.
-func TestKnownBugDecodeDataTrailingData(t *testing.T) {
+func TestRegressionDecodeDataTrailingData(t *testing.T) {
 	t.Parallel()
 	for _, body := range []string{
 		`{"jobId":"j1","offerId":"o1","workerId":"w1"} trailing`,
@@ -72,7 +67,7 @@ func TestKnownBugDecodeDataTrailingData(t *testing.T) {
 
 // codec.go DecodeData: data "null" decodes into the zero payload instead of being
 // refused like empty data.
-func TestKnownBugDecodeDataNull(t *testing.T) {
+func TestRegressionDecodeDataNull(t *testing.T) {
 	t.Parallel()
 	e, err := events.Decode(binaryHeader(), []byte(`null`))
 	require.NoError(t, err)
@@ -83,7 +78,7 @@ func TestKnownBugDecodeDataNull(t *testing.T) {
 
 // codec.go Decode: the binary mode refuses any specversion but 1.0, the structured
 // mode accepts 0.3 (sdk-go parses it).
-func TestKnownBugStructuredSpecVersion03(t *testing.T) {
+func TestRegressionStructuredSpecVersion03(t *testing.T) {
 	t.Parallel()
 	_, err := events.Decode(nil, []byte(`{"specversion":"0.3","id":"e1","type":"io.patchbay.job.cancel","source":"/p"}`))
 	knownBug(t, err != nil, "structured Decode accepts specversion 0.3 (binary refuses it)")
@@ -93,7 +88,7 @@ func TestKnownBugStructuredSpecVersion03(t *testing.T) {
 // codec.go Binary: dataschema is not written, and extension values are written with
 // fmt.Sprint instead of their CloudEvents canonical string form (a binary value
 // becomes "[1 2 3]" instead of base64 "AQID").
-func TestKnownBugBinaryAttributes(t *testing.T) {
+func TestRegressionBinaryAttributes(t *testing.T) {
 	t.Parallel()
 	e, err := events.New(events.TypeWorkerDeregister, "e1", "/w", "", testTime, events.WorkerDeregister{WorkerID: "w1"})
 	require.NoError(t, err)
@@ -106,7 +101,7 @@ func TestKnownBugBinaryAttributes(t *testing.T) {
 }
 
 // errors.go AsError: a nil error panics (nil pointer dereference on err.Error()).
-func TestKnownBugAsErrorNil(t *testing.T) {
+func TestRegressionAsErrorNil(t *testing.T) {
 	t.Parallel()
 	var got *events.Error
 	panicked := func() (p any) {
@@ -121,7 +116,7 @@ func TestKnownBugAsErrorNil(t *testing.T) {
 // catalog.go Type.Name: slices off len(TypePrefix) bytes without checking the prefix,
 // so a type shorter than the prefix panics (and InSubject/ReqSubject with it), and a
 // longer foreign type loses its first 12 bytes.
-func TestKnownBugTypeNameWithoutPrefix(t *testing.T) {
+func TestRegressionTypeNameWithoutPrefix(t *testing.T) {
 	t.Parallel()
 	var name string
 	panicked := func() (p any) {
