@@ -224,7 +224,7 @@ func TestSIGKILLWhileQueuedOfferedAndAssigned(t *testing.T) {
 	}
 	t.Parallel()
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --queue-offer-expiry offered=3s", dir, addr)
+	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --queue-offer-expiry offered=3s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)
@@ -286,7 +286,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	t.Parallel()
 	const jobs = 60
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --offer-expiry 5s", dir, addr)
+	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --offer-expiry 5s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)

@@ -40,6 +40,7 @@ type serveConfig struct {
 	logLevel         string
 	logFormat        string
 	stopTimeout      time.Duration
+	leaseTTL         time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,6 +78,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
 	f.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take")
+	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
 	return cmd
 }
 
@@ -153,6 +155,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		AckWait:      c.ackWait,
 		EventsMaxAge: c.eventsMaxAge,
 		Replicas:     c.replicas,
+		LeaseTTL:     c.leaseTTL,
 		Logger:       &log,
 	}
 	if err := cfg.Validate(); err != nil {
@@ -190,7 +193,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	log.Info().Str("nats", url).Msg("patchbay is routing; press Ctrl-C to stop")
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-r.Failed():
+		_ = r.Stop(context.Background())
+		return r.Err()
+	}
 	log.Info().Msg("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
 	defer cancel()

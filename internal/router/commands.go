@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -52,6 +53,12 @@ func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Com
 // handle applies one command from the stream and acknowledges it once its result is
 // durable. Bad input is answered and acknowledged, never retried.
 func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
+	if !r.holdsLease() {
+		// Paused past the lease: another router may be active. Leave the message for
+		// it (unacknowledged, it is redelivered).
+		r.fail(errors.New("the router lease expired before it could be renewed"))
+		return
+	}
 	replyTo := m.Headers().Get(events.HeaderReplyTo)
 	cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 	if fail.Error != nil {

@@ -185,3 +185,7 @@ func failureOf(t *testing.T, ev events.Event) events.CommandFailure {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func patchbayClose(disposition string) patchbay.CloseOptions {
+	return patchbay.CloseOptions{DispositionCode: disposition}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 
 	"github.com/patchbay/patchbay/events"
@@ -45,12 +46,19 @@ type Config struct {
 	Logger *zerolog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// LeaseTTL is how long the router's lease lasts without renewal
+	// (LeaseTTLDefault when zero): how soon a standby takes over from a router that
+	// died without releasing it.
+	LeaseTTL time.Duration
 }
 
 // Validate says what is wrong with c.
 func (c Config) Validate() error {
 	if c.AckWait < 0 {
 		return fmt.Errorf("ack wait must not be negative (got %s)", c.AckWait)
+	}
+	if c.LeaseTTL < 0 || (c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond) {
+		return fmt.Errorf("lease TTL must be at least 300ms (got %s)", c.LeaseTTL)
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("replicas must be between 1 and 5 (got %d)", c.Replicas)
@@ -68,6 +76,15 @@ type Router struct {
 	engine *matcher.Engine
 
 	lastWAL *walRecord
+
+	id         string // this router's name in the lease
+	leaseMu    sync.Mutex
+	leaseRev   uint64
+	leaseUntil time.Time
+
+	failOnce sync.Once
+	failed   chan struct{}
+	err      error
 
 	mu      sync.Mutex
 	started bool
@@ -96,6 +113,9 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = LeaseTTLDefault
+	}
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
 		log = *cfg.Logger
@@ -108,26 +128,30 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine}, nil
+	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), failed: make(chan struct{})}, nil
 }
 
-// Start creates or updates the streams and buckets, recovers the state, and starts
-// consuming commands and answering requests. It returns once the router is running.
+// Start creates or updates the streams and buckets, waits for the router lease (while
+// another router is active this one stands by), recovers the state, and starts
+// consuming commands and answering requests. It returns once the router is running,
+// or when ctx ends while it stands by.
 func (r *Router) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
 		return errors.New("router already started")
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-	}
-	cons, err := r.setup(ctx)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cons, err := r.setup(sctx)
+	cancel()
 	if err != nil {
 		return err
 	}
+	if err := r.acquire(ctx); err != nil {
+		return err
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if err := r.recoverWAL(ctx); err != nil {
 		return err
 	}
@@ -153,9 +177,10 @@ func (r *Router) Start(ctx context.Context) error {
 		msgs.Stop()
 		return fmt.Errorf("subscribe %s: %w", events.SubjectReqAll, err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done, r.started = cancel, make(chan struct{}), true
+	runCtx, runCancel := context.WithCancel(context.Background())
+	r.cancel, r.done, r.started = runCancel, make(chan struct{}), true
 	go r.run(runCtx, msgs)
+	go r.keepLease(runCtx)
 	r.log.Info().Int("jobs", len(state.Jobs)).Int("workers", len(state.Workers)).Msg("router started")
 	return nil
 }
@@ -178,11 +203,47 @@ func (r *Router) Stop(ctx context.Context) error {
 	r.mu.Unlock()
 	select {
 	case <-done:
+		if r.holdsLease() {
+			r.release(ctx)
+		}
 		r.log.Info().Msg("router stopped")
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("router stop: %w", ctx.Err())
 	}
+}
+
+// Failed is closed when the router stopped by itself (it lost its lease); Err says why.
+func (r *Router) Failed() <-chan struct{} { return r.failed }
+
+// Err is why the router stopped by itself, once Failed is closed.
+func (r *Router) Err() error {
+	select {
+	case <-r.failed:
+		return r.err
+	default:
+		return nil
+	}
+}
+
+// fail stops the router's work: it applies nothing more.
+func (r *Router) fail(err error) {
+	r.failOnce.Do(func() {
+		r.log.Error().Err(err).Msg("router stopping")
+		r.err = err
+		r.mu.Lock()
+		if r.msgs != nil {
+			r.msgs.Stop()
+		}
+		if r.reqSub != nil {
+			_ = r.reqSub.Unsubscribe()
+		}
+		if r.cancel != nil {
+			r.cancel()
+		}
+		r.mu.Unlock()
+		close(r.failed)
+	})
 }
 
 // run is the router's one goroutine that touches the engine: commands from the
@@ -246,6 +307,10 @@ func (r *Router) resetTimer(t *time.Timer) {
 // tick fires the engine's due timers and persists what they did, retrying until it
 // is persisted (the engine state already moved on).
 func (r *Router) tick(ctx context.Context) {
+	if !r.holdsLease() {
+		r.fail(errors.New("the router lease expired before it could be renewed"))
+		return
+	}
 	res := r.engine.Tick(r.cfg.Now())
 	if res == nil {
 		return

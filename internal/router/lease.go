@@ -1,0 +1,127 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/patchbay/patchbay/events"
+)
+
+// LeaseTTLDefault is how long a router's lease lasts without renewal.
+const LeaseTTLDefault = 10 * time.Second
+
+const leaseKey = "leader"
+
+// lease is the record in the router bucket that names the one router allowed to apply
+// commands. Only its holder loads the state and consumes; a second router waits as a
+// standby and takes over when the lease is released or expires. Every change is a
+// compare-and-set on the key's revision, so two routers can never both hold it.
+type lease struct {
+	Holder string    `json:"holder"`
+	Until  time.Time `json:"until"`
+}
+
+// acquire waits until this router holds the lease.
+func (r *Router) acquire(ctx context.Context) error {
+	kv := r.kv[events.BucketRouter]
+	logged := false
+	for {
+		now := r.cfg.Now()
+		val, _ := json.Marshal(lease{Holder: r.id, Until: now.Add(r.cfg.LeaseTTL)})
+		e, err := kv.Get(ctx, leaseKey)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			rev, err := kv.Create(ctx, leaseKey, val)
+			if err == nil {
+				r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
+				return nil
+			}
+			if !errors.Is(err, jetstream.ErrKeyExists) {
+				return fmt.Errorf("take lease: %w", err)
+			}
+		case err != nil:
+			return fmt.Errorf("read lease: %w", err)
+		default:
+			var cur lease
+			_ = json.Unmarshal(e.Value(), &cur)
+			if cur.Holder == r.id || !cur.Until.After(now) || len(e.Value()) == 0 {
+				rev, err := kv.Update(ctx, leaseKey, val, e.Revision())
+				if err == nil {
+					r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
+					return nil
+				}
+			} else if !logged {
+				r.log.Info().Str("holder", cur.Holder).Time("until", cur.Until).Msg("another router is active; standing by")
+				logged = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the lease: %w", ctx.Err())
+		case <-time.After(r.cfg.LeaseTTL / 10):
+		}
+	}
+}
+
+// renew extends the lease. It fails when another router has taken it.
+func (r *Router) renew(ctx context.Context) error {
+	now := r.cfg.Now()
+	val, _ := json.Marshal(lease{Holder: r.id, Until: now.Add(r.cfg.LeaseTTL)})
+	rev, err := r.kv[events.BucketRouter].Update(ctx, leaseKey, val, r.leaseRev)
+	if err != nil {
+		return err
+	}
+	r.leaseMu.Lock()
+	r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
+	r.leaseMu.Unlock()
+	return nil
+}
+
+// holdsLease reports whether the lease is still ours with a margin, judged by the
+// local clock: a router that was paused past its lease stops before it applies
+// anything.
+func (r *Router) holdsLease() bool {
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	return r.cfg.Now().Before(r.leaseUntil.Add(-r.cfg.LeaseTTL / 5))
+}
+
+// release gives the lease up so a standby takes over at once.
+func (r *Router) release(ctx context.Context) {
+	r.leaseMu.Lock()
+	rev := r.leaseRev
+	r.leaseMu.Unlock()
+	val, _ := json.Marshal(lease{Holder: r.id, Until: time.Time{}})
+	if _, err := r.kv[events.BucketRouter].Update(ctx, leaseKey, val, rev); err != nil {
+		r.log.Warn().Err(err).Msg("release lease")
+	}
+}
+
+// keepLease renews the lease until ctx ends; when it cannot (another router holds
+// it, or storage is gone for longer than the lease) the router stops with an error.
+func (r *Router) keepLease(ctx context.Context) {
+	t := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, r.cfg.LeaseTTL/3)
+			err := r.renew(cctx)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				continue
+			}
+			if errors.Is(err, jetstream.ErrKeyExists) || !r.holdsLease() {
+				r.fail(fmt.Errorf("lost the router lease: %w", err))
+				return
+			}
+			r.log.Warn().Err(err).Msg("renew lease; retrying")
+		}
+	}
+}
