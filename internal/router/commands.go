@@ -235,6 +235,9 @@ func (r *Router) forward(m *nats.Msg) {
 	for k, v := range m.Header {
 		out.Header[k] = v
 	}
+	// A request is always stored: JetStream's de-duplication would drop a retry and
+	// leave it unanswered. The router itself applies a CloudEvent id once.
+	out.Header.Del(events.HeaderMsgID)
 	out.Data = m.Data
 	if m.Reply != "" {
 		out.Header.Set(events.HeaderReplyTo, m.Reply)

@@ -271,6 +271,9 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// The command in hand is finished even when a stop is asked for meanwhile: its
+	// work runs on a context of its own, not on ctx.
+	work := context.Background()
 	for {
 		r.resetTimer(timer)
 		select {
@@ -280,9 +283,9 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 			if !ok {
 				return
 			}
-			r.handle(ctx, m)
+			r.handle(work, m)
 		case <-timer.C:
-			r.tick(ctx)
+			r.tick(work)
 		}
 	}
 }
