@@ -237,14 +237,14 @@ func TestDeregisterRevokesOffers(t *testing.T) {
 
 	out := h.deregister("alice")
 	requireOK(t, out)
-	require.Equal(t, WorkerDraining, out.Reply.Status, "alice still holds a job")
+	require.Equal(t, events.WorkerDraining, out.Reply.Status, "alice still holds a job")
 	require.Equal(t, []events.Type{events.TypeOfferRevoked, events.TypeWorkerDeregistered}, out.types())
 	rev := out.Evs[0].Offer
 	require.Equal(t, o2.OfferID, rev.OfferID)
 	require.Equal(t, events.RevokedWorkerDeregistered, rev.Reason)
 	w := out.Evs[1].Worker
 	require.False(t, w.AvailableForOffers)
-	require.Equal(t, WorkerDraining, w.State)
+	require.Equal(t, events.WorkerDraining, w.State)
 	require.Equal(t, []string{"held"}, w.AssignedJobIDs)
 	require.Empty(t, w.OfferIDs)
 	requireRefused(t, h.accept("j2", o2.OfferID, "alice"), events.ErrOfferRevoked)
@@ -260,7 +260,7 @@ func TestDeregisterRevokesOffers(t *testing.T) {
 	out = h.close("held", a, "Resolved", nil)
 	requireOK(t, out)
 	require.Empty(t, out.issued(), "an unavailable worker gets no offers")
-	require.Equal(t, WorkerInactive, h.worker("alice").State)
+	require.Equal(t, events.WorkerInactive, h.worker("alice").State)
 	checkInvariants(t, h.e)
 	requireKVMatches(t, h.kv, h.e)
 }
@@ -276,7 +276,7 @@ func TestDeregisterMovesJobToAnotherWorker(t *testing.T) {
 	out := h.deregister("alice")
 	require.Equal(t, []events.Type{events.TypeOfferRevoked, events.TypeWorkerDeregistered, events.TypeOfferIssued}, out.types())
 	require.Equal(t, "bob", h.offeredTo("j1"))
-	require.Equal(t, WorkerInactive, out.Reply.Status)
+	require.Equal(t, events.WorkerInactive, out.Reply.Status)
 }
 
 // An update with availableForOffers false is a deregistration.
@@ -294,7 +294,7 @@ func TestUpdateUnavailableIsDeregistration(t *testing.T) {
 	require.Equal(t, events.RevokedWorkerDeregistered, out.Evs[0].Offer.Reason)
 	require.Equal(t, "patchbay.events.worker.alice.deregistered", out.Evs[1].Subject)
 	require.Equal(t, "bob", h.offeredTo("j1"))
-	require.Equal(t, WorkerInactive, h.worker("alice").State)
+	require.Equal(t, events.WorkerInactive, h.worker("alice").State)
 
 	// an update that changes nothing about availability is worker.updated
 	out = h.update(events.WorkerRegister{WorkerID: "alice", Labels: events.Labels{"lang": "fr"}})
@@ -345,7 +345,7 @@ func TestShrinkingCapacityRevokesOffersThatNoLongerFit(t *testing.T) {
 		{"update channel max", func(h *harness) outcome {
 			return h.update(events.WorkerRegister{WorkerID: "w", Channels: []events.ChannelConfig{ch("chat", 1, 2)}})
 		}, 2},
-		{"update channel cost", func(h *harness) outcome {
+		{"update capacity and channels together", func(h *harness) outcome {
 			return h.update(events.WorkerRegister{WorkerID: "w", TotalCapacity: intPtr(2), Channels: []events.ChannelConfig{ch("chat", 1, 0)}})
 		}, 2},
 		{"update drops the channel", func(h *harness) outcome {
@@ -366,6 +366,7 @@ func TestShrinkingCapacityRevokesOffersThatNoLongerFit(t *testing.T) {
 			}
 			out := tt.apply(h)
 			requireOK(t, out)
+			checkInvariants(t, h.e)
 			revoked := out.ofType(events.TypeOfferRevoked)
 			require.Len(t, revoked, 4-tt.keep)
 			for i, r := range revoked {

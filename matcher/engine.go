@@ -94,9 +94,6 @@ type Engine struct {
 	dirtyOffer map[string]bool
 	queueOps   []Op
 	touched    map[string]bool
-	// expired maps a job to the worker whose offer for it expired in this call: the
-	// job moves on to the next eligible worker first.
-	expired map[string]string
 }
 
 // New returns an empty engine.
@@ -172,7 +169,6 @@ func (e *Engine) begin(now time.Time) {
 	e.dirtyOffer = map[string]bool{}
 	e.queueOps = nil
 	e.touched = map[string]bool{}
-	e.expired = map[string]string{}
 }
 
 // finish matches the touched queues and turns the dirty entities into KV writes.

@@ -443,7 +443,7 @@ func TestCompleteKeepsCapacity(t *testing.T) {
 	require.Equal(t, "completed", j.Status)
 	require.Equal(t, at, *j.Assignment.CompletedAt)
 	require.Nil(t, j.Assignment.ClosedAt)
-	require.Equal(t, "call ended", j.Notes)
+	require.Equal(t, "call ended", j.Assignment.CompletionNote)
 
 	require.Equal(t, "", h.offeredTo("j2"), "still busy while completed")
 	w := h.worker("alice")
@@ -910,8 +910,74 @@ func TestWorkerCommandErrors(t *testing.T) {
 	out := h.deregister("alice")
 	requireOK(t, out)
 	require.True(t, out.Reply.Duplicate)
-	require.Equal(t, WorkerInactive, out.Reply.Status)
+	require.Equal(t, events.WorkerInactive, out.Reply.Status)
 	require.Empty(t, out.Ops)
 	require.Empty(t, out.Events)
 	require.Equal(t, before, dump(h.e))
+}
+
+// complete, close and cancel sent again with the same CloudEvent id are answered as
+// duplicates and change nothing; a second, different command is refused.
+func TestCompleteCloseCancelIdempotentByCommandID(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.register("alice", wCapacity(2)))
+	requireOK(t, h.create("j1", "q1"))
+	a1 := h.assign("j1", "alice")
+	requireOK(t, h.create("j2", "q1"))
+	h.assign("j2", "alice")
+
+	again := func(id string, typ events.Type, data any, wantStatus string) {
+		t.Helper()
+		first := h.doID(id, typ, data)
+		requireOK(t, first)
+		require.False(t, first.Reply.Duplicate)
+		before, dl := dump(h.e), nextDeadline(h.e)
+		h.advance(time.Second)
+		dup := h.doID(id, typ, data)
+		requireOK(t, dup)
+		require.True(t, dup.Reply.Duplicate)
+		require.Equal(t, wantStatus, dup.Reply.Status)
+		require.Empty(t, dup.Ops)
+		require.Empty(t, dup.Events)
+		require.Equal(t, before, dump(h.e))
+		require.Equal(t, dl, nextDeadline(h.e))
+	}
+	again("complete-1", events.TypeJobComplete, &events.JobComplete{JobID: "j1", AssignmentID: a1}, "completed")
+	requireRefused(t, h.complete("j1", a1), events.ErrInvalidTransition)
+	closeAt := h.now.Add(time.Minute)
+	again("close-1", events.TypeJobClose, &events.JobClose{JobID: "j1", AssignmentID: a1, CloseAt: &closeAt}, "completed")
+	requireRefused(t, h.close("j1", a1, "", nil), events.ErrInvalidTransition)
+	h.tick(closeAt)
+	require.Equal(t, "closed", h.job("j1").Status)
+	// the scheduling command, redelivered after the close happened, is still a duplicate
+	dup := h.doID("close-1", events.TypeJobClose, &events.JobClose{JobID: "j1", AssignmentID: a1, CloseAt: &closeAt})
+	requireOK(t, dup)
+	require.True(t, dup.Reply.Duplicate)
+	require.Equal(t, "closed", dup.Reply.Status)
+	require.Equal(t, a1, dup.Reply.AssignmentID)
+
+	again("cancel-2", events.TypeJobCancel, &events.JobCancel{JobID: "j2"}, "cancelled")
+	requireRefused(t, h.cancel("j2"), events.ErrInvalidTransition)
+	checkInvariants(t, h.e)
+}
+
+// Expiries rotate a job through every eligible worker: each expiry sends it to the
+// next worker, and the one whose offer expired longest ago comes back first.
+func TestExpiriesRotateThroughWorkers(t *testing.T) {
+	h := newHarness(t, Config{OfferExpiry: 10 * time.Second})
+	for _, w := range []string{"a", "b", "c"} {
+		requireOK(t, h.register(w))
+		h.advance(time.Second)
+	}
+	requireOK(t, h.create("j1", "q1"))
+	var got []string
+	for i := 0; i < 5; i++ {
+		got = append(got, h.offeredTo("j1"))
+		at, ok := h.e.NextDeadline()
+		require.True(t, ok)
+		h.now = at
+		h.tick(at)
+	}
+	require.Equal(t, []string{"a", "b", "c", "a", "b"}, got)
+	require.Equal(t, []string{"c", "a", "b"}, h.e.jobs["j1"].ExpiredFor, "persisted with the job, oldest expiry first")
 }

@@ -24,9 +24,12 @@ type Job struct {
 	// CompletedBy, ClosedBy and CancelledBy are the CloudEvent ids of the commands
 	// that did so: the same command sent again is answered as a duplicate, while a
 	// second, different one is refused.
-	CompletedBy string `json:"completedBy,omitempty"`
-	ClosedBy    string `json:"closedBy,omitempty"`
-	CancelledBy string `json:"cancelledBy,omitempty"`
+	// ExpiredFor lists the workers that let an offer for this job expire, oldest
+	// first: they are offered the job after every other eligible worker.
+	ExpiredFor  []string `json:"expiredFor,omitempty"`
+	CompletedBy string   `json:"completedBy,omitempty"`
+	ClosedBy    string   `json:"closedBy,omitempty"`
+	CancelledBy string   `json:"cancelledBy,omitempty"`
 }
 
 // repeated answers a command that already did its work on j (same CloudEvent id).
@@ -57,6 +60,28 @@ func (j *Job) declinedBy(w *Worker, now time.Time) bool {
 		return false
 	}
 	return d.RetryAt == nil || now.Before(*d.RetryAt)
+}
+
+// noteExpiry moves w to the end of the job's expiry order.
+func (j *Job) noteExpiry(w string) {
+	for i, x := range j.ExpiredFor {
+		if x == w {
+			j.ExpiredFor = append(j.ExpiredFor[:i:i], j.ExpiredFor[i+1:]...)
+			break
+		}
+	}
+	j.ExpiredFor = append(j.ExpiredFor, w)
+}
+
+// expiryRank orders workers for the job: 0 for a worker that never let an offer for
+// it expire, then 1, 2, ... by the age of its expiry, oldest first.
+func (j *Job) expiryRank(w string) int {
+	for i, x := range j.ExpiredFor {
+		if x == w {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func (j *Job) snapshot() events.Job {

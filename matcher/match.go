@@ -25,7 +25,7 @@ func (e *Engine) matchQueue(queueID string) {
 		if len(j.OfferIDs) > 0 || j.status() != lifecycle.JobQueued {
 			continue
 		}
-		if w, cost := e.best(j, cands, e.expired[j.JobID]); w != nil {
+		if w, cost := e.best(j, cands); w != nil {
 			e.issue(j, w, cost)
 		}
 	}
@@ -42,25 +42,22 @@ func (e *Engine) candidates(queueID string) []*Worker {
 	return ws
 }
 
-// best is the first eligible worker for j in longest-idle order, and the capacity the
-// offer will take from it. The worker last (whose offer for j just expired) comes after
-// every other eligible worker: the job moves on, and goes back to it only when no one
-// else can take it.
-func (e *Engine) best(j *Job, cands []*Worker, last string) (*Worker, int) {
-	var best, fallback *Worker
-	bestCost, fallbackCost := 0, 0
+// best is the first eligible worker for j, and the capacity the offer will take from
+// it: workers that let an offer for j expire come after the others (the job moves on
+// to the next eligible worker), the one whose offer expired longest ago first; within
+// each group, longest-idle order.
+func (e *Engine) best(j *Job, cands []*Worker) (*Worker, int) {
+	var best *Worker
+	bestCost, bestRank := 0, 0
 	for _, w := range cands {
 		cost, ok := e.eligible(j, w)
-		switch {
-		case !ok:
-		case w.WorkerID == last:
-			fallback, fallbackCost = w, cost
-		case best == nil || before(w, best):
-			best, bestCost = w, cost
+		if !ok {
+			continue
 		}
-	}
-	if best == nil {
-		return fallback, fallbackCost
+		rank := j.expiryRank(w.WorkerID)
+		if best == nil || rank < bestRank || (rank == bestRank && before(w, best)) {
+			best, bestCost, bestRank = w, cost, rank
+		}
 	}
 	return best, bestCost
 }

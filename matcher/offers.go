@@ -62,7 +62,9 @@ func (e *Engine) expireOffer(id string) {
 	if o == nil || o.status() != lifecycle.OfferIssued || o.ExpiresAt.After(e.now) {
 		return
 	}
-	e.expired[o.JobID] = o.WorkerID
+	if j := e.jobs[o.JobID]; j != nil {
+		j.noteExpiry(o.WorkerID)
+	}
 	e.end(o, lifecycle.OfferExpired, events.TypeOfferExpired, "")
 }
 

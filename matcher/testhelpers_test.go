@@ -3,6 +3,7 @@ package matcher
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -523,134 +524,211 @@ func nextDeadline(e *Engine) deadline {
 // assigned to at most one worker; a worker holds no more than its capacity; every
 // issued offer is in its job's outstanding list and its worker's loads and nothing
 // else is; every queued job is in its queue exactly once and no other job is; the
-// derived worker fields agree with the loads.
+// derived worker fields agree with the loads. It runs after every step of the
+// randomized test, so it checks with plain comparisons and builds a message only
+// when one fails.
 func checkInvariants(t testing.TB, e *Engine) {
 	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("invariant: "+format, args...)
+	}
 	// queues
 	inQueue := map[string]int{}
 	for qid, q := range e.queues {
 		for i, j := range q.jobs {
-			require.Same(t, e.jobs[j.JobID], j, "queue %s holds a job the engine does not know", qid)
-			require.Equal(t, qid, j.QueueID, "job %s is in queue %s, not its own", j.JobID, qid)
-			require.Equal(t, lifecycle.JobQueued, j.status(), "job %s is in queue %s but %s", j.JobID, qid, j.Status)
+			if e.jobs[j.JobID] != j {
+				fail("queue %s holds a job the engine does not know: %s", qid, j.JobID)
+			}
+			if qid != j.QueueID {
+				fail("job %s is in queue %s, not its own", j.JobID, qid)
+			}
+			if j.status() != lifecycle.JobQueued {
+				fail("job %s is in queue %s but %s", j.JobID, qid, j.Status)
+			}
 			inQueue[j.JobID]++
 			if i > 0 {
-				require.True(t, less(q.jobs[i-1], j), "queue %s out of dispatch order at %d", qid, i)
+				if !less(q.jobs[i-1], j) {
+					fail("queue %s out of dispatch order at %d", qid, i)
+				}
 			}
 		}
 	}
-	// held loads, per job
+	// worker loads
 	holders := map[string][]string{}
 	offerLoads := map[string]string{}
 	for wid, w := range e.workers {
+		if wid != w.WorkerID {
+			fail("worker key %s holds %s", wid, w.WorkerID)
+		}
 		used, perCh := 0, map[string]int{}
 		seenJob := map[string]bool{}
 		for _, l := range w.Loads {
 			used += l.Cost
 			perCh[l.ChannelID]++
-			require.False(t, seenJob[l.JobID], "worker %s holds job %s twice (offer and job, or two offers)", wid, l.JobID)
+			if seenJob[l.JobID] {
+				fail("worker %s holds job %s twice", wid, l.JobID)
+			}
 			seenJob[l.JobID] = true
 			if l.OfferID != "" {
 				o := e.offers[l.OfferID]
-				require.NotNil(t, o, "worker %s load names unknown offer %s", wid, l.OfferID)
-				require.Equal(t, lifecycle.OfferIssued, o.status(), "worker %s holds capacity for offer %s that is %s", wid, l.OfferID, o.Status)
-				require.Equal(t, wid, o.WorkerID)
-				require.Equal(t, l.JobID, o.JobID)
-				require.True(t, w.AvailableForOffers, "unavailable worker %s holds offer %s", wid, l.OfferID)
+				if o == nil {
+					fail("worker %s load names unknown offer %s", wid, l.OfferID)
+				}
+				if o.status() != lifecycle.OfferIssued {
+					fail("worker %s holds capacity for offer %s that is %s", wid, l.OfferID, o.Status)
+				}
+				if !(o.WorkerID == wid && o.JobID == l.JobID) {
+					fail("worker %s load for offer %s does not match it", wid, l.OfferID)
+				}
+				if o.CapacityCost != l.Cost {
+					fail("worker %s load for offer %s costs %d, the offer %d", wid, l.OfferID, l.Cost, o.CapacityCost)
+				}
+				if !w.AvailableForOffers {
+					fail("unavailable worker %s holds offer %s", wid, l.OfferID)
+				}
 				offerLoads[l.OfferID] = wid
 			} else {
 				holders[l.JobID] = append(holders[l.JobID], wid)
 			}
 		}
-		require.LessOrEqual(t, used, w.TotalCapacity, "worker %s holds %d > capacity %d", wid, used, w.TotalCapacity)
+		if used > w.TotalCapacity {
+			fail("worker %s holds %d > capacity %d", wid, used, w.TotalCapacity)
+		}
 		for chID, n := range perCh {
 			if c, ok := w.channel(chID); ok && c.MaxNumberOfJobs > 0 {
-				require.LessOrEqual(t, n, c.MaxNumberOfJobs, "worker %s holds %d on channel %s", wid, n, chID)
+				if n > c.MaxNumberOfJobs {
+					fail("worker %s holds %d jobs on channel %s, max %d", wid, n, chID, c.MaxNumberOfJobs)
+				}
 			}
 		}
-		// derived fields
 		cp := *w
 		cp.Loads = append([]Load(nil), w.Loads...)
 		cp.refreshState()
-		require.Equal(t, cp.UsedCapacity, w.UsedCapacity, "worker %s usedCapacity", wid)
-		require.Equal(t, cp.OfferIDs, w.OfferIDs, "worker %s offerIds", wid)
-		require.Equal(t, cp.AssignedJobIDs, w.AssignedJobIDs, "worker %s assignedJobIds", wid)
-		require.Equal(t, cp.State, w.State, "worker %s state", wid)
+		if !(cp.UsedCapacity == w.UsedCapacity && cp.LoadRatio == w.LoadRatio && cp.State == w.State && slices.Equal(cp.OfferIDs, w.OfferIDs) && slices.Equal(cp.AssignedJobIDs, w.AssignedJobIDs)) {
+			fail("worker %s derived fields are stale: %+v", wid, w.Worker)
+		}
 	}
 	// jobs
 	for id, j := range e.jobs {
-		require.Equal(t, id, j.JobID)
+		if id != j.JobID {
+			fail("job key %s holds %s", id, j.JobID)
+		}
 		st := j.status()
 		if st == lifecycle.JobQueued {
-			require.Equal(t, 1, inQueue[id], "queued job %s is in its queue %d times", id, inQueue[id])
-			require.Nil(t, j.Assignment, "queued job %s has an assignment", id)
+			if inQueue[id] != 1 {
+				fail("queued job %s is in its queue %d times", id, inQueue[id])
+			}
+			if j.Assignment != nil {
+				fail("queued job %s has an assignment", id)
+			}
 		} else {
-			require.Zero(t, inQueue[id], "%s job %s is in a queue", st, id)
-			require.Empty(t, j.OfferIDs, "%s job %s has outstanding offers", st, id)
+			if inQueue[id] != 0 {
+				fail("%s job %s is in a queue", st, id)
+			}
+			if len(j.OfferIDs) != 0 {
+				fail("%s job %s has outstanding offers %v", st, id, j.OfferIDs)
+			}
 		}
 		perWorker := map[string]bool{}
 		for _, oid := range j.OfferIDs {
 			o := e.offers[oid]
-			require.NotNil(t, o, "job %s lists unknown offer %s", id, oid)
-			require.Equal(t, lifecycle.OfferIssued, o.status(), "job %s lists offer %s that is %s", id, oid, o.Status)
-			require.Equal(t, id, o.JobID)
-			require.False(t, perWorker[o.WorkerID], "job %s has two outstanding offers to %s", id, o.WorkerID)
+			if o == nil {
+				fail("job %s lists unknown offer %s", id, oid)
+			}
+			if o.status() != lifecycle.OfferIssued {
+				fail("job %s lists offer %s that is %s", id, oid, o.Status)
+			}
+			if o.JobID != id {
+				fail("job %s lists offer %s of job %s", id, oid, o.JobID)
+			}
+			if perWorker[o.WorkerID] {
+				fail("job %s has two outstanding offers to %s", id, o.WorkerID)
+			}
 			perWorker[o.WorkerID] = true
 		}
-		switch {
-		case st.HoldsCapacity():
-			require.NotNil(t, j.Assignment, "%s job %s has no assignment", st, id)
-			require.Equal(t, []string{j.Assignment.WorkerID}, holders[id], "%s job %s must be held by exactly its worker", st, id)
-		default:
-			require.Empty(t, holders[id], "%s job %s still holds capacity of %v", st, id, holders[id])
+		if st.HoldsCapacity() {
+			if j.Assignment == nil {
+				fail("%s job %s has no assignment", st, id)
+			}
+			if !(len(holders[id]) == 1 && holders[id][0] == j.Assignment.WorkerID) {
+				fail("%s job %s must be held by exactly its worker %s, held by %v", st, id, j.Assignment.WorkerID, holders[id])
+			}
+		} else {
+			if len(holders[id]) != 0 {
+				fail("%s job %s still holds capacity of %v", st, id, holders[id])
+			}
 		}
 		if st == lifecycle.JobClosed || st == lifecycle.JobCompleted {
-			require.NotNil(t, j.Assignment.CompletedAt)
+			if j.Assignment.CompletedAt == nil {
+				fail("%s job %s has no completedAt", st, id)
+			}
 		}
 		if st == lifecycle.JobClosed {
-			require.NotNil(t, j.Assignment.ClosedAt)
-			require.Nil(t, j.ScheduledCloseAt)
+			if !(j.Assignment.ClosedAt != nil && j.ScheduledCloseAt == nil) {
+				fail("closed job %s: closedAt %v, scheduled %v", id, j.Assignment.ClosedAt, j.ScheduledCloseAt)
+			}
+		}
+		if j.ScheduledCloseAt != nil {
+			if st != lifecycle.JobCompleted {
+				fail("%s job %s has a close scheduled", st, id)
+			}
 		}
 	}
 	// offers
 	accepted := map[string]string{}
 	var earliest time.Time
 	for id, o := range e.offers {
-		j := e.jobs[o.JobID]
-		require.NotNil(t, j, "offer %s names unknown job %s", id, o.JobID)
-		listed := false
-		for _, x := range j.OfferIDs {
-			listed = listed || x == id
+		if id != o.OfferID {
+			fail("offer key %s holds %s", id, o.OfferID)
 		}
+		j := e.jobs[o.JobID]
+		if j == nil {
+			fail("offer %s names unknown job %s", id, o.JobID)
+		}
+		listed := slices.Contains(j.OfferIDs, id)
 		if o.status() == lifecycle.OfferIssued {
-			require.True(t, listed, "issued offer %s is not in job %s's outstanding list", id, o.JobID)
-			require.Equal(t, o.WorkerID, offerLoads[id], "issued offer %s is not in worker %s's loads", id, o.WorkerID)
+			if !listed {
+				fail("issued offer %s is not in job %s's outstanding list", id, o.JobID)
+			}
+			if offerLoads[id] != o.WorkerID {
+				fail("issued offer %s is not in worker %s's loads", id, o.WorkerID)
+			}
 			if earliest.IsZero() || o.ExpiresAt.Before(earliest) {
 				earliest = o.ExpiresAt
 			}
 		} else {
-			require.False(t, listed, "%s offer %s is still outstanding on job %s", o.Status, id, o.JobID)
-			require.Empty(t, offerLoads[id], "%s offer %s still holds capacity", o.Status, id)
+			if listed {
+				fail("%s offer %s is still outstanding on job %s", o.Status, id, o.JobID)
+			}
+			if offerLoads[id] != "" {
+				fail("%s offer %s still holds capacity", o.Status, id)
+			}
 		}
 		if o.status() == lifecycle.OfferAccepted {
-			require.Empty(t, accepted[o.JobID], "job %s has two accepted offers (%s, %s)", o.JobID, accepted[o.JobID], id)
+			if accepted[o.JobID] != "" {
+				fail("job %s has two accepted offers (%s, %s)", o.JobID, accepted[o.JobID], id)
+			}
 			accepted[o.JobID] = id
-			require.NotNil(t, j.Assignment)
-			require.Equal(t, id, j.Assignment.OfferID)
-			require.Equal(t, o.AssignmentID, j.Assignment.AssignmentID)
-			require.Equal(t, o.WorkerID, j.Assignment.WorkerID)
+			a := j.Assignment
+			if !(a != nil && a.OfferID == id && a.AssignmentID == o.AssignmentID && a.WorkerID == o.WorkerID) {
+				fail("accepted offer %s does not match job %s's assignment %+v", id, o.JobID, a)
+			}
 		}
 	}
 	for id, j := range e.jobs {
 		if j.Assignment != nil {
-			require.Equal(t, j.Assignment.OfferID, accepted[id], "job %s is assigned without its accepted offer", id)
+			if accepted[id] != j.Assignment.OfferID {
+				fail("job %s is assigned without its accepted offer", id)
+			}
 		}
 	}
 	// an issued offer always has a timer no later than its expiry
 	if !earliest.IsZero() {
 		at, ok := e.NextDeadline()
-		require.True(t, ok, "issued offers but no timer")
-		require.False(t, at.After(earliest), "next deadline %s is after an offer expiry %s", at, earliest)
+		if !(ok && !at.After(earliest)) {
+			fail("next deadline %s (%v) is after an offer expiry %s", at, ok, earliest)
+		}
 	}
 }
 
