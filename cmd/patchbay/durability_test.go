@@ -334,3 +334,31 @@ func work(c *patchbay.Client, o patchbay.Offer) {
 	}
 	_ = c.Close(ctx, o.JobID, asg, patchbay.CloseOptions{DispositionCode: "Resolved"})
 }
+
+// SIGTERM drains the router and exits 0; the next start finds everything in place.
+func TestSIGTERMStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts router processes")
+	}
+	t.Parallel()
+	addr, dir := freeAddr(t), t.TempDir()
+	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json", dir, addr)
+	p := startServe(t, args)
+	c := connect(t, addr)
+	createJob(t, c, "kept", "q")
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.exited:
+	case <-time.After(durabilityWait):
+		t.Fatal("patchbay serve did not exit after SIGTERM")
+	}
+	require.Equal(t, 0, p.cmd.ProcessState.ExitCode(), p.output())
+	require.Contains(t, p.output(), "router stopped")
+
+	// The lease was released: a new router starts at once and has the job.
+	startServe(t, args)
+	h := follow(t, c)
+	register(t, c, "w", "q", 1)
+	h.waitFor(t, "kept offered", isType(events.TypeOfferIssued, "kept"))
+}
