@@ -18,24 +18,37 @@ func (e *Engine) matchQueue(queueID string) {
 		return
 	}
 	cands := e.candidates(queueID)
-	if len(cands) == 0 {
-		return
-	}
 	for _, j := range append([]*Job(nil), q.jobs...) {
+		if len(cands) == 0 {
+			return // every worker of the queue is full: nothing more can be offered
+		}
 		if len(j.OfferIDs) > 0 || j.status() != lifecycle.JobQueued {
 			continue
 		}
 		if w, cost := e.best(j, cands); w != nil {
 			e.issue(j, w, cost)
+			if !w.hasRoom() {
+				cands = without(cands, w)
+			}
 		}
 	}
 }
 
-// candidates are the queue's workers available for offers.
+func without(ws []*Worker, w *Worker) []*Worker {
+	for i, x := range ws {
+		if x == w {
+			return append(ws[:i:i], ws[i+1:]...)
+		}
+	}
+	return ws
+}
+
+// candidates are the queue's workers available for offers with room for one more job
+// on some channel.
 func (e *Engine) candidates(queueID string) []*Worker {
 	var ws []*Worker
 	for _, w := range e.workers {
-		if w.AvailableForOffers && w.inQueue(queueID) {
+		if w.AvailableForOffers && w.inQueue(queueID) && w.hasRoom() {
 			ws = append(ws, w)
 		}
 	}

@@ -85,6 +85,16 @@ func (w *Worker) overloaded(ch string) bool {
 	return w.used() > w.TotalCapacity || (c.MaxNumberOfJobs > 0 && w.onChannel(ch) > c.MaxNumberOfJobs)
 }
 
+// hasRoom reports whether w could take one more job on any of its channels.
+func (w *Worker) hasRoom() bool {
+	for _, c := range w.Channels {
+		if _, ok := w.fits(c.ChannelID); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // idleSince is when w last got a job, or registered.
 func (w *Worker) idleSince() time.Time {
 	if w.LastAssignedAt != nil {

@@ -50,54 +50,113 @@ func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Com
 	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data}, fail
 }
 
-// handle applies one command from the stream and acknowledges it once its result is
-// durable. Bad input is answered and acknowledged, never retried.
-func (r *Router) handle(ctx context.Context, m jetstream.Msg) {
-	if !r.holdsLease() {
-		// Paused past the lease: another router may be active. Leave the message for
-		// it (unacknowledged, it is redelivered).
-		r.fail(errors.New("the router lease expired before it could be renewed"))
-		return
-	}
-	replyTo := m.Headers().Get(events.HeaderReplyTo)
-	cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
-	if fail.Error != nil {
-		var extra []matcher.Outbound
-		if fail.CommandType == string(events.TypeJobCreated) {
-			extra = append(extra, r.rejectedJob(fail, m.Headers(), m.Data()))
+// handleBatch applies the commands in hand, in stream order, and acknowledges them
+// once their results are durable: one write-ahead record for the batch, then the KV
+// writes and the events, then the replies and the acks. Bad input is answered and
+// acknowledged, never retried. When the results cannot be persisted the engine is
+// reloaded and the same batch is applied again, so later commands never overtake it.
+func (r *Router) handleBatch(msgs []jetstream.Msg) {
+	for attempt := 0; ; attempt++ {
+		if !r.holdsLease() {
+			// Paused past the lease: another router may be active. Leave the messages
+			// for it (unacknowledged, they are redelivered).
+			r.fail(errors.New("the router lease expired before it could be renewed"))
+			return
 		}
-		r.refuse(ctx, m, replyTo, fail, extra)
-		return
+		if r.applyBatch(msgs) {
+			return
+		}
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+		time.Sleep(CommitRetryDefault) // back off while storage is unavailable
 	}
-	log := r.log.With().Str("type", string(cmd.Type)).Str("id", cmd.ID).Logger()
-	if w := r.lastWAL; w != nil && w.CommandID == cmd.ID && w.Source == cmd.Source {
-		// Redelivered after it was applied (the ack was lost): answer from the record.
-		log.Debug().Msg("command already applied")
-		r.reply(replyTo, r.duplicateReply(w))
-		r.ack(m)
-		return
+}
+
+// answer is what to send back for one message once its batch is durable.
+type answer struct {
+	m       jetstream.Msg
+	replyTo string
+	reply   []byte
+}
+
+// applyBatch runs the batch through the engine and commits it; false means nothing
+// was acknowledged and the engine was reloaded from storage.
+func (r *Router) applyBatch(msgs []jetstream.Msg) bool {
+	rec := &walRecord{}
+	var answers []answer
+	flush := func() bool {
+		if len(answers) == 0 {
+			return true
+		}
+		if len(rec.Commands) > 0 || len(rec.Ops) > 0 || len(rec.Events) > 0 {
+			if !r.commitOrReload(context.Background(), rec) {
+				return false
+			}
+		}
+		for _, a := range answers {
+			r.reply(a.replyTo, a.reply)
+			r.ack(a.m)
+		}
+		rec, answers = &walRecord{}, nil
+		return true
 	}
-	res, panicked := r.apply(cmd)
-	if panicked != nil {
-		fail.CommandID, fail.Error = cmd.ID, events.Errorf(events.CodeInternal, "", "the router failed on this command: %v", panicked)
-		r.refuse(ctx, m, replyTo, fail, nil)
-		return
+	for _, m := range msgs {
+		replyTo := m.Headers().Get(events.HeaderReplyTo)
+		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
+		if fail.Error != nil {
+			if fail.CommandType == string(events.TypeJobCreated) {
+				rec.Events = append(rec.Events, r.rejectedJob(fail, m.Headers(), m.Data()))
+			}
+			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
+			continue
+		}
+		if w, ok := r.lastWAL.command(cmd.ID, cmd.Source); ok {
+			// Redelivered after it was applied (the ack was lost): answer from the record.
+			answers = append(answers, answer{m, replyTo, r.duplicateReply(w)})
+			continue
+		}
+		res, panicked := r.apply(cmd)
+		if panicked != nil {
+			// The engine may be half-changed: keep what the batch did before this
+			// command, reload, and refuse this one.
+			if !flush() {
+				return false
+			}
+			if err := r.reload(context.Background()); err != nil {
+				r.log.Error().Err(err).Msg("reload after panic failed")
+				return false
+			}
+			fail.CommandID, fail.Error = cmd.ID, events.Errorf(events.CodeInternal, "", "the router failed on this command: %v", panicked)
+			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
+			continue
+		}
+		if res.Err != nil {
+			fail.CommandID, fail.Error = cmd.ID, res.Err
+			rec.Events = append(rec.Events, res.Events...)
+			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
+			continue
+		}
+		reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
+		rec.Commands = append(rec.Commands, walCommand{ID: cmd.ID, Source: cmd.Source, Reply: reply})
+		rec.Ops = append(rec.Ops, res.Ops...)
+		rec.Events = append(rec.Events, res.Events...)
+		answers = append(answers, answer{m, replyTo, reply})
+		if rec.size() > maxRecordBytes {
+			if !flush() {
+				return false
+			}
+		}
 	}
-	if res.Err != nil {
-		log.Debug().Str("code", string(res.Err.Code)).Msg(res.Err.Message)
-		fail.CommandID, fail.Error = cmd.ID, res.Err
-		r.refuse(ctx, m, replyTo, fail, res.Events)
-		return
-	}
-	reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
-	rec := &walRecord{CommandID: cmd.ID, Source: cmd.Source, Ops: res.Ops, Events: res.Events, Reply: reply, ReplyTo: replyTo}
-	if !r.commitOrReload(ctx, rec) {
-		_ = m.NakWithDelay(CommitRetryDefault)
-		return
-	}
-	r.reply(replyTo, reply)
-	r.ack(m)
-	log.Debug().Int("events", len(res.Events)).Msg("applied")
+	return flush()
+}
+
+// refusal adds a command.failed event to the record and returns it as the reply.
+func (r *Router) refusal(rec *walRecord, fail events.CommandFailure) []byte {
+	id, body := r.eventWithID(events.TypeCommandFailed, fail.CommandID, fail)
+	rec.Events = append(rec.Events, matcher.Outbound{Subject: events.SubjectCommandFailed, ID: id, Body: body})
+	r.log.Info().Str("subject", fail.Subject).Str("code", string(fail.Error.Code)).Str("field", fail.Error.Field).Msg(fail.Error.Message)
+	return body
 }
 
 // rejectedJob is the job.rejected event for a job.created message the router could
@@ -132,34 +191,16 @@ func (r *Router) rejectedJob(fail events.CommandFailure, header nats.Header, bod
 	return matcher.Outbound{Subject: events.JobSubject(job.QueueID, job.JobID, events.TypeJobRejected), ID: id, Body: body}
 }
 
-// apply runs the engine, turning a panic into an error (and reloading the engine,
-// whose memory may be half-changed) so one poisonous command cannot stop the router.
+// apply runs the engine, turning a panic into a value so one poisonous command cannot
+// stop the router (the caller reloads the engine, whose memory may be half-changed).
 func (r *Router) apply(cmd matcher.Command) (res *matcher.Result, panicked any) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
 			r.log.Error().Interface("panic", p).Str("id", cmd.ID).Msg("engine panicked; reloading state")
-			if err := r.reload(context.Background()); err != nil {
-				r.log.Error().Err(err).Msg("reload after panic failed")
-			}
 		}
 	}()
 	return r.engine.Apply(cmd, r.cfg.Now()), nil
-}
-
-// refuse publishes a command.failed event (and any events the refusal carries, such
-// as job.rejected), answers the request, and acknowledges the message.
-func (r *Router) refuse(ctx context.Context, m jetstream.Msg, replyTo string, fail events.CommandFailure, extra []matcher.Outbound) {
-	id, body := r.eventWithID(events.TypeCommandFailed, fail.CommandID, fail)
-	outs := append(extra, matcher.Outbound{Subject: events.SubjectCommandFailed, ID: id, Body: body})
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := r.replay(cctx, &walRecord{Events: outs}); err != nil {
-		r.log.Warn().Err(err).Msg("publish command.failed")
-	}
-	r.reply(replyTo, body)
-	r.ack(m)
-	r.log.Info().Str("subject", fail.Subject).Str("code", string(fail.Error.Code)).Str("field", fail.Error.Field).Msg(fail.Error.Message)
 }
 
 // event encodes a router CloudEvent (reply or error event).
@@ -183,7 +224,7 @@ func (r *Router) eventWithID(t events.Type, subject string, data any) (string, [
 
 // duplicateReply is the answer to a command that was already applied: the recorded
 // result, marked as a duplicate.
-func (r *Router) duplicateReply(w *walRecord) []byte {
+func (r *Router) duplicateReply(w walCommand) []byte {
 	ev, err := events.Decode(nil, w.Reply)
 	if err != nil {
 		return w.Reply

@@ -29,6 +29,8 @@ const (
 	// CommitRetryDefault is the pause before retrying a command whose result could not
 	// be persisted.
 	CommitRetryDefault = 500 * time.Millisecond
+	// BatchMaxDefault is the most commands applied under one write-ahead record.
+	BatchMaxDefault = 128
 )
 
 // Config configures a Router.
@@ -46,6 +48,9 @@ type Config struct {
 	Logger *zerolog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// BatchMax is how many waiting commands the router applies under one write-ahead
+	// record (BatchMaxDefault when zero). 1 applies them one at a time.
+	BatchMax int
 	// LeaseTTL is how long the router's lease lasts without renewal
 	// (LeaseTTLDefault when zero): how soon a standby takes over from a router that
 	// died without releasing it.
@@ -59,6 +64,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL < 0 || (c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond) {
 		return fmt.Errorf("lease TTL must be at least 300ms (got %s)", c.LeaseTTL)
+	}
+	if c.BatchMax < 0 || c.BatchMax > 1000 {
+		return fmt.Errorf("batch max must be between 1 and 1000 (got %d)", c.BatchMax)
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("replicas must be between 1 and 5 (got %d)", c.Replicas)
@@ -116,6 +124,9 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = LeaseTTLDefault
 	}
+	if cfg.BatchMax == 0 {
+		cfg.BatchMax = BatchMaxDefault
+	}
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
 		log = *cfg.Logger
@@ -163,11 +174,11 @@ func (r *Router) Start(ctx context.Context) error {
 		return err
 	}
 	if res := r.engine.Resume(r.cfg.Now()); res != nil {
-		if err := r.commit(ctx, &walRecord{CommandID: "resume", Ops: res.Ops, Events: res.Events}); err != nil {
+		if err := r.commit(ctx, &walRecord{Ops: res.Ops, Events: res.Events}); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(1))
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.BatchMax))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", events.StreamIn, err)
 	}
@@ -250,7 +261,7 @@ func (r *Router) fail(err error) {
 // stream and timers, one at a time.
 func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 	defer close(r.done)
-	incoming := make(chan jetstream.Msg)
+	incoming := make(chan jetstream.Msg, r.cfg.BatchMax)
 	go func() {
 		defer close(incoming)
 		for {
@@ -283,11 +294,28 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 			if !ok {
 				return
 			}
-			r.handle(work, m)
+			r.handleBatch(takeBatch(m, incoming, r.cfg.BatchMax))
 		case <-timer.C:
 			r.tick(work)
 		}
 	}
+}
+
+// takeBatch is first plus whatever else is already waiting, up to max messages.
+func takeBatch(first jetstream.Msg, incoming <-chan jetstream.Msg, max int) []jetstream.Msg {
+	batch := []jetstream.Msg{first}
+	for len(batch) < max {
+		select {
+		case m, ok := <-incoming:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (r *Router) resetTimer(t *time.Timer) {
@@ -318,7 +346,7 @@ func (r *Router) tick(ctx context.Context) {
 	if res == nil {
 		return
 	}
-	rec := &walRecord{CommandID: "tick", Ops: res.Ops, Events: res.Events}
+	rec := &walRecord{Ops: res.Ops, Events: res.Events}
 	r.commitOrReload(ctx, rec)
 }
 
@@ -331,7 +359,7 @@ func (r *Router) commitOrReload(ctx context.Context, rec *walRecord) bool {
 	if err == nil {
 		return true
 	}
-	r.log.Error().Err(err).Str("command", rec.CommandID).Msg("persist failed; reloading state")
+	r.log.Error().Err(err).Int("commands", len(rec.Commands)).Msg("persist failed; reloading state")
 	for ctx.Err() == nil {
 		if err := r.reload(ctx); err == nil {
 			return false

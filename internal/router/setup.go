@@ -58,7 +58,7 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 		Description:   "patchbay matcher: applies commands one at a time",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
-		MaxAckPending: 1,
+		MaxAckPending: r.cfg.BatchMax,
 		MaxDeliver:    -1,
 		Replicas:      r.cfg.Replicas,
 	})

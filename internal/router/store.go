@@ -14,16 +14,51 @@ import (
 
 const walKey = "wal"
 
-// walRecord is the write-ahead record of the last command (or timer tick) applied:
-// everything needed to finish it after a crash.
+// walRecord is the write-ahead record of the last batch of commands (or timer tick)
+// applied: everything needed to finish it after a crash.
 type walRecord struct {
-	CommandID string             `json:"commandId"`
-	Source    string             `json:"source,omitempty"`
-	Ops       []matcher.Op       `json:"ops,omitempty"`
-	Events    []matcher.Outbound `json:"events,omitempty"`
-	// Reply is the CloudEvent answer and ReplyTo where it goes (for a request).
-	Reply   []byte `json:"reply,omitempty"`
-	ReplyTo string `json:"replyTo,omitempty"`
+	// Commands are the commands the record applied, with their answers.
+	Commands []walCommand       `json:"commands,omitempty"`
+	Ops      []matcher.Op       `json:"ops,omitempty"`
+	Events   []matcher.Outbound `json:"events,omitempty"`
+}
+
+// walCommand is one applied command: its CloudEvent id and source, and its reply.
+type walCommand struct {
+	ID     string `json:"id"`
+	Source string `json:"source,omitempty"`
+	Reply  []byte `json:"reply,omitempty"`
+}
+
+// maxRecordBytes caps a record well below NATS's default 1 MiB message size.
+const maxRecordBytes = 256 << 10
+
+// command finds an applied command in the record.
+func (w *walRecord) command(id, source string) (walCommand, bool) {
+	if w == nil {
+		return walCommand{}, false
+	}
+	for _, c := range w.Commands {
+		if c.ID == id && c.Source == source {
+			return c, true
+		}
+	}
+	return walCommand{}, false
+}
+
+// size estimates the record's encoded size.
+func (w *walRecord) size() int {
+	n := 0
+	for _, c := range w.Commands {
+		n += len(c.ID) + len(c.Source) + len(c.Reply)*4/3 + 64
+	}
+	for _, op := range w.Ops {
+		n += len(op.Bucket) + len(op.Key) + len(op.Value)*4/3 + 64
+	}
+	for _, ev := range w.Events {
+		n += len(ev.Subject) + len(ev.ID) + len(ev.Body)*4/3 + 64
+	}
+	return n
 }
 
 // commit makes a record durable: the WAL first, then the KV writes and the events
@@ -94,7 +129,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		return fmt.Errorf("decode wal: %w", err)
 	}
 	if err := r.replay(ctx, rec); err != nil {
-		return fmt.Errorf("replay wal %s: %w", rec.CommandID, err)
+		return fmt.Errorf("replay wal: %w", err)
 	}
 	r.lastWAL = rec
 	return nil
