@@ -18,7 +18,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure the full job lifecycle (create, offer, accept, complete, close)",
 		Long: `Measure the full job lifecycle. Simulated workers accept, complete and close every
 offer at once while several producers create --jobs jobs. The report gives the
-throughput (jobs per second from the first create to the last job.closed event) and
+throughput (jobs per second from the first create to the last job closed) and
 the latencies from a create to the worker receiving its offer and to its assignment.
 
 Without --nats-url it starts an embedded NATS server (in a temporary directory) and

@@ -190,7 +190,6 @@ func formatEvent(ev patchbay.Event) string {
 		kv("worker", o.WorkerID)
 		kv("queue", o.QueueID)
 		kv("channel", o.ChannelID)
-		kv("status", o.Status)
 		if t == events.TypeOfferIssued {
 			kv("expires", o.ExpiresAt.Local().Format("15:04:05"))
 		}

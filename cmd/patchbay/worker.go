@@ -51,7 +51,7 @@ func (f *workerFlags) add(fs *pflag.FlagSet, register bool) {
 	if !register {
 		chDefault, capDefault = nil, 0
 	}
-	fs.StringArrayVar(&f.queues, "queue", nil, "queue the worker takes jobs from (repeatable)")
+	fs.StringArrayVar(&f.queues, "queue", nil, "queue the worker takes jobs from (repeatable; at least one to register)")
 	fs.StringArrayVar(&f.channels, "channel", chDefault, "channel capacity channel:costPerJob[:maxJobs] (repeatable)")
 	fs.IntVar(&f.capacity, "capacity", capDefault, "total capacity; each job takes its channel's costPerJob from it")
 	fs.StringArrayVar(&f.labels, "label", nil, "routing label key=value, matched by job selectors (repeatable)")

@@ -1,6 +1,7 @@
 // Package bench measures patchbay's full job lifecycle: it creates jobs, lets
 // simulated workers accept, complete and close them, and reports the throughput
-// (jobs per second from the first create to the last job.closed event) and the
+// (jobs per second from the first create to the last job closed, seen on its
+// job.closed event or in the answer to its close, whichever comes first) and the
 // latencies from a job's create to its offer and to its assignment.
 //
 // Run uses a running router through Config.URL, or starts an embedded NATS server
@@ -12,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -129,11 +131,15 @@ type Report struct {
 	Capacity  int  `json:"capacity"`
 	Producers int  `json:"producers"`
 	Embedded  bool `json:"embedded"`
-	// Closed is how many jobs reached job.closed.
+	// Closed is how many jobs were closed.
 	Closed int `json:"closed"`
-	// Errors counts the requests that failed (an accept that lost to an expiry, ...).
+	// Errors counts the requests that failed: refused (an accept that lost to an
+	// offer expiry, ...) or unanswered within the request timeout (then retried).
 	Errors int `json:"errors"`
-	// Duration is from the first create sent to the last job.closed event received.
+	// Failures counts the failed requests by call and error code, e.g.
+	// "accept: offer_expired" or "close: no answer".
+	Failures map[string]int `json:"failures,omitempty"`
+	// Duration is from the first create sent to the last job seen closed.
 	Duration time.Duration `json:"durationNs"`
 	// CreateDuration is from the first create sent to the last create answered.
 	CreateDuration time.Duration `json:"createDurationNs"`
@@ -155,6 +161,9 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "patchbay bench: %d jobs, %d workers x capacity %d, %d producers, on %s\n",
 		r.Jobs, r.Workers, r.Capacity, r.Producers, where)
 	fmt.Fprintf(&b, "  closed               %d/%d jobs (%d failed requests)\n", r.Closed, r.Jobs, r.Errors)
+	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
+		fmt.Fprintf(&b, "    %-18s %d\n", k, r.Failures[k])
+	}
 	fmt.Fprintf(&b, "  total duration       %s (creates sent in %s)\n", round(r.Duration), round(r.CreateDuration))
 	fmt.Fprintf(&b, "  throughput           %.1f jobs/s (created -> closed)\n", r.Throughput)
 	fmt.Fprintf(&b, "  created -> offer     %s\n", r.CreatedToOffer)
@@ -182,12 +191,23 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
 	url := cfg.URL
 	if url == "" {
-		stop, u, err := embedded(ctx)
+		rt, stop, u, err := embedded(ctx)
 		if err != nil {
 			return Report{}, err
 		}
 		defer stop()
 		url = u
+		// A router that stops by itself (it lost its lease) ends the run.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-rt.Failed():
+				cancel(fmt.Errorf("the embedded router stopped: %w", rt.Err()))
+			case <-ctx.Done():
+			}
+		}()
 	}
 	r := &run{cfg: cfg, runID: "bench-" + strings.ToLower(nuid.Next())}
 	r.report = Report{Jobs: cfg.Jobs, Workers: cfg.Workers, Capacity: cfg.Capacity, Producers: cfg.Producers, Embedded: cfg.URL == ""}
@@ -195,18 +215,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 }
 
 // embedded starts a NATS server in a temporary directory and a router on it.
-func embedded(ctx context.Context) (stop func(), url string, err error) {
+func embedded(ctx context.Context) (rt *router.Router, stop func(), url string, err error) {
 	dir, err := os.MkdirTemp("", "patchbay-bench-")
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	ns, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:-1", StoreDir: dir})
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	nc, err := nats.Connect(ns.ClientURL(), nats.Name("patchbay bench router"))
-	var rt *router.Router
 	if err == nil {
 		rt, err = router.New(nc, router.Config{})
 	}
@@ -228,9 +247,9 @@ func embedded(ctx context.Context) (stop func(), url string, err error) {
 	}
 	if err != nil {
 		stop()
-		return nil, "", fmt.Errorf("embedded router: %w", err)
+		return nil, nil, "", fmt.Errorf("embedded router: %w", err)
 	}
-	return stop, ns.ClientURL(), nil
+	return rt, stop, ns.ClientURL(), nil
 }
 
 // run is one benchmark run's state.
@@ -238,16 +257,19 @@ type run struct {
 	cfg    Config
 	runID  string
 	report Report
-	errors atomic.Int64
 
 	inflight sync.WaitGroup // offers being served
 
 	mu       sync.Mutex
+	failures map[string]int
 	stopping bool
 	sent     map[string]time.Time // job id -> create sent
 	offered  map[string]bool      // job ids offered at least once
-	toOffer  []time.Duration
-	toAssign []time.Duration
+	closed   map[string]bool      // job ids closed
+	// allClosed gets the time the last job was closed.
+	allClosed chan time.Time
+	toOffer   []time.Duration
+	toAssign  []time.Duration
 }
 
 func (r *run) queue() string       { return r.runID }
@@ -257,6 +279,8 @@ func (r *run) worker(i int) string { return fmt.Sprintf("%s-w%d", r.runID, i) }
 func (r *run) run(ctx context.Context, url string) (Report, error) {
 	r.sent = make(map[string]time.Time, r.cfg.Jobs)
 	r.offered = make(map[string]bool, r.cfg.Jobs)
+	r.closed = make(map[string]bool, r.cfg.Jobs)
+	r.allClosed = make(chan time.Time, 1)
 	var producer, workers, watcher *patchbay.Client
 	for _, c := range []struct {
 		role   string
@@ -272,7 +296,8 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 		}
 	}
 
-	// Watch the closed events of this run's queue before anything happens.
+	// Watch the closed events of this run's queue before anything happens; the close
+	// answers count too, so a job is seen closed by whichever comes first.
 	w, err := watcher.Watch(ctx, patchbay.WatchOptions{
 		Subjects: []string{events.SubjectEventsPrefix + "job." + r.queue() + ".*." + verb(events.TypeJobClosed)},
 	})
@@ -280,18 +305,13 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 		return r.report, err
 	}
 	defer w.Stop()
-	allClosed := make(chan time.Time, 1)
-	var closed atomic.Int64
 	go func() {
 		for {
-			_, _, err := w.Next()
+			ev, _, err := w.Next()
 			if err != nil {
-				return
+				return // stopped
 			}
-			if closed.Add(1) == int64(r.cfg.Jobs) {
-				allClosed <- time.Now()
-				return
-			}
+			r.closedJob(ev.Subject())
 		}
 	}()
 
@@ -303,6 +323,12 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 		r.mu.Unlock()
 		stopWorkers()
 		r.inflight.Wait()
+	}()
+	var registered []string
+	defer func() {
+		if !r.report.Embedded {
+			r.deregister(ctx, workers, registered)
+		}
 	}()
 	for i := range r.cfg.Workers {
 		id := r.worker(i)
@@ -329,26 +355,34 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 		}); err != nil {
 			return r.report, fmt.Errorf("register worker %s: %w", id, err)
 		}
-		defer func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RequestTimeout)
-			defer cancel()
-			_, _ = workers.DeregisterWorker(dctx, id)
-		}()
+		registered = append(registered, id)
 	}
 
 	start := time.Now()
 	created, err := r.produce(ctx, producer)
 	r.report.CreateDuration = created.Sub(start)
 	if err != nil {
-		return r.finish(closed.Load(), time.Since(start)), err
+		return r.finish(time.Since(start)), err
 	}
 	select {
-	case end := <-allClosed:
-		return r.finish(closed.Load(), end.Sub(start)), nil
+	case end := <-r.allClosed:
+		return r.finish(end.Sub(start)), nil
 	case <-ctx.Done():
-		rep := r.finish(closed.Load(), time.Since(start))
-		return rep, fmt.Errorf("bench: %d of %d jobs closed: %w", rep.Closed, r.cfg.Jobs, ctx.Err())
+		rep := r.finish(time.Since(start))
+		return rep, fmt.Errorf("bench: %d of %d jobs closed: %w", rep.Closed, r.cfg.Jobs, context.Cause(ctx))
 	}
+}
+
+// deregister deregisters the run's workers from a router that outlives the run, all
+// at once and within one request timeout.
+func (r *run) deregister(ctx context.Context, c *patchbay.Client, ids []string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RequestTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() { _, _ = c.DeregisterWorker(dctx, id) })
+	}
+	wg.Wait()
 }
 
 // produce creates the jobs from cfg.Producers goroutines and returns when the last
@@ -368,8 +402,12 @@ func (r *run) produce(ctx context.Context, c *patchbay.Client) (time.Time, error
 				r.mu.Lock()
 				r.sent[id] = time.Now()
 				r.mu.Unlock()
-				if _, err := c.CreateJob(ctx, patchbay.JobSpec{JobID: id, QueueID: r.queue(), ChannelID: "bench"},
-					patchbay.WithID(id)); err != nil {
+				spec := patchbay.JobSpec{JobID: id, QueueID: r.queue(), ChannelID: "bench"}
+				if err := r.call(ctx, "create", func() error {
+					// The job id is the command id: a retry is answered as a duplicate.
+					_, err := c.CreateJob(ctx, spec, patchbay.WithID(id))
+					return err
+				}); err != nil {
 					errs <- fmt.Errorf("create job %s: %w", id, err)
 					return
 				}
@@ -398,10 +436,15 @@ func (r *run) offer(jobID string, at time.Time) bool {
 }
 
 // serve is a simulated worker's answer to an offer: accept, complete, close at once.
+// Each call is retried while the router does not answer (it may be stalled); the
+// retries carry the same command id, so a command is never applied twice.
 func (r *run) serve(ctx context.Context, c *patchbay.Client, o patchbay.Offer) {
-	aid, err := c.Accept(ctx, o)
-	if err != nil {
-		r.errors.Add(1)
+	var aid string
+	if err := r.call(ctx, "accept", func() (err error) {
+		// Accepting an offer already accepted is answered with its assignment.
+		aid, err = c.Accept(ctx, o)
+		return err
+	}); err != nil {
 		return
 	}
 	at := time.Now()
@@ -410,25 +453,85 @@ func (r *run) serve(ctx context.Context, c *patchbay.Client, o patchbay.Offer) {
 		r.toAssign = append(r.toAssign, at.Sub(sent))
 	}
 	r.mu.Unlock()
-	if err := c.Complete(ctx, o.JobID, aid, ""); err != nil {
-		r.errors.Add(1)
+	if err := r.call(ctx, "complete", func() error {
+		_, err := c.Request(ctx, events.TypeJobComplete, aid+"-complete", o.JobID,
+			events.JobComplete{JobID: o.JobID, AssignmentID: aid})
+		return err
+	}); err != nil {
 		return
 	}
-	if err := c.Close(ctx, o.JobID, aid, patchbay.CloseOptions{DispositionCode: "Benchmarked"}); err != nil {
-		r.errors.Add(1)
+	_ = r.call(ctx, "close", func() error {
+		res, err := c.Request(ctx, events.TypeJobClose, aid+"-close", o.JobID,
+			events.JobClose{JobID: o.JobID, AssignmentID: aid, DispositionCode: "Benchmarked"})
+		if err == nil && res.Status == "closed" {
+			r.closedJob(o.JobID)
+		}
+		return err
+	})
+}
+
+// closedJob records that a job is closed, seen on its job.closed event or in the
+// answer to its close, whichever comes first; the last one ends the run.
+func (r *run) closedJob(jobID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sent[jobID]; !ok || r.closed[jobID] {
+		return
+	}
+	r.closed[jobID] = true
+	if len(r.closed) == r.cfg.Jobs {
+		r.allClosed <- time.Now()
 	}
 }
 
-// finish fills in the report.
-func (r *run) finish(closed int64, d time.Duration) Report {
-	rep := r.report
-	rep.Closed = int(closed)
-	rep.Duration = d
-	if d > 0 {
-		rep.Throughput = float64(closed) / d.Seconds()
+// call runs f until it succeeds, is refused, or ctx ends, counting every failure.
+func (r *run) call(ctx context.Context, name string, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		r.fail(name, err)
+		if !unanswered(err) || ctx.Err() != nil {
+			return err
+		}
 	}
-	rep.Errors = int(r.errors.Load())
+}
+
+// unanswered reports whether err means the router gave no answer (rather than a
+// refusal), so the command may be sent again.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
+// fail counts a failed request by call and error code.
+func (r *run) fail(call string, err error) {
+	code := string(events.AsError(err).Code)
+	if unanswered(err) {
+		code = "no answer"
+	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failures == nil {
+		r.failures = map[string]int{}
+	}
+	r.failures[call+": "+code]++
+}
+
+// finish fills in the report.
+func (r *run) finish(d time.Duration) Report {
+	rep := r.report
+	rep.Duration = d
+	r.mu.Lock()
+	rep.Closed = len(r.closed)
+	if d > 0 {
+		rep.Throughput = float64(rep.Closed) / d.Seconds()
+	}
+	rep.Failures = maps.Clone(r.failures)
+	for _, n := range r.failures {
+		rep.Errors += n
+	}
 	rep.CreatedToOffer = latency(slices.Clone(r.toOffer))
 	rep.CreatedToAssigned = latency(slices.Clone(r.toAssign))
 	r.mu.Unlock()

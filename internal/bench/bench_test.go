@@ -15,7 +15,7 @@ import (
 
 func TestRunEmbedded(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	rep, err := Run(ctx, Config{Jobs: 50, Workers: 5})
 	require.NoError(t, err, rep.String())
@@ -51,7 +51,7 @@ func TestRunEmbedded(t *testing.T) {
 func TestRunAgainstRunningRouter(t *testing.T) {
 	t.Parallel()
 	url := startRouter(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	// Two runs on one router use their own queues and workers.
 	for range 2 {
