@@ -144,10 +144,14 @@ func decodeReply(m *nats.Msg) (*Result, error) {
 	return nil, fmt.Errorf("patchbay: unexpected reply type %q", ev.Type())
 }
 
-// CreateJob creates a job and returns the router's answer (its JobID). Creating the
-// same job twice with one id (opts.ID) creates one job.
+// CreateJob creates a job and returns the router's answer (its JobID). The command id
+// is spec.JobID when set (so creating the same job again is answered as a duplicate),
+// else WithID's, else a fresh one (which then names the job).
 func (c *Client) CreateJob(ctx context.Context, spec JobSpec, opts ...CallOption) (*Result, error) {
 	o := callOpts(opts)
+	if o.id == "" {
+		o.id = spec.JobID
+	}
 	return c.Request(ctx, events.TypeJobCreated, o.id, spec.JobID, spec)
 }
 
@@ -170,8 +174,8 @@ func (c *Client) DeregisterWorker(ctx context.Context, workerID string) (*Result
 }
 
 // Accept accepts an offer and returns the assignment id.
-func (c *Client) Accept(ctx context.Context, o Offer) (string, error) {
-	res, err := c.Request(ctx, events.TypeOfferAccept, "", o.JobID,
+func (c *Client) Accept(ctx context.Context, o Offer, opts ...CallOption) (string, error) {
+	res, err := c.Request(ctx, events.TypeOfferAccept, callOpts(opts).id, o.JobID,
 		events.OfferAccept{JobID: o.JobID, OfferID: o.OfferID, WorkerID: o.WorkerID})
 	if err != nil {
 		return "", err
@@ -181,15 +185,16 @@ func (c *Client) Accept(ctx context.Context, o Offer) (string, error) {
 
 // Decline declines an offer. With retryAt the worker may be offered the job again
 // from that time; without it, never (until it registers again).
-func (c *Client) Decline(ctx context.Context, o Offer, retryAt *time.Time) error {
-	_, err := c.Request(ctx, events.TypeOfferDecline, "", o.JobID,
+func (c *Client) Decline(ctx context.Context, o Offer, retryAt *time.Time, opts ...CallOption) error {
+	_, err := c.Request(ctx, events.TypeOfferDecline, callOpts(opts).id, o.JobID,
 		events.OfferDecline{JobID: o.JobID, OfferID: o.OfferID, WorkerID: o.WorkerID, RetryOfferAt: retryAt})
 	return err
 }
 
 // Complete marks an assigned job completed; the worker keeps its capacity (wrap-up).
-func (c *Client) Complete(ctx context.Context, jobID, assignmentID, note string) error {
-	_, err := c.Request(ctx, events.TypeJobComplete, "", jobID,
+// Sending it again WithID the same id is answered as a duplicate.
+func (c *Client) Complete(ctx context.Context, jobID, assignmentID, note string, opts ...CallOption) error {
+	_, err := c.Request(ctx, events.TypeJobComplete, callOpts(opts).id, jobID,
 		events.JobComplete{JobID: jobID, AssignmentID: assignmentID, Note: note})
 	return err
 }
@@ -203,8 +208,10 @@ type CloseOptions struct {
 }
 
 // Close closes a completed job and releases the worker's capacity (at CloseAt if set).
-func (c *Client) Close(ctx context.Context, jobID, assignmentID string, opts CloseOptions) error {
-	_, err := c.Request(ctx, events.TypeJobClose, "", jobID, events.JobClose{
+// Sending it again WithID the same id is answered as a duplicate; a second close is
+// refused.
+func (c *Client) Close(ctx context.Context, jobID, assignmentID string, opts CloseOptions, call ...CallOption) error {
+	_, err := c.Request(ctx, events.TypeJobClose, callOpts(call).id, jobID, events.JobClose{
 		JobID: jobID, AssignmentID: assignmentID, DispositionCode: opts.DispositionCode,
 		CloseAt: opts.CloseAt, Note: opts.Note,
 	})
@@ -212,8 +219,8 @@ func (c *Client) Close(ctx context.Context, jobID, assignmentID string, opts Clo
 }
 
 // Cancel cancels a queued or assigned job; its offers are revoked.
-func (c *Client) Cancel(ctx context.Context, jobID, dispositionCode, note string) error {
-	_, err := c.Request(ctx, events.TypeJobCancel, "", jobID,
+func (c *Client) Cancel(ctx context.Context, jobID, dispositionCode, note string, opts ...CallOption) error {
+	_, err := c.Request(ctx, events.TypeJobCancel, callOpts(opts).id, jobID,
 		events.JobCancel{JobID: jobID, DispositionCode: dispositionCode, Note: note})
 	return err
 }

@@ -32,7 +32,11 @@ func (c *Client) OnOffer(workerID string, fn func(OfferNotice)) (*nats.Subscript
 	if err != nil {
 		return nil, err
 	}
-	return sub, c.nc.Flush()
+	if err := c.nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return sub, nil
 }
 
 // Offers is an iterator over the offers issued to one worker.

@@ -24,7 +24,8 @@ type Watcher struct {
 }
 
 // Watch follows the router's event stream (an ordered consumer: no state is left on
-// the server when it stops).
+// the server when it stops). It stops when ctx ends or Stop is called; Next then
+// returns an error.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
@@ -45,7 +46,12 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{it: it}, nil
+	w := &Watcher{it: it}
+	go func() {
+		<-ctx.Done()
+		w.Stop()
+	}()
+	return w, nil
 }
 
 // Next returns the next event and the subject it was published on.

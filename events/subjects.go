@@ -96,6 +96,15 @@ func WorkerSubject(workerID string, t Type) string {
 	return SubjectEventsPrefix + "worker." + workerID + "." + verb(t)
 }
 
+// WorkerAll matches every event about one worker.
+func WorkerAll(workerID string) string { return SubjectEventsPrefix + "worker." + workerID + ".>" }
+
+// JobQueueType matches the job events of one type in one queue, e.g. every
+// io.patchbay.job.closed of queue "support".
+func JobQueueType(queueID string, t Type) string {
+	return SubjectEventsPrefix + "job." + queueID + ".*." + verb(t)
+}
+
 // JobQueueAll matches every job event of one queue.
 func JobQueueAll(queueID string) string { return SubjectEventsPrefix + "job." + queueID + ".>" }
 

@@ -84,7 +84,7 @@ func (f *eventsFlags) filter() ([]string, error) {
 		if err := checkIDFlag("worker", w); err != nil {
 			return nil, err
 		}
-		out = append(out, events.OfferWorkerAll(w), events.SubjectEventsPrefix+"worker."+w+".>")
+		out = append(out, events.OfferWorkerAll(w), events.WorkerAll(w))
 	}
 	for _, s := range f.subjects {
 		if s == "" || strings.ContainsAny(s, " \t\r\n") || strings.Contains(s, "..") ||

@@ -299,7 +299,7 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 	// Watch the closed events of this run's queue before anything happens; the close
 	// answers count too, so a job is seen closed by whichever comes first.
 	w, err := watcher.Watch(ctx, patchbay.WatchOptions{
-		Subjects: []string{events.SubjectEventsPrefix + "job." + r.queue() + ".*." + verb(events.TypeJobClosed)},
+		Subjects: []string{events.JobQueueType(r.queue(), events.TypeJobClosed)},
 	})
 	if err != nil {
 		return r.report, err
@@ -539,4 +539,3 @@ func (r *run) finish(d time.Duration) Report {
 }
 
 // verb is the last segment of a type, the last token of its event subjects.
-func verb(t events.Type) string { return t.Name()[strings.LastIndexByte(t.Name(), '.')+1:] }

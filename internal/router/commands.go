@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -57,13 +56,10 @@ func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Com
 // reloaded and the same batch is applied again, so later commands never overtake it.
 func (r *Router) handleBatch(msgs []jetstream.Msg) {
 	for attempt := 0; ; attempt++ {
-		if !r.holdsLease() {
-			// Paused past the lease: another router may be active. Leave the messages
-			// for it (unacknowledged, they are redelivered).
-			r.fail(errors.New("the router lease expired before it could be renewed"))
-			return
+		if r.Err() != nil {
+			return // another router took over: leave the messages to it
 		}
-		if r.applyBatch(msgs) {
+		if r.ensureLease() && r.applyBatch(msgs) {
 			return
 		}
 		for _, m := range msgs {

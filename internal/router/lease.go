@@ -81,9 +81,31 @@ func (r *Router) renew(ctx context.Context) error {
 	return nil
 }
 
+// ensureLease reports whether the router may apply commands now. The lease must be
+// ours with a margin by the local clock; when it is not (the router was paused, or
+// could not renew), one renewal is tried: it is a compare-and-set on our revision, so
+// it succeeds only if no other router took the lease meanwhile. When another did, the
+// router stops.
+func (r *Router) ensureLease() bool {
+	if r.holdsLease() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.LeaseTTL/2)
+	defer cancel()
+	err := r.renew(ctx)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		r.fail(fmt.Errorf("another router took the lease: %w", err))
+	} else {
+		r.log.Warn().Err(err).Msg("lease ran out and could not be renewed; waiting")
+	}
+	return false
+}
+
 // holdsLease reports whether the lease is still ours with a margin, judged by the
-// local clock: a router that was paused past its lease stops before it applies
-// anything.
+// local clock.
 func (r *Router) holdsLease() bool {
 	r.leaseMu.Lock()
 	defer r.leaseMu.Unlock()
@@ -101,8 +123,9 @@ func (r *Router) release(ctx context.Context) {
 	}
 }
 
-// keepLease renews the lease until ctx ends; when it cannot (another router holds
-// it, or storage is gone for longer than the lease) the router stops with an error.
+// keepLease renews the lease until ctx ends. When another router has taken it the
+// router stops with an error; other failures are retried (meanwhile ensureLease keeps
+// the router from applying anything once the lease has run out).
 func (r *Router) keepLease(ctx context.Context) {
 	t := time.NewTicker(r.cfg.LeaseTTL / 3)
 	defer t.Stop()
@@ -117,8 +140,8 @@ func (r *Router) keepLease(ctx context.Context) {
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
-			if errors.Is(err, jetstream.ErrKeyExists) || !r.holdsLease() {
-				r.fail(fmt.Errorf("lost the router lease: %w", err))
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				r.fail(fmt.Errorf("another router took the lease: %w", err))
 				return
 			}
 			r.log.Warn().Err(err).Msg("renew lease; retrying")

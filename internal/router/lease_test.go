@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,4 +56,45 @@ func TestStandbyRouterTakesOver(t *testing.T) {
 	e.jobEvent(events.TypeJobQueued, "j2")
 	require.NoError(t, e.client.Close(ctx(t), "j1", asg, patchbayClose("Resolved")))
 	e.offerFor("alice", "j2")
+}
+
+// A router that finds its lease ran out (it was paused, or could not renew) renews it
+// and goes on when no other router took over; it does not stop for nothing.
+func TestLeaseRunOutWithoutRivalIsRenewed(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := start(t, router.Config{LeaseTTL: time.Second, Now: now})
+	e.register("alice", []string{"q"}, nil)
+	offset.Store(int64(time.Hour)) // as if paused for an hour
+	e.createJob("j1", "q")
+	e.offerFor("alice", "j1")
+	require.NoError(t, e.router.Err())
+}
+
+// A router whose lease was taken by another stops applying commands.
+func TestLeaseTakenByAnotherStopsTheRouter(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, Now: now})
+	e.register("alice", []string{"q"}, nil)
+
+	// A second router whose clock runs an hour ahead sees the lease as expired and
+	// takes it.
+	rival, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{LeaseTTL: time.Second,
+		Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	require.NoError(t, err)
+	require.NoError(t, rival.Start(ctx(t)))
+	t.Cleanup(func() { _ = rival.Stop(context.Background()) })
+	select {
+	case <-e.router.Failed():
+		require.ErrorContains(t, e.router.Err(), "another router took the lease")
+	case <-time.After(waitFor):
+		t.Fatal("the first router did not notice it lost the lease")
+	}
+	// The rival routes from here on.
+	e.createJob("j1", "q")
+	e.offerFor("alice", "j1")
 }

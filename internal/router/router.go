@@ -338,8 +338,8 @@ func (r *Router) resetTimer(t *time.Timer) {
 // tick fires the engine's due timers and persists what they did, retrying until it
 // is persisted (the engine state already moved on).
 func (r *Router) tick(ctx context.Context) {
-	if !r.holdsLease() {
-		r.fail(errors.New("the router lease expired before it could be renewed"))
+	if !r.ensureLease() {
+		time.Sleep(CommitRetryDefault) // back off while the lease cannot be renewed
 		return
 	}
 	res := r.engine.Tick(r.cfg.Now())
