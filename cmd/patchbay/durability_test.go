@@ -20,6 +20,7 @@ import (
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
 )
 
 const durabilityWait = 60 * time.Second
@@ -361,4 +362,29 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	h := follow(t, c)
 	register(t, c, "w", "q", 1)
 	h.waitFor(t, "kept offered", isType(events.TypeOfferIssued, "kept"))
+}
+
+// With --nats-url the router uses an existing deployment and embeds nothing.
+func TestServeWithNATSURL(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetArgs([]string{"serve", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	register(t, c, "w", "q", 1) // retried by the client until the router answers
+	h := follow(t, c)           // from the start of the stream the router made
+	createJob(t, c, "j", "q")
+	h.waitFor(t, "offer", isType(events.TypeOfferIssued, "j"))
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(durabilityWait):
+		t.Fatal("serve did not stop")
+	}
 }
