@@ -54,6 +54,7 @@ worker ids of its own.`,
 	f.IntVar(&cfg.Workers, "workers", bench.WorkersDefault, "simulated workers")
 	f.IntVar(&cfg.Capacity, "capacity", bench.CapacityDefault, "each worker's capacity (jobs at once)")
 	f.IntVar(&cfg.Producers, "producers", bench.ProducersDefault, "goroutines creating jobs concurrently")
+	f.Float64Var(&cfg.Rate, "rate", 0, "create this many jobs per second in all (0: as fast as possible); below the workers' capacity created->offer is the router's latency")
 	f.StringVar(&cfg.URL, "nats-url", "", "NATS server of a running router (default: embed a server and a router)")
 	f.DurationVar(&cfg.RequestTimeout, "timeout", bench.RequestTimeoutDefault, "how long each request may wait for the router")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

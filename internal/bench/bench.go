@@ -50,6 +50,10 @@ type Config struct {
 	Capacity int
 	// Producers is how many goroutines create jobs concurrently.
 	Producers int
+	// Rate paces the creates at this many jobs per second in all (0: as fast as the
+	// producers can). Below the workers' capacity, created -> offer is the router's
+	// latency rather than the time a job waits for a free worker.
+	Rate float64
 	// URL is the NATS server of a running router; empty starts an embedded server
 	// and an in-process router for the run.
 	URL string
@@ -68,6 +72,9 @@ func (c Config) Validate() error {
 	}
 	if c.Capacity < 0 {
 		errs = append(errs, fmt.Errorf("capacity must be positive (got %d)", c.Capacity))
+	}
+	if c.Rate < 0 {
+		errs = append(errs, fmt.Errorf("rate must not be negative (got %g)", c.Rate))
 	}
 	if c.Producers < 0 {
 		errs = append(errs, fmt.Errorf("producers must be positive (got %d)", c.Producers))
@@ -126,11 +133,12 @@ func percentile(ds []time.Duration, p int) time.Duration {
 
 // Report is what a run measured.
 type Report struct {
-	Jobs      int  `json:"jobs"`
-	Workers   int  `json:"workers"`
-	Capacity  int  `json:"capacity"`
-	Producers int  `json:"producers"`
-	Embedded  bool `json:"embedded"`
+	Jobs      int     `json:"jobs"`
+	Workers   int     `json:"workers"`
+	Capacity  int     `json:"capacity"`
+	Producers int     `json:"producers"`
+	Rate      float64 `json:"rate,omitempty"`
+	Embedded  bool    `json:"embedded"`
 	// Closed is how many jobs were closed.
 	Closed int `json:"closed"`
 	// Errors counts the requests that failed: refused (an accept that lost to an
@@ -158,8 +166,12 @@ func (r Report) String() string {
 	if r.Embedded {
 		where = "an embedded server and router"
 	}
-	fmt.Fprintf(&b, "patchbay bench: %d jobs, %d workers x capacity %d, %d producers, on %s\n",
-		r.Jobs, r.Workers, r.Capacity, r.Producers, where)
+	pace := "as fast as they can"
+	if r.Rate > 0 {
+		pace = fmt.Sprintf("at %g jobs/s", r.Rate)
+	}
+	fmt.Fprintf(&b, "patchbay bench: %d jobs, %d workers x capacity %d, %d producers %s, on %s\n",
+		r.Jobs, r.Workers, r.Capacity, r.Producers, pace, where)
 	fmt.Fprintf(&b, "  closed               %d/%d jobs (%d failed requests)\n", r.Closed, r.Jobs, r.Errors)
 	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
 		fmt.Fprintf(&b, "    %-18s %d\n", k, r.Failures[k])
@@ -210,7 +222,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}()
 	}
 	r := &run{cfg: cfg, runID: "bench-" + strings.ToLower(nuid.Next())}
-	r.report = Report{Jobs: cfg.Jobs, Workers: cfg.Workers, Capacity: cfg.Capacity, Producers: cfg.Producers, Embedded: cfg.URL == ""}
+	r.report = Report{Jobs: cfg.Jobs, Workers: cfg.Workers, Capacity: cfg.Capacity, Producers: cfg.Producers, Rate: cfg.Rate, Embedded: cfg.URL == ""}
 	return r.run(ctx, url)
 }
 
@@ -391,12 +403,16 @@ func (r *run) produce(ctx context.Context, c *patchbay.Client) (time.Time, error
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, r.cfg.Producers)
+	start := time.Now()
 	for range r.cfg.Producers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= r.cfg.Jobs || ctx.Err() != nil {
 					return
+				}
+				if r.cfg.Rate > 0 { // job i is due at start + i/rate
+					time.Sleep(time.Until(start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))))
 				}
 				id := r.jobID(i)
 				r.mu.Lock()
