@@ -19,6 +19,8 @@ const (
 	TypeWorkerDeregister Type = "io.patchbay.worker.deregister"
 	TypeOfferAccept      Type = "io.patchbay.offer.accept"
 	TypeOfferDecline     Type = "io.patchbay.offer.decline"
+	TypePolicyPut        Type = "io.patchbay.policy.put"
+	TypePolicyDelete     Type = "io.patchbay.policy.delete"
 )
 
 // Outbound: published by the router, one per state change.
@@ -41,6 +43,9 @@ const (
 	TypeWorkerUpdated      Type = "io.patchbay.worker.updated"
 	TypeWorkerDeregistered Type = "io.patchbay.worker.deregistered"
 
+	TypePolicyUpdated Type = "io.patchbay.policy.updated"
+	TypePolicyDeleted Type = "io.patchbay.policy.deleted"
+
 	// TypeCommandSucceeded is the reply to a request that was applied.
 	TypeCommandSucceeded Type = "io.patchbay.command.succeeded"
 	// TypeCommandFailed is the reply to a refused request, and the event published
@@ -54,6 +59,7 @@ func Inbound() []Type {
 		TypeJobCreated, TypeJobComplete, TypeJobClose, TypeJobCancel,
 		TypeWorkerRegister, TypeWorkerUpdate, TypeWorkerDeregister,
 		TypeOfferAccept, TypeOfferDecline,
+		TypePolicyPut, TypePolicyDelete,
 	}
 }
 
@@ -64,6 +70,7 @@ func Outbound() []Type {
 		TypeJobCompleted, TypeJobClosed, TypeJobCancelled,
 		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
 		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
+		TypePolicyUpdated, TypePolicyDeleted,
 		TypeCommandSucceeded, TypeCommandFailed,
 	}
 }
@@ -101,6 +108,10 @@ func Payload(t Type) any {
 		return &OfferAccept{}
 	case TypeOfferDecline:
 		return &OfferDecline{}
+	case TypePolicyPut:
+		return &PolicyPut{}
+	case TypePolicyDelete:
+		return &PolicyDelete{}
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ var (
 		"io.patchbay.worker.deregister",
 		"io.patchbay.offer.accept",
 		"io.patchbay.offer.decline",
+		"io.patchbay.policy.put",
+		"io.patchbay.policy.delete",
 	}
 	wantOutbound = []events.Type{
 		"io.patchbay.job.received",
@@ -39,6 +41,8 @@ var (
 		"io.patchbay.worker.registered",
 		"io.patchbay.worker.updated",
 		"io.patchbay.worker.deregistered",
+		"io.patchbay.policy.updated",
+		"io.patchbay.policy.deleted",
 		"io.patchbay.command.succeeded",
 		"io.patchbay.command.failed",
 	}
@@ -115,6 +119,8 @@ func TestPayload(t *testing.T) {
 		{events.TypeWorkerDeregister, &events.WorkerDeregister{}},
 		{events.TypeOfferAccept, &events.OfferAccept{}},
 		{events.TypeOfferDecline, &events.OfferDecline{}},
+		{events.TypePolicyPut, &events.PolicyPut{}},
+		{events.TypePolicyDelete, &events.PolicyDelete{}},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -374,6 +374,8 @@ func TestDecodeDataEveryInboundPayload(t *testing.T) {
 		{events.TypeWorkerDeregister, events.WorkerDeregister{WorkerID: "w1"}, func() any { return &events.WorkerDeregister{} }},
 		{events.TypeOfferAccept, events.OfferAccept{JobID: "j1", OfferID: "o1", WorkerID: "w1"}, func() any { return &events.OfferAccept{} }},
 		{events.TypeOfferDecline, events.OfferDecline{JobID: "j1", OfferID: "o1", WorkerID: "w1", RetryOfferAt: &retry}, func() any { return &events.OfferDecline{} }},
+		{events.TypePolicyPut, events.PolicyPut{Kind: events.KindQueue, ID: "q1", Spec: []byte(`{"order":"lifo"}`)}, func() any { return &events.PolicyPut{} }},
+		{events.TypePolicyDelete, events.PolicyDelete{Kind: events.KindQueue, ID: "q1"}, func() any { return &events.PolicyDelete{} }},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -1,6 +1,9 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Selector operators (Azure Job Router's labelOperator values).
 const (
@@ -65,6 +68,9 @@ type WorkerRegister struct {
 	TotalCapacity      *int            `json:"totalCapacity,omitempty"`
 	Channels           []ChannelConfig `json:"channels,omitempty"`
 	AvailableForOffers *bool           `json:"availableForOffers,omitempty"`
+	// MaxConcurrentOffers caps the offers outstanding to the worker at once (0: no cap
+	// beyond its capacity).
+	MaxConcurrentOffers *int `json:"maxConcurrentOffers,omitempty"`
 }
 
 // WorkerDeregister is the data of io.patchbay.worker.deregister.
@@ -208,6 +214,8 @@ type Worker struct {
 	TotalCapacity      int             `json:"totalCapacity"`
 	Channels           []ChannelConfig `json:"channels"`
 	AvailableForOffers bool            `json:"availableForOffers"`
+	// MaxConcurrentOffers caps the offers outstanding to the worker (0: no cap).
+	MaxConcurrentOffers int `json:"maxConcurrentOffers,omitempty"`
 	// State is active (available for offers), draining (deregistered with work still
 	// assigned) or inactive.
 	State string `json:"state"`
@@ -231,6 +239,11 @@ type CommandResult struct {
 	AssignmentID string `json:"assignmentId,omitempty"`
 	// Status is the job's (or worker's) status after the command.
 	Status string `json:"status,omitempty"`
+	// PolicyKind, PolicyID and Revision are set by policy commands: the policy's
+	// revision after the command.
+	PolicyKind PolicyKind `json:"policyKind,omitempty"`
+	PolicyID   string     `json:"policyId,omitempty"`
+	Revision   uint64     `json:"revision,omitempty"`
 	// Duplicate is true when the command had already been applied (same CloudEvent id
 	// or same job id); nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
@@ -242,4 +255,91 @@ type CommandFailure struct {
 	CommandType string `json:"commandType,omitempty"`
 	Subject     string `json:"subject,omitempty"`
 	Error       *Error `json:"error"`
+}
+
+// --- policies ---
+
+// PolicyKind names a kind of routing policy.
+type PolicyKind string
+
+const (
+	// KindQueue is a queue's policy: its distribution policy and order.
+	KindQueue PolicyKind = "queue"
+	// KindDistributionPolicy says how a queue's jobs are offered.
+	KindDistributionPolicy PolicyKind = "distributionPolicy"
+)
+
+// PolicyKinds lists the policy kinds.
+func PolicyKinds() []PolicyKind { return []PolicyKind{KindQueue, KindDistributionPolicy} }
+
+// PolicyPut is the data of io.patchbay.policy.put: create or replace a policy.
+type PolicyPut struct {
+	Kind PolicyKind `json:"kind"`
+	ID   string     `json:"id"`
+	// Revision, when set, must be the policy's current revision (0: it must not exist
+	// yet); the put is refused with revision_mismatch otherwise.
+	Revision *uint64 `json:"revision,omitempty"`
+	// Spec is the policy: a QueueSpec or a DistributionPolicySpec, by Kind.
+	Spec json.RawMessage `json:"spec"`
+}
+
+// PolicyDelete is the data of io.patchbay.policy.delete.
+type PolicyDelete struct {
+	Kind     PolicyKind `json:"kind"`
+	ID       string     `json:"id"`
+	Revision *uint64    `json:"revision,omitempty"`
+}
+
+// Policy is a stored policy: the data of io.patchbay.policy.updated and .deleted.
+type Policy struct {
+	Kind      PolicyKind      `json:"kind"`
+	ID        string          `json:"id"`
+	Revision  uint64          `json:"revision"`
+	Spec      json.RawMessage `json:"spec"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// Queue orders.
+const (
+	OrderFIFO = "fifo" // first in, first out within a priority (default)
+	OrderLIFO = "lifo" // last in, first out within a priority
+)
+
+// QueueSpec is a queue's policy.
+type QueueSpec struct {
+	Name string `json:"name,omitempty"`
+	// DistributionPolicyID names the distribution policy (defaults when empty or
+	// not defined yet).
+	DistributionPolicyID string `json:"distributionPolicyId,omitempty"`
+	// Order within a priority: fifo (default) or lifo.
+	Order  string `json:"order,omitempty"`
+	Labels Labels `json:"labels,omitempty"`
+}
+
+// Distribution modes.
+const (
+	ModeLongestIdle = "longestIdle" // lowest load ratio, then longest idle (default)
+	ModeRoundRobin  = "roundRobin"  // the next worker after the one offered last
+	ModeBestWorker  = "bestWorker"  // the highest score, ties to the longest idle
+)
+
+// DistributionPolicySpec says how a queue's jobs are offered.
+type DistributionPolicySpec struct {
+	Name string `json:"name,omitempty"`
+	// OfferExpiresAfterSeconds is how long an offer stays open (the router's
+	// --offer-expiry when 0).
+	OfferExpiresAfterSeconds float64          `json:"offerExpiresAfterSeconds,omitempty"`
+	Mode                     DistributionMode `json:"mode"`
+}
+
+// DistributionMode picks the workers a job is offered to.
+type DistributionMode struct {
+	Kind string `json:"kind"`
+	// MinConcurrentOffers: a job is first offered when at least this many workers can
+	// take it (default 1). MaxConcurrentOffers: it is offered to at most this many at
+	// once (default 1); the first accept wins and the other offers are revoked.
+	MinConcurrentOffers int `json:"minConcurrentOffers,omitempty"`
+	MaxConcurrentOffers int `json:"maxConcurrentOffers,omitempty"`
+	// BypassSelectors ignores the jobs' worker selectors.
+	BypassSelectors bool `json:"bypassSelectors,omitempty"`
 }

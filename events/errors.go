@@ -24,6 +24,9 @@ const (
 	CodeInvalidTransition  Code = "invalid_transition"  // the job is not in a state that allows this
 	CodeAssignmentMismatch Code = "assignment_mismatch" // the assignment id does not match the job's
 	CodeJobExists          Code = "job_exists"          // a different job-created event used this job id
+	CodeUnknownPolicy      Code = "unknown_policy"      // no such policy
+	CodeRevisionMismatch   Code = "revision_mismatch"   // the policy changed since the revision the command names
+	CodePolicyInUse        Code = "policy_in_use"       // the policy is referenced by another one
 	CodeInternal           Code = "internal"            // the router could not complete the command
 )
 
@@ -72,13 +75,17 @@ var (
 	ErrInvalidTransition  = &Error{Code: CodeInvalidTransition, Message: "transition not allowed"}
 	ErrAssignmentMismatch = &Error{Code: CodeAssignmentMismatch, Message: "assignment id does not match"}
 	ErrJobExists          = &Error{Code: CodeJobExists, Message: "job id already used"}
+	ErrUnknownPolicy      = &Error{Code: CodeUnknownPolicy, Message: "unknown policy"}
+	ErrRevisionMismatch   = &Error{Code: CodeRevisionMismatch, Message: "revision does not match"}
+	ErrPolicyInUse        = &Error{Code: CodePolicyInUse, Message: "policy in use"}
 	ErrInternal           = &Error{Code: CodeInternal, Message: "internal error"}
 )
 
 var sentinels = []*Error{
 	ErrMalformed, ErrUnknownType, ErrInvalidData, ErrUnknownJob, ErrUnknownWorker,
 	ErrUnknownOffer, ErrNotYourOffer, ErrOfferExpired, ErrOfferRevoked, ErrOfferDeclined,
-	ErrAlreadyAssigned, ErrInvalidTransition, ErrAssignmentMismatch, ErrJobExists, ErrInternal,
+	ErrAlreadyAssigned, ErrInvalidTransition, ErrAssignmentMismatch, ErrJobExists,
+	ErrUnknownPolicy, ErrRevisionMismatch, ErrPolicyInUse, ErrInternal,
 }
 
 // Codes lists every error code.

@@ -20,6 +20,8 @@ const (
 	// BucketQueues holds the ordered queues: one key per queued job,
 	// "<queueId>.<rank>.<jobId>", whose lexical order is the dispatch order.
 	BucketQueues = "PATCHBAY_QUEUES"
+	// BucketPolicies holds the routing policies, one key per policy: "<kind>.<id>".
+	BucketPolicies = "PATCHBAY_POLICIES"
 	// BucketRouter holds the router's own bookkeeping (the write-ahead record).
 	BucketRouter = "PATCHBAY_ROUTER"
 
@@ -103,6 +105,12 @@ func WorkerAll(workerID string) string { return SubjectEventsPrefix + "worker." 
 // io.patchbay.job.closed of queue "support".
 func JobQueueType(queueID string, t Type) string {
 	return SubjectEventsPrefix + "job." + queueID + ".*." + verb(t)
+}
+
+// PolicySubject is where policy events are published:
+// "patchbay.events.policy.<kind>.<id>.<verb>".
+func PolicySubject(kind PolicyKind, id string, t Type) string {
+	return SubjectEventsPrefix + "policy." + string(kind) + "." + id + "." + verb(t)
 }
 
 // JobQueueAll matches every job event of one queue.

@@ -33,6 +33,8 @@ func TestInboundSubjects(t *testing.T) {
 		{events.TypeWorkerDeregister, "patchbay.in.worker.deregister", "patchbay.req.worker.deregister"},
 		{events.TypeOfferAccept, "patchbay.in.offer.accept", "patchbay.req.offer.accept"},
 		{events.TypeOfferDecline, "patchbay.in.offer.decline", "patchbay.req.offer.decline"},
+		{events.TypePolicyPut, "patchbay.in.policy.put", "patchbay.req.policy.put"},
+		{events.TypePolicyDelete, "patchbay.in.policy.delete", "patchbay.req.policy.delete"},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -97,7 +97,7 @@ func BenchmarkBest1000Workers(b *testing.B) {
 	cands := e.candidates("q1")
 	b.ReportAllocs()
 	for b.Loop() {
-		if w, _ := e.best(j, cands); w == nil {
+		if ps := e.pick(j, cands, e.distributionOf("q1"), 1); len(ps) == 0 {
 			b.Fatal("no worker")
 		}
 	}

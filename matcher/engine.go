@@ -83,7 +83,10 @@ type Engine struct {
 	workers map[string]*Worker
 	offers  map[string]*Offer
 	queues  map[string]*Queue
-	timers  timerHeap
+	// policies by "<kind>.<id>"; cursors is each round-robin queue's last offered worker.
+	policies map[string]*policy
+	cursors  map[string]string
+	timers   timerHeap
 	seq     uint64 // last enqueue sequence
 
 	// per-Apply scratch
@@ -92,7 +95,11 @@ type Engine struct {
 	dirtyJobs  map[string]bool
 	dirtyWrk   map[string]bool
 	dirtyOffer map[string]bool
-	queueOps   []Op
+	// dirtyPolicy and dirtyCursor name changed policies and round-robin cursors (a
+	// policy no longer in the map is deleted).
+	dirtyPolicy map[string]bool
+	dirtyCursor map[string]bool
+	queueOps    []Op
 	touched    map[string]bool
 }
 
@@ -117,6 +124,8 @@ func (e *Engine) reset() {
 	e.workers = map[string]*Worker{}
 	e.offers = map[string]*Offer{}
 	e.queues = map[string]*Queue{}
+	e.policies = map[string]*policy{}
+	e.cursors = map[string]string{}
 	e.timers = nil
 	e.seq = 0
 }
@@ -167,6 +176,8 @@ func (e *Engine) begin(now time.Time) {
 	e.dirtyJobs = map[string]bool{}
 	e.dirtyWrk = map[string]bool{}
 	e.dirtyOffer = map[string]bool{}
+	e.dirtyPolicy = map[string]bool{}
+	e.dirtyCursor = map[string]bool{}
 	e.queueOps = nil
 	e.touched = map[string]bool{}
 }
@@ -184,7 +195,17 @@ func (e *Engine) finish() *Result {
 	for _, id := range sortedKeys(e.dirtyOffer) {
 		res.Ops = append(res.Ops, Op{Bucket: events.BucketOffers, Key: id, Value: mustJSON(e.offers[id])})
 	}
+	for _, k := range sortedKeys(e.dirtyPolicy) {
+		op := Op{Bucket: events.BucketPolicies, Key: k}
+		if p := e.policies[k]; p != nil {
+			op.Value = mustJSON(p.Policy)
+		}
+		res.Ops = append(res.Ops, op)
+	}
 	res.Ops = append(res.Ops, e.queueOps...)
+	for _, q := range sortedKeys(e.dirtyCursor) {
+		res.Ops = append(res.Ops, Op{Bucket: events.BucketQueues, Key: CursorKey(q), Value: []byte(e.cursors[q])})
+	}
 	e.res = nil
 	return res
 }
@@ -215,6 +236,10 @@ func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 		err = e.closeJob(cmd, d)
 	case *events.JobCancel:
 		err = e.cancelJob(cmd, d)
+	case *events.PolicyPut:
+		err = e.putPolicy(cmd, d)
+	case *events.PolicyDelete:
+		err = e.deletePolicy(cmd, d)
 	default:
 		err = events.Errorf(events.CodeUnknownType, "type", "%q is not a command patchbay accepts", cmd.Type)
 	}
@@ -234,7 +259,7 @@ func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 func (e *Engine) refuse(cmd Command, err error) *Result {
 	werr := events.AsError(err)
 	res := &Result{Err: werr, Events: e.res.Events}
-	if len(e.dirtyJobs)+len(e.dirtyWrk)+len(e.dirtyOffer)+len(e.queueOps) > 0 {
+	if len(e.dirtyJobs)+len(e.dirtyWrk)+len(e.dirtyOffer)+len(e.dirtyPolicy)+len(e.dirtyCursor)+len(e.queueOps) > 0 {
 		panic(fmt.Sprintf("matcher: %s refused after changing state: %v", cmd.Type, err))
 	}
 	e.res = nil
@@ -272,7 +297,12 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// offerExpiry is how long a queue's offers stay open: its distribution policy's
+// offerExpiresAfterSeconds, else the router's per-queue setting, else its default.
 func (e *Engine) offerExpiry(queueID string) time.Duration {
+	if s := e.distributionOf(queueID).offerExpiry; s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
 	if d, ok := e.cfg.QueueOfferExpiry[queueID]; ok {
 		return d
 	}

@@ -485,7 +485,7 @@ func (s *sim) checkWorkConserving(i int) {
 			}
 			for _, w := range s.workers {
 				if x := e.workers[w]; x != nil {
-					_, ok := e.eligible(j, x)
+					_, ok := e.eligible(j, x, false)
 					require.False(s.t, ok, "step %d: job %s waits with no offer while %s is eligible", i, j.JobID, w)
 				}
 			}

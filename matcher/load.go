@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/lifecycle"
@@ -14,12 +15,29 @@ type State struct {
 	Jobs    map[string][]byte
 	Workers map[string][]byte
 	Offers  map[string][]byte
+	// Policies by "<kind>.<id>".
+	Policies map[string][]byte
+	// Queues is the queues bucket; Load reads the round-robin cursors from it (the
+	// queues themselves are rebuilt from the jobs).
+	Queues map[string][]byte
 }
 
 // Load replaces the engine's state with a persisted one and rebuilds the indexes
 // (queues in dispatch order) and the timers (offer expiry, retry-offer-at, close-at).
 func (e *Engine) Load(s State) error {
 	e.reset()
+	for k, v := range s.Policies {
+		p, err := loadPolicy(v)
+		if err != nil {
+			return fmt.Errorf("load policy %q: %w", k, err)
+		}
+		e.policies[policyKey(p.Kind, p.ID)] = p
+	}
+	for k, v := range s.Queues {
+		if q, ok := strings.CutPrefix(k, CursorKey("")); ok {
+			e.cursors[q] = string(v)
+		}
+	}
 	for k, v := range s.Jobs {
 		j := &Job{}
 		if err := json.Unmarshal(v, j); err != nil {

@@ -49,6 +49,15 @@ func requireSameEngine(t testing.TB, want, got *Engine) {
 		require.Equal(t, nilIfEmpty(want.QueueJobIDs(q)), nilIfEmpty(got.QueueJobIDs(q)), "queue %s", q)
 	}
 	require.Equal(t, nextDeadline(want), nextDeadline(got), "next deadline")
+	policies := func(e *Engine) map[string]events.Policy {
+		out := map[string]events.Policy{}
+		for k, p := range e.policies {
+			out[k] = p.Policy
+		}
+		return out
+	}
+	require.Equal(t, policies(want), policies(got), "policies")
+	require.Equal(t, want.cursors, got.cursors, "round-robin cursors")
 }
 
 // sameEvents compares two event lists as multisets of (type, subject, data): the

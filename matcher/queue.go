@@ -12,40 +12,59 @@ import (
 type Queue struct {
 	ID   string
 	jobs []*Job
+	lifo bool // last in, first out within a priority
 }
 
-// less is the dispatch order.
-func less(a, b *Job) bool {
+// less is the dispatch order: higher priority first, then first in (or, in a LIFO
+// queue, last in) first out.
+func (q *Queue) less(a, b *Job) bool {
 	if a.Priority != b.Priority {
 		return a.Priority > b.Priority
+	}
+	if q.lifo {
+		return a.Seq > b.Seq
 	}
 	return a.Seq < b.Seq
 }
 
+// setOrder switches the queue between FIFO and LIFO.
+func (q *Queue) setOrder(lifo bool) {
+	if q.lifo == lifo {
+		return
+	}
+	q.lifo = lifo
+	sort.Slice(q.jobs, func(i, k int) bool { return q.less(q.jobs[i], q.jobs[k]) })
+}
+
 func (q *Queue) insert(j *Job) {
-	i := sort.Search(len(q.jobs), func(i int) bool { return less(j, q.jobs[i]) })
+	i := sort.Search(len(q.jobs), func(i int) bool { return q.less(j, q.jobs[i]) })
 	q.jobs = append(q.jobs, nil)
 	copy(q.jobs[i+1:], q.jobs[i:])
 	q.jobs[i] = j
 }
 
 func (q *Queue) remove(j *Job) {
-	i := sort.Search(len(q.jobs), func(i int) bool { return !less(q.jobs[i], j) })
+	i := sort.Search(len(q.jobs), func(i int) bool { return !q.less(q.jobs[i], j) })
 	if i < len(q.jobs) && q.jobs[i] == j {
 		q.jobs = append(q.jobs[:i], q.jobs[i+1:]...)
 	}
 }
 
 // QueueKey is the job's key in the queues bucket: "<queueId>.<rank>.<seq>.<jobId>",
-// whose lexical order is the dispatch order (rank 000 is priority 100).
+// whose lexical order is the dispatch order of a FIFO queue (rank 000 is priority 100;
+// a LIFO queue takes each priority's keys from the end).
 func QueueKey(j *Job) string {
 	return fmt.Sprintf("%s.%03d.%020d.%s", j.QueueID, 100-j.Priority, j.Seq, j.JobID)
 }
 
+// CursorKey is a round-robin queue's cursor in the queues bucket (queue ids start
+// with a letter or digit, so it never collides with a job key).
+func CursorKey(queueID string) string { return "_cursor." + queueID }
+
 func (e *Engine) queue(id string) *Queue {
 	q := e.queues[id]
 	if q == nil {
-		q = &Queue{ID: id}
+		q = &Queue{ID: id, lifo: e.queueSpec(id).Order == events.OrderLIFO}
 		e.queues[id] = q
 	}
 	return q

@@ -86,7 +86,7 @@ func TestQueueKeyFormat(t *testing.T) {
 	for _, a := range jobs {
 		for _, b := range jobs {
 			if a != b {
-				require.Equal(t, less(a, b), QueueKey(a) < QueueKey(b), "%s vs %s", QueueKey(a), QueueKey(b))
+				require.Equal(t, (&Queue{}).less(a, b), QueueKey(a) < QueueKey(b), "%s vs %s", QueueKey(a), QueueKey(b))
 			}
 		}
 	}

@@ -306,6 +306,7 @@ type ev struct {
 	Job       events.Job
 	Offer     events.Offer
 	Worker    events.Worker
+	Policy    events.Policy
 }
 
 func decodeEvents(t testing.TB, obs []Outbound) []ev {
@@ -335,6 +336,10 @@ func decodeEvents(t testing.TB, obs []Outbound) []ev {
 			require.NoError(t, events.DecodeData(ce, &e.Worker))
 			require.Equal(t, events.WorkerSubject(e.Worker.WorkerID, e.Type), ob.Subject)
 			require.Equal(t, e.Worker.WorkerID, e.CESubject)
+		case strings.HasPrefix(name, "policy."):
+			require.NoError(t, events.DecodeData(ce, &e.Policy))
+			require.Equal(t, events.PolicySubject(e.Policy.Kind, e.Policy.ID, e.Type), ob.Subject)
+			require.Equal(t, e.Policy.ID, e.CESubject)
 		default:
 			t.Fatalf("unexpected outbound event type %s", e.Type)
 		}
@@ -415,7 +420,8 @@ func (m kvModel) state() State {
 		}
 		return out
 	}
-	return State{Jobs: cp(m[events.BucketJobs]), Workers: cp(m[events.BucketWorkers]), Offers: cp(m[events.BucketOffers])}
+	return State{Jobs: cp(m[events.BucketJobs]), Workers: cp(m[events.BucketWorkers]), Offers: cp(m[events.BucketOffers]),
+		Policies: cp(m[events.BucketPolicies]), Queues: cp(m[events.BucketQueues])}
 }
 
 // queueOrder is the job ids of a queue in the lexical order of its keys in the
@@ -548,7 +554,7 @@ func checkInvariants(t testing.TB, e *Engine) {
 			}
 			inQueue[j.JobID]++
 			if i > 0 {
-				if !less(q.jobs[i-1], j) {
+				if !q.less(q.jobs[i-1], j) {
 					fail("queue %s out of dispatch order at %d", qid, i)
 				}
 			}

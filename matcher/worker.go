@@ -85,8 +85,22 @@ func (w *Worker) overloaded(ch string) bool {
 	return w.used() > w.TotalCapacity || (c.MaxNumberOfJobs > 0 && w.onChannel(ch) > c.MaxNumberOfJobs)
 }
 
+// offers counts the worker's outstanding offers.
+func (w *Worker) offers() int {
+	n := 0
+	for _, l := range w.Loads {
+		if l.OfferID != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // hasRoom reports whether w could take one more job on any of its channels.
 func (w *Worker) hasRoom() bool {
+	if w.MaxConcurrentOffers > 0 && w.offers() >= w.MaxConcurrentOffers {
+		return false
+	}
 	for _, c := range w.Channels {
 		if _, ok := w.fits(c.ChannelID); ok {
 			return true

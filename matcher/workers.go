@@ -25,6 +25,9 @@ func validateWorker(d *events.WorkerRegister, full bool) error {
 	if d.TotalCapacity != nil && *d.TotalCapacity < 1 {
 		return events.Errorf(events.CodeInvalidData, "totalCapacity", "totalCapacity must be at least 1 (got %d)", *d.TotalCapacity)
 	}
+	if d.MaxConcurrentOffers != nil && *d.MaxConcurrentOffers < 0 {
+		return events.Errorf(events.CodeInvalidData, "maxConcurrentOffers", "maxConcurrentOffers must not be negative (got %d)", *d.MaxConcurrentOffers)
+	}
 	if full && len(d.Channels) == 0 {
 		return events.Errorf(events.CodeInvalidData, "channels", "channels: a worker needs at least one channel")
 	}
@@ -69,6 +72,10 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 	e.revokeOutsideQueues(w)
 	w.TotalCapacity = *d.TotalCapacity
 	w.Channels = d.Channels
+	w.MaxConcurrentOffers = 0
+	if d.MaxConcurrentOffers != nil {
+		w.MaxConcurrentOffers = *d.MaxConcurrentOffers
+	}
 	e.revokeUnfit(w)
 	available := d.AvailableForOffers == nil || *d.AvailableForOffers
 	e.setAvailable(w, available, wasAvailable)
@@ -102,6 +109,9 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	}
 	if d.Channels != nil {
 		w.Channels = d.Channels
+	}
+	if d.MaxConcurrentOffers != nil {
+		w.MaxConcurrentOffers = *d.MaxConcurrentOffers
 	}
 	e.revokeUnfit(w)
 	t := events.TypeWorkerUpdated

@@ -10,7 +10,8 @@ import (
 )
 
 // buckets lists the KV buckets the router keeps its state in.
-var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOffers, events.BucketQueues, events.BucketRouter}
+var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOffers, events.BucketQueues,
+	events.BucketPolicies, events.BucketRouter}
 
 // setup creates or updates the streams, KV buckets and the matcher's consumer.
 // It is idempotent: running it against an existing deployment changes only what

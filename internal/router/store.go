@@ -148,6 +148,12 @@ func (r *Router) loadState(ctx context.Context) (matcher.State, error) {
 	if s.Offers, err = r.readBucket(ctx, events.BucketOffers); err != nil {
 		return s, err
 	}
+	if s.Policies, err = r.readBucket(ctx, events.BucketPolicies); err != nil {
+		return s, err
+	}
+	if s.Queues, err = r.readBucket(ctx, events.BucketQueues); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
