@@ -87,7 +87,7 @@ type Engine struct {
 	policies map[string]*policy
 	cursors  map[string]string
 	timers   timerHeap
-	seq     uint64 // last enqueue sequence
+	seq      uint64 // last enqueue sequence
 
 	// per-Apply scratch
 	now        time.Time
@@ -100,7 +100,7 @@ type Engine struct {
 	dirtyPolicy map[string]bool
 	dirtyCursor map[string]bool
 	queueOps    []Op
-	touched    map[string]bool
+	touched     map[string]bool
 }
 
 // New returns an empty engine.
