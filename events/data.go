@@ -285,9 +285,10 @@ type PolicyPut struct {
 
 // PolicyDelete is the data of io.patchbay.policy.delete.
 type PolicyDelete struct {
-	Kind     PolicyKind `json:"kind"`
-	ID       string     `json:"id"`
-	Revision *uint64    `json:"revision,omitempty"`
+	Kind PolicyKind `json:"kind"`
+	ID   string     `json:"id"`
+	// Revision, when set, must be the policy's current revision.
+	Revision *uint64 `json:"revision,omitempty"`
 }
 
 // Policy is a stored policy: the data of io.patchbay.policy.updated and .deleted.
@@ -297,6 +298,9 @@ type Policy struct {
 	Revision  uint64          `json:"revision"`
 	Spec      json.RawMessage `json:"spec"`
 	UpdatedAt time.Time       `json:"updatedAt"`
+	// Deleted marks a deleted policy (on io.patchbay.policy.deleted, and the record
+	// kept so that a policy created again continues its revisions).
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Queue orders.
@@ -337,7 +341,8 @@ type DistributionMode struct {
 	Kind string `json:"kind"`
 	// MinConcurrentOffers: a job is first offered when at least this many workers can
 	// take it (default 1). MaxConcurrentOffers: it is offered to at most this many at
-	// once (default 1); the first accept wins and the other offers are revoked.
+	// once (default 1); the first accept wins and the other offers are revoked. Min
+	// must not exceed max (1 when unset).
 	MinConcurrentOffers int `json:"minConcurrentOffers,omitempty"`
 	MaxConcurrentOffers int `json:"maxConcurrentOffers,omitempty"`
 	// BypassSelectors ignores the jobs' worker selectors.

@@ -35,7 +35,7 @@ type distribution struct {
 
 // queueSpec is a queue's policy (the zero spec when it has none).
 func (e *Engine) queueSpec(queueID string) events.QueueSpec {
-	if p := e.policies[policyKey(events.KindQueue, queueID)]; p != nil {
+	if p := e.livePolicy(events.KindQueue, queueID); p != nil {
 		return *p.queue
 	}
 	return events.QueueSpec{}
@@ -50,7 +50,7 @@ func (e *Engine) distributionOf(queueID string) distribution {
 	if id == "" {
 		return d
 	}
-	p := e.policies[policyKey(events.KindDistributionPolicy, id)]
+	p := e.livePolicy(events.KindDistributionPolicy, id)
 	if p == nil {
 		return d
 	}
@@ -137,19 +137,20 @@ func validateDistributionSpec(s *events.DistributionPolicySpec) error {
 	if m.MaxConcurrentOffers < 0 || m.MaxConcurrentOffers > maxConcurrentOffersLimit {
 		return events.Errorf(events.CodeInvalidData, "spec/mode/maxConcurrentOffers", "spec/mode/maxConcurrentOffers must be between 0 and %d (got %d)", maxConcurrentOffersLimit, m.MaxConcurrentOffers)
 	}
-	if m.MaxConcurrentOffers > 0 && m.MinConcurrentOffers > m.MaxConcurrentOffers {
-		return events.Errorf(events.CodeInvalidData, "spec/mode/minConcurrentOffers", "spec/mode/minConcurrentOffers (%d) must not exceed maxConcurrentOffers (%d)", m.MinConcurrentOffers, m.MaxConcurrentOffers)
+	if max := max(m.MaxConcurrentOffers, 1); m.MinConcurrentOffers > max {
+		return events.Errorf(events.CodeInvalidData, "spec/mode/minConcurrentOffers", "spec/mode/minConcurrentOffers (%d) must not exceed maxConcurrentOffers (%d; 1 when unset)", m.MinConcurrentOffers, max)
 	}
 	return nil
 }
 
-// checkRevision refuses a command that names a revision other than the current one.
+// checkRevision refuses a command that names a revision other than the current one
+// (0 for a policy that does not exist, or was deleted).
 func checkRevision(cur *policy, want *uint64, kind events.PolicyKind, id string) error {
 	if want == nil {
 		return nil
 	}
 	var have uint64
-	if cur != nil {
+	if cur != nil && !cur.Deleted {
 		have = cur.Revision
 	}
 	if *want != have {
@@ -171,7 +172,7 @@ func (e *Engine) putPolicy(_ Command, d *events.PolicyPut) error {
 	if err := checkRevision(cur, d.Revision, d.Kind, d.ID); err != nil {
 		return err
 	}
-	if cur != nil && bytes.Equal(cur.Spec, p.Spec) {
+	if cur != nil && !cur.Deleted && bytes.Equal(cur.Spec, p.Spec) {
 		e.res.Reply = &events.CommandResult{PolicyKind: d.Kind, PolicyID: d.ID, Revision: cur.Revision, Duplicate: true}
 		return nil
 	}
@@ -181,7 +182,7 @@ func (e *Engine) putPolicy(_ Command, d *events.PolicyPut) error {
 	}
 	e.policies[key] = p
 	e.policyChanged(p, cur)
-	e.emit(events.PolicySubject(p.Kind, p.ID, events.TypePolicyUpdated), events.TypePolicyUpdated, p.ID, p.Policy)
+	e.emit(events.PolicySubject(p.Kind, p.ID, events.TypePolicyUpdated), events.TypePolicyUpdated, key, p.Policy)
 	e.res.Reply = &events.CommandResult{PolicyKind: p.Kind, PolicyID: p.ID, Revision: p.Revision}
 	return nil
 }
@@ -192,7 +193,7 @@ func (e *Engine) deletePolicy(_ Command, d *events.PolicyDelete) error {
 	}
 	key := policyKey(d.Kind, d.ID)
 	cur := e.policies[key]
-	if cur == nil {
+	if cur == nil || cur.Deleted {
 		return events.Errorf(events.CodeUnknownPolicy, "id", "no %s %q", d.Kind, d.ID)
 	}
 	if err := checkRevision(cur, d.Revision, d.Kind, d.ID); err != nil {
@@ -203,12 +204,13 @@ func (e *Engine) deletePolicy(_ Command, d *events.PolicyDelete) error {
 			return events.Errorf(events.CodePolicyInUse, "id", "distributionPolicy %q is used by queue %q", d.ID, users[0])
 		}
 	}
-	delete(e.policies, key)
-	e.policyChanged(nil, cur)
-	gone := cur.Policy
+	// Keep a tombstone so that the policy, created again, continues its revisions.
+	gone := &policy{Policy: cur.Policy}
 	gone.Revision++
-	gone.UpdatedAt = e.now
-	e.emit(events.PolicySubject(cur.Kind, cur.ID, events.TypePolicyDeleted), events.TypePolicyDeleted, cur.ID, gone)
+	gone.UpdatedAt, gone.Deleted = e.now, true
+	e.policies[key] = gone
+	e.policyChanged(gone, cur)
+	e.emit(events.PolicySubject(cur.Kind, cur.ID, events.TypePolicyDeleted), events.TypePolicyDeleted, key, gone.Policy)
 	e.res.Reply = &events.CommandResult{PolicyKind: cur.Kind, PolicyID: cur.ID, Revision: gone.Revision}
 	return nil
 }
@@ -217,7 +219,7 @@ func (e *Engine) deletePolicy(_ Command, d *events.PolicyDelete) error {
 func (e *Engine) queuesUsing(distID string) []string {
 	var out []string
 	for _, p := range e.policies {
-		if p.queue != nil && p.queue.DistributionPolicyID == distID {
+		if !p.Deleted && p.queue != nil && p.queue.DistributionPolicyID == distID {
 			out = append(out, p.ID)
 		}
 	}
@@ -244,9 +246,17 @@ func (e *Engine) policyChanged(now, was *policy) {
 	}
 }
 
+// livePolicy is a policy that exists (nil when it never did or was deleted).
+func (e *Engine) livePolicy(kind events.PolicyKind, id string) *policy {
+	if p := e.policies[policyKey(kind, id)]; p != nil && !p.Deleted {
+		return p
+	}
+	return nil
+}
+
 // Policy returns a stored policy.
 func (e *Engine) Policy(kind events.PolicyKind, id string) (events.Policy, bool) {
-	p := e.policies[policyKey(kind, id)]
+	p := e.livePolicy(kind, id)
 	if p == nil {
 		return events.Policy{}, false
 	}
@@ -257,6 +267,9 @@ func loadPolicy(v []byte) (*policy, error) {
 	var stored events.Policy
 	if err := json.Unmarshal(v, &stored); err != nil {
 		return nil, err
+	}
+	if stored.Deleted {
+		return &policy{Policy: stored}, nil
 	}
 	p, err := decodeSpec(stored.Kind, stored.Spec)
 	if err != nil {

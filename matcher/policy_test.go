@@ -55,6 +55,17 @@ func TestPolicyRevisions(t *testing.T) {
 	_, ok = h.e.Policy(events.KindQueue, "sales")
 	require.False(t, ok)
 	requireRefused(t, h.deletePolicy(events.KindQueue, "sales", nil), events.ErrUnknownPolicy)
+	require.True(t, out.Evs[0].Policy.Deleted)
+	require.Equal(t, uint64(3), out.Evs[0].Policy.Revision, "a delete is a change too")
+
+	// Created again, it continues its revisions: an old revision number can never
+	// match a new policy.
+	requireRefused(t, h.putPolicy(events.KindQueue, "sales", rev(1), `{"order":"fifo"}`), events.ErrRevisionMismatch)
+	out = h.putPolicy(events.KindQueue, "sales", rev(0), `{"order":"fifo"}`)
+	requireOK(t, out)
+	require.Equal(t, uint64(4), out.Reply.Revision)
+	h2 := h.reload()
+	requireSameEngine(t, h.e, h2.e)
 }
 
 // Every invalid policy is refused with the field that is wrong.
@@ -77,6 +88,7 @@ func TestPolicyValidation(t *testing.T) {
 		{"mode unknown", events.KindDistributionPolicy, "d", `{"mode":{"kind":"random"}}`, "spec/mode/kind"},
 		{"negative expiry", events.KindDistributionPolicy, "d", `{"offerExpiresAfterSeconds":-1,"mode":{"kind":"longestIdle"}}`, "spec/offerExpiresAfterSeconds"},
 		{"min over max", events.KindDistributionPolicy, "d", `{"mode":{"kind":"longestIdle","minConcurrentOffers":3,"maxConcurrentOffers":2}}`, "spec/mode/minConcurrentOffers"},
+		{"min over the default max", events.KindDistributionPolicy, "d", `{"mode":{"kind":"longestIdle","minConcurrentOffers":2}}`, "spec/mode/minConcurrentOffers"},
 		{"max too high", events.KindDistributionPolicy, "d", `{"mode":{"kind":"longestIdle","maxConcurrentOffers":1000}}`, "spec/mode/maxConcurrentOffers"},
 	}
 	for _, c := range cases {

@@ -339,7 +339,7 @@ func decodeEvents(t testing.TB, obs []Outbound) []ev {
 		case strings.HasPrefix(name, "policy."):
 			require.NoError(t, events.DecodeData(ce, &e.Policy))
 			require.Equal(t, events.PolicySubject(e.Policy.Kind, e.Policy.ID, e.Type), ob.Subject)
-			require.Equal(t, e.Policy.ID, e.CESubject)
+			require.Equal(t, policyKey(e.Policy.Kind, e.Policy.ID), e.CESubject)
 		default:
 			t.Fatalf("unexpected outbound event type %s", e.Type)
 		}

@@ -51,6 +51,7 @@ const (
 	jobSchema    = "job.schema.json"
 	offerSchema  = "offer.schema.json"
 	workerSchema = "worker.schema.json"
+	policySchema = "policy.schema.json"
 	updateSchema = "worker.register.schema.json#/$defs/update"
 )
 
@@ -70,6 +71,8 @@ func SchemaName(t events.Type) string {
 		return offerSchema
 	case events.TypeWorkerRegistered, events.TypeWorkerUpdated, events.TypeWorkerDeregistered:
 		return workerSchema
+	case events.TypePolicyUpdated, events.TypePolicyDeleted:
+		return policySchema
 	}
 	if t.IsInbound() || t == events.TypeCommandSucceeded || t == events.TypeCommandFailed {
 		return t.Name() + ".schema.json"

@@ -46,6 +46,10 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.OfferAccept{}
 	case events.TypeOfferDecline:
 		return &events.OfferDecline{}
+	case events.TypePolicyPut:
+		return &events.PolicyPut{}
+	case events.TypePolicyDelete:
+		return &events.PolicyDelete{}
 	case events.TypeCommandSucceeded:
 		return &events.CommandResult{}
 	case events.TypeCommandFailed:
@@ -58,6 +62,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.Offer{}
 	case "worker.schema.json":
 		return &events.Worker{}
+	case "policy.schema.json":
+		return &events.Policy{}
 	}
 	t.Fatalf("no Go payload for %s", typ)
 	return nil
@@ -218,6 +224,47 @@ func TestValidateData(t *testing.T) {
 			wantErr: events.ErrInvalidData, wantField: "commandType"},
 		{name: "failed may name any command type", typ: events.TypeCommandFailed,
 			data: `{"commandType":"com.example.nonsense","error":{"code":"unknown_type","message":"unknown event type"}}`},
+		{name: "update: maxConcurrentOffers 0 removes the cap", typ: events.TypeWorkerUpdate, data: `{"workerId":"alice","maxConcurrentOffers":0}`},
+		{name: "update: negative maxConcurrentOffers", typ: events.TypeWorkerUpdate, data: `{"workerId":"alice","maxConcurrentOffers":-1}`,
+			wantErr: events.ErrInvalidData, wantField: "maxConcurrentOffers", wantMsg: "maxConcurrentOffers: must be >= 0 (got -1)"},
+		{name: "policy: empty queue spec", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"support","spec":{}}`},
+		{name: "policy: revision 0 creates only", typ: events.TypePolicyPut,
+			data: `{"kind":"distributionPolicy","id":"d1","revision":0,"spec":{"mode":{"kind":"bestWorker","bypassSelectors":true}}}`},
+		{name: "policy: negative revision", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"support","revision":-1,"spec":{}}`,
+			wantErr: events.ErrInvalidData, wantField: "revision", wantMsg: "revision: must be >= 0 (got -1)"},
+		{name: "policy: spec is required", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"support"}`,
+			wantErr: events.ErrInvalidData, wantField: "spec", wantMsg: "spec: missing required property"},
+		{name: "policy: spec is an object", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"support","spec":null}`,
+			wantErr: events.ErrInvalidData, wantField: "spec", wantMsg: "spec: must be an object (got null)"},
+		{name: "policy: bad id", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"sales.emea","spec":{}}`,
+			wantErr: events.ErrInvalidData, wantField: "id"},
+		{name: "policy: distribution spec under kind queue", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"support","spec":{"mode":{"kind":"roundRobin"}}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/mode", wantMsg: "spec/mode: unknown property"},
+		{name: "policy: queue spec under kind distributionPolicy", typ: events.TypePolicyPut, data: `{"kind":"distributionPolicy","id":"d1","spec":{"order":"lifo"}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/mode", wantMsg: "spec/mode: missing required property"},
+		{name: "policy: bad distributionPolicyId", typ: events.TypePolicyPut, data: `{"kind":"queue","id":"support","spec":{"distributionPolicyId":""}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/distributionPolicyId"},
+		{name: "policy: unknown mode", typ: events.TypePolicyPut, data: `{"kind":"distributionPolicy","id":"d1","spec":{"mode":{"kind":"random"}}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/mode/kind", wantMsg: `spec/mode/kind: must be one of longestIdle, roundRobin, bestWorker (got "random")`},
+		{name: "policy: too many concurrent offers", typ: events.TypePolicyPut, data: `{"kind":"distributionPolicy","id":"d1","spec":{"mode":{"kind":"longestIdle","maxConcurrentOffers":101}}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/mode/maxConcurrentOffers", wantMsg: "spec/mode/maxConcurrentOffers: must be <= 100 (got 101)"},
+		{name: "policy: offer expiry over a week", typ: events.TypePolicyPut, data: `{"kind":"distributionPolicy","id":"d1","spec":{"offerExpiresAfterSeconds":604800.5,"mode":{"kind":"longestIdle"}}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/offerExpiresAfterSeconds", wantMsg: "spec/offerExpiresAfterSeconds: must be <= 604800 (got 604800.5)"},
+		{name: "policy: fractional offer expiry", typ: events.TypePolicyPut, data: `{"kind":"distributionPolicy","id":"d1","spec":{"offerExpiresAfterSeconds":2.5,"mode":{"kind":"longestIdle"}}}`},
+		{name: "policy delete needs kind", typ: events.TypePolicyDelete, data: `{"id":"support"}`,
+			wantErr: events.ErrInvalidData, wantField: "kind", wantMsg: "kind: missing required property"},
+		{name: "policy delete takes no spec", typ: events.TypePolicyDelete, data: `{"kind":"queue","id":"support","spec":{}}`,
+			wantErr: events.ErrInvalidData, wantField: "spec", wantMsg: "spec: unknown property"},
+		{name: "policy event needs a revision", typ: events.TypePolicyUpdated, data: `{"kind":"queue","id":"support","spec":{},"updatedAt":"2025-03-14T09:00:00Z"}`,
+			wantErr: events.ErrInvalidData, wantField: "revision", wantMsg: "revision: missing required property"},
+		{name: "policy event checks the spec by kind", typ: events.TypePolicyDeleted,
+			data:    `{"kind":"queue","id":"support","revision":2,"spec":{"order":"random"},"updatedAt":"2025-03-14T09:00:00Z"}`,
+			wantErr: events.ErrInvalidData, wantField: "spec/order"},
+		{name: "succeeded: policy reply", typ: events.TypeCommandSucceeded,
+			data: `{"commandId":"c1","commandType":"io.patchbay.policy.put","policyKind":"distributionPolicy","policyId":"d1","revision":4}`},
+		{name: "succeeded: unknown policy kind", typ: events.TypeCommandSucceeded,
+			data:    `{"commandId":"c1","commandType":"io.patchbay.policy.delete","policyKind":"team","policyId":"d1","revision":4}`,
+			wantErr: events.ErrInvalidData, wantField: "policyKind"},
 		{name: "no data", typ: events.TypeJobCancel, data: ` `,
 			wantErr: events.ErrInvalidData, wantField: "data"},
 		{name: "not JSON", typ: events.TypeJobCancel, data: `{"jobId":`,
@@ -289,6 +336,10 @@ func TestSchemaName(t *testing.T) {
 	require.Equal(t, "offer.schema.json", schemas.SchemaName(events.TypeOfferIssued))
 	require.Equal(t, "worker.schema.json", schemas.SchemaName(events.TypeWorkerDeregistered))
 	require.Equal(t, "command.failed.schema.json", schemas.SchemaName(events.TypeCommandFailed))
+	require.Equal(t, "policy.put.schema.json", schemas.SchemaName(events.TypePolicyPut))
+	require.Equal(t, "policy.delete.schema.json", schemas.SchemaName(events.TypePolicyDelete))
+	require.Equal(t, "policy.schema.json", schemas.SchemaName(events.TypePolicyUpdated))
+	require.Equal(t, "policy.schema.json", schemas.SchemaName(events.TypePolicyDeleted))
 	require.Empty(t, schemas.SchemaName("io.patchbay.job.exploded"))
 
 	// Every type's schema is an embedded file (and the fragment points into it).
@@ -442,6 +493,10 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
 	require.Equal(t, events.WorkerStates(), enum(t, "worker.schema.json", "/properties/state"))
+	require.Equal(t, strs(events.PolicyKinds()), enum(t, "defs.schema.json", "/$defs/policyKind"))
+	require.Equal(t, []string{events.OrderFIFO, events.OrderLIFO}, enum(t, "defs.schema.json", "/$defs/queueSpec/properties/order"))
+	require.Equal(t, []string{events.ModeLongestIdle, events.ModeRoundRobin, events.ModeBestWorker},
+		enum(t, "defs.schema.json", "/$defs/distributionMode/properties/kind"))
 
 	// The id pattern is the regexp of events.ValidID.
 	v, _ := pointer(readJSON(t, "defs.schema.json"), "/$defs/id/pattern")
@@ -470,7 +525,7 @@ func TestAsyncAPI(t *testing.T) {
 	require.NotEmpty(t, info["title"])
 	require.NotEmpty(t, info["version"])
 
-	for _, s := range []string{events.StreamIn, events.StreamEvents, events.HeaderReplyTo, events.HeaderMsgID, events.QueueGroup} {
+	for _, s := range []string{events.StreamIn, events.StreamEvents, events.BucketPolicies, events.HeaderReplyTo, events.HeaderMsgID, events.QueueGroup} {
 		require.Contains(t, text, s)
 	}
 
@@ -517,6 +572,7 @@ func TestAsyncAPI(t *testing.T) {
 		"patchbay.events.job.{queueId}.{jobId}.{verb}",
 		"patchbay.events.offer.{workerId}.{verb}",
 		"patchbay.events.worker.{workerId}.{verb}",
+		"patchbay.events.policy.{kind}.{policyId}.{verb}",
 		events.SubjectCommandFailed,
 	} {
 		require.Contains(t, addresses, a)
@@ -548,6 +604,9 @@ func TestAsyncAPI(t *testing.T) {
 			onChannel(events.OfferSubject("alice", typ), typ)
 		case strings.HasPrefix(typ.Name(), "worker."):
 			onChannel(events.WorkerSubject("alice", typ), typ)
+		case strings.HasPrefix(typ.Name(), "policy."):
+			onChannel(events.PolicySubject(events.KindQueue, "support", typ), typ)
+			onChannel(events.PolicySubject(events.KindDistributionPolicy, "sales-round-robin", typ), typ)
 		}
 	}
 	onChannel(events.SubjectCommandFailed, events.TypeCommandFailed)
