@@ -2,6 +2,7 @@ package patchbay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -239,4 +240,32 @@ func callOpts(opts []CallOption) callOptions {
 		f(&o)
 	}
 	return o
+}
+
+// Policy kinds and payloads.
+type (
+	PolicyKind             = events.PolicyKind
+	Policy                 = events.Policy
+	QueueSpec              = events.QueueSpec
+	DistributionPolicySpec = events.DistributionPolicySpec
+	DistributionMode       = events.DistributionMode
+)
+
+// PutPolicy creates or replaces a routing policy (spec is a QueueSpec or a
+// DistributionPolicySpec, or anything that encodes to one). With revision set, the
+// put is refused with ErrRevisionMismatch unless it is the policy's current revision
+// (0: the policy must not exist). The result carries the new revision.
+func (c *Client) PutPolicy(ctx context.Context, kind PolicyKind, id string, spec any, revision *uint64) (*Result, error) {
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("patchbay: encode %s spec: %w", kind, err)
+	}
+	return c.Request(ctx, events.TypePolicyPut, "", string(kind)+"."+id,
+		events.PolicyPut{Kind: kind, ID: id, Revision: revision, Spec: raw})
+}
+
+// DeletePolicy deletes a routing policy (with revision set, only at that revision).
+func (c *Client) DeletePolicy(ctx context.Context, kind PolicyKind, id string, revision *uint64) (*Result, error) {
+	return c.Request(ctx, events.TypePolicyDelete, "", string(kind)+"."+id,
+		events.PolicyDelete{Kind: kind, ID: id, Revision: revision})
 }

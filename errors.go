@@ -21,5 +21,8 @@ var (
 	ErrInvalidTransition  = events.ErrInvalidTransition
 	ErrAssignmentMismatch = events.ErrAssignmentMismatch
 	ErrJobExists          = events.ErrJobExists
+	ErrUnknownPolicy      = events.ErrUnknownPolicy
+	ErrRevisionMismatch   = events.ErrRevisionMismatch
+	ErrPolicyInUse        = events.ErrPolicyInUse
 	ErrInternal           = events.ErrInternal
 )

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchbay/patchbay/internal/natsserver"
+	"github.com/patchbay/patchbay/internal/policyfile"
 	"github.com/patchbay/patchbay/internal/router"
 	"github.com/patchbay/patchbay/matcher"
 )
@@ -41,6 +42,7 @@ type serveConfig struct {
 	logFormat        string
 	stopTimeout      time.Duration
 	leaseTTL         time.Duration
+	policies         string
 }
 
 func newServeCmd() *cobra.Command {
@@ -78,6 +80,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
 	f.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take")
+	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied at start and whenever it changes")
 	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
 	return cmd
 }
@@ -161,6 +164,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if c.policies != "" {
+		if _, err := policyfile.Read(c.policies); err != nil {
+			return fmt.Errorf("--policies: %w", err)
+		}
+	}
 	opts, err := c.natsOptions()
 	if err != nil {
 		return err
@@ -191,6 +199,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	if err := r.Start(ctx); err != nil {
 		return err
+	}
+	if c.policies != "" {
+		if err := watchPolicies(ctx, nc, c.policies, log); err != nil {
+			_ = r.Stop(context.Background())
+			return err
+		}
 	}
 	log.Info().Str("nats", url).Msg("patchbay is routing; press Ctrl-C to stop")
 	select {

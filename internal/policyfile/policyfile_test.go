@@ -1,0 +1,122 @@
+package policyfile_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/policyfile"
+)
+
+const sample = `
+queues:
+  - id: support
+    distributionPolicyId: fast
+    order: lifo
+distributionPolicies:
+  - id: fast
+    offerExpiresAfterSeconds: 10
+    mode: {kind: roundRobin, maxConcurrentOffers: 2}
+`
+
+func TestParse(t *testing.T) {
+	puts, err := policyfile.Parse("p.yaml", []byte(sample))
+	require.NoError(t, err)
+	require.Len(t, puts, 2)
+	require.Equal(t, events.KindDistributionPolicy, puts[0].Kind, "distribution policies first")
+	require.Equal(t, "fast", puts[0].ID)
+	require.JSONEq(t, `{"offerExpiresAfterSeconds":10,"mode":{"kind":"roundRobin","maxConcurrentOffers":2}}`, string(puts[0].Spec))
+	require.Equal(t, events.KindQueue, puts[1].Kind)
+	require.JSONEq(t, `{"distributionPolicyId":"fast","order":"lifo"}`, string(puts[1].Spec))
+	require.Nil(t, puts[1].Revision, "a file's policies are unconditional")
+
+	js, err := policyfile.Parse("p.json", []byte(`{"queues":[{"id":"q","order":"fifo"}]}`))
+	require.NoError(t, err)
+	require.Len(t, js, 1)
+
+	empty, err := policyfile.Parse("e.yaml", []byte(""))
+	require.NoError(t, err)
+	require.Empty(t, empty)
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ name, doc, want string }{
+		{"not yaml", "queues: [", "p.yaml: not YAML or JSON"},
+		{"unknown section", "workflowz: []", `p.yaml: unknown section "workflowz"`},
+		{"not a list", "queues: {id: q}", "p.yaml: queues must be a list"},
+		{"not a mapping", "queues: [q]", "p.yaml: queues[0] must be a mapping with an id"},
+		{"no id", "queues: [{order: lifo}]", "p.yaml: queues[0]: id is required"},
+		{"bad id", "queues: [{id: 'a b'}]", `p.yaml: queues[0]: id "a b" must be`},
+		{"twice", "queues: [{id: q}, {id: q}]", `p.yaml: queues[1]: id "q" is listed twice`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := policyfile.Parse("p.yaml", []byte(c.doc))
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+// Watch applies the file at once, again after each change (including an editor's
+// replace-by-rename), and reports a broken file without applying it.
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "policies.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("queues: [{id: q, order: fifo}]"), 0o644))
+	applied := make(chan []events.PolicyPut, 10)
+	errs := make(chan error, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, policyfile.Watch(ctx, path, func(p []events.PolicyPut) { applied <- p }, func(err error) { errs <- err }))
+
+	order := func(p []events.PolicyPut) string {
+		var spec struct{ Order string }
+		require.NoError(t, json.Unmarshal(p[0].Spec, &spec))
+		return spec.Order
+	}
+	// waitOrder waits until the file is applied with the queue order want (one change
+	// of the file may be applied more than once).
+	waitOrder := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case p := <-applied:
+				if order(p) == want {
+					return
+				}
+			case err := <-errs:
+				t.Fatalf("unexpected error: %v", err)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the file with order %s was not applied", want)
+			}
+		}
+	}
+	waitOrder("fifo")
+
+	require.NoError(t, os.WriteFile(path, []byte("queues: [{id: q, order: lifo}]"), 0o644))
+	waitOrder("lifo")
+
+	tmp := filepath.Join(dir, "policies.yaml.tmp")
+	require.NoError(t, os.WriteFile(tmp, []byte("queues: [{id: q, order: fifo}]"), 0o644))
+	require.NoError(t, os.Rename(tmp, path))
+	waitOrder("fifo")
+
+	require.NoError(t, os.WriteFile(path, []byte("queues: ["), 0o644))
+	for {
+		select {
+		case err := <-errs:
+			require.ErrorContains(t, err, "not YAML or JSON")
+			return
+		case p := <-applied:
+			require.Equal(t, "fifo", order(p), "only the earlier, valid content may still be applied")
+		case <-time.After(30 * time.Second):
+			t.Fatal("a broken file was not reported")
+		}
+	}
+}
