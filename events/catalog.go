@@ -53,6 +53,18 @@ const (
 	TypeCommandFailed Type = "io.patchbay.command.failed"
 )
 
+// Queries: read-only requests answered by the active router (not stored on a stream).
+const (
+	TypeQueryJob   Type = "io.patchbay.query.job"
+	TypeQueryQueue Type = "io.patchbay.query.queue"
+	// TypeQueryResult is the answer to a query (a refused query is answered with
+	// TypeCommandFailed).
+	TypeQueryResult Type = "io.patchbay.query.result"
+)
+
+// Queries lists the query types.
+func Queries() []Type { return []Type{TypeQueryJob, TypeQueryQueue} }
+
 // Inbound lists the inbound (command) types in catalog order.
 func Inbound() []Type {
 	return []Type{
@@ -71,7 +83,7 @@ func Outbound() []Type {
 		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
 		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
 		TypePolicyUpdated, TypePolicyDeleted,
-		TypeCommandSucceeded, TypeCommandFailed,
+		TypeCommandSucceeded, TypeCommandFailed, TypeQueryResult,
 	}
 }
 

@@ -29,6 +29,13 @@ type WorkerSelector struct {
 	Key      string `json:"key"`
 	Operator string `json:"labelOperator"`
 	Value    any    `json:"value"`
+	// ExpiresAfterSeconds drops the selector that long after the job was created; the
+	// job is then matched with the selectors that remain (0: never).
+	ExpiresAfterSeconds float64 `json:"expiresAfterSeconds,omitempty"`
+	// Expedite moves the job to the front of its queue while the selector is active.
+	Expedite bool `json:"expedite,omitempty"`
+	// ExpiresAt is when the selector is dropped (set by the router on the job).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 // ChannelConfig is a worker's capacity on one channel.
@@ -177,6 +184,9 @@ type Offer struct {
 	// Reason says why, on revoked events: job_assigned, job_cancelled, worker_deregistered.
 	Reason string `json:"reason,omitempty"`
 }
+
+// MaxSelectorExpirySeconds bounds WorkerSelector.ExpiresAfterSeconds (a week).
+const MaxSelectorExpirySeconds = 7 * 24 * 3600
 
 // Revocation reasons (Offer.Reason).
 const (
@@ -347,4 +357,57 @@ type DistributionMode struct {
 	MaxConcurrentOffers int `json:"maxConcurrentOffers,omitempty"`
 	// BypassSelectors ignores the jobs' worker selectors.
 	BypassSelectors bool `json:"bypassSelectors,omitempty"`
+}
+
+// --- queries ---
+
+// QueryJob is the data of io.patchbay.query.job.
+type QueryJob struct {
+	JobID string `json:"jobId"`
+}
+
+// QueryQueue is the data of io.patchbay.query.queue.
+type QueryQueue struct {
+	QueueID string `json:"queueId"`
+}
+
+// JobInfo answers io.patchbay.query.job: the job, and where it stands in its queue.
+type JobInfo struct {
+	Job Job `json:"job"`
+	// Position is the job's place in its queue's dispatch order, from 1 (0 when the
+	// job is not queued).
+	Position int `json:"position,omitempty"`
+	// QueueLength is the number of jobs queued with it.
+	QueueLength int `json:"queueLength,omitempty"`
+	// EstimatedWaitSeconds estimates how long the job still waits to be assigned, from
+	// the queue's recent assignment rate (absent when the queue has no recent
+	// assignments to go by).
+	EstimatedWaitSeconds *float64 `json:"estimatedWaitSeconds,omitempty"`
+}
+
+// QueueInfo answers io.patchbay.query.queue: the queue's statistics.
+type QueueInfo struct {
+	QueueID string `json:"queueId"`
+	// Length is the number of queued jobs (offered or not).
+	Length int `json:"length"`
+	// LongestWaitSeconds is how long the oldest queued job has waited.
+	LongestWaitSeconds float64 `json:"longestWaitSeconds"`
+	// EstimatedWait is, per priority of the queued jobs, how long a new job of that
+	// priority would wait, from the queue's recent assignment rate.
+	EstimatedWait []PriorityWait `json:"estimatedWait,omitempty"`
+	// AvailableWorkers are the workers of the queue available for offers; IdleWorkers
+	// those of them with room for one more job.
+	AvailableWorkers int `json:"availableWorkers"`
+	IdleWorkers      int `json:"idleWorkers"`
+	// AssignmentsPerMinute is the recent assignment rate the estimates use.
+	AssignmentsPerMinute float64 `json:"assignmentsPerMinute"`
+}
+
+// PriorityWait is the estimated wait of a job of one priority.
+type PriorityWait struct {
+	Priority int `json:"priority"`
+	// Ahead is the number of queued jobs a new job of this priority would wait behind.
+	Ahead int `json:"ahead"`
+	// EstimatedWaitSeconds is absent when the queue has no recent assignments.
+	EstimatedWaitSeconds *float64 `json:"estimatedWaitSeconds,omitempty"`
 }

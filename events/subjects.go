@@ -39,6 +39,11 @@ const (
 	SubjectReqAll    = "patchbay.req.>"
 	SubjectEventsAll = "patchbay.events.>"
 
+	// SubjectQueryPrefix starts the query subjects: "patchbay.query.job",
+	// "patchbay.query.queue".
+	SubjectQueryPrefix = "patchbay.query."
+	SubjectQueryAll    = "patchbay.query.>"
+
 	// SubjectCommandFailed carries TypeCommandFailed events for refused inbound messages.
 	SubjectCommandFailed = "patchbay.events.command.failed"
 
@@ -56,6 +61,9 @@ func InSubject(t Type) string { return SubjectInPrefix + t.Name() }
 // ReqSubject is where a command of type t is sent as a NATS request to get the router's
 // definitive answer: "patchbay.req.offer.accept".
 func ReqSubject(t Type) string { return SubjectReqPrefix + t.Name() }
+
+// QuerySubject is where a query of type t is sent: "patchbay.query.job".
+func QuerySubject(t Type) string { return SubjectQueryPrefix + verb(t) }
 
 // TypeOfSubject maps an inbound or request subject back to its command type.
 func TypeOfSubject(subject string) (Type, bool) {

@@ -86,6 +86,7 @@ type Engine struct {
 	// policies by "<kind>.<id>"; cursors is each round-robin queue's last offered worker.
 	policies map[string]*policy
 	cursors  map[string]string
+	rates    rates
 	timers   timerHeap
 	seq      uint64 // last enqueue sequence
 
@@ -126,6 +127,7 @@ func (e *Engine) reset() {
 	e.queues = map[string]*Queue{}
 	e.policies = map[string]*policy{}
 	e.cursors = map[string]string{}
+	e.rates = rates{}
 	e.timers = nil
 	e.seq = 0
 }

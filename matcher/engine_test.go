@@ -81,7 +81,7 @@ func TestCreateJobQueuesAndEmits(t *testing.T) {
 	require.Len(t, out.Ops, 2)
 	require.Equal(t, events.BucketJobs, out.Ops[0].Bucket)
 	require.Equal(t, "j1", out.Ops[0].Key)
-	require.Equal(t, Op{Bucket: events.BucketQueues, Key: "q1.093.00000000000000000001.j1", Value: []byte("j1")}, out.Ops[1])
+	require.Equal(t, Op{Bucket: events.BucketQueues, Key: "q1.n093.00000000000000000001.j1", Value: []byte("j1")}, out.Ops[1])
 	require.Equal(t, []string{"j1"}, h.e.QueueJobIDs("q1"))
 	require.Equal(t, "queued", h.job("j1").Status)
 	// no worker: no offer, no timer

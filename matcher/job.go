@@ -52,6 +52,30 @@ type Decline struct {
 
 func (j *Job) status() lifecycle.JobStatus { return lifecycle.JobStatus(j.Status) }
 
+// expedited reports whether the job has an expedited selector (expired selectors are
+// removed from the job when they expire, so every selector it has is active).
+func (j *Job) expedited() bool {
+	for _, s := range j.WorkerSelectors {
+		if s.Expedite {
+			return true
+		}
+	}
+	return false
+}
+
+// selectorExpiries lists the distinct times at which selectors of the job expire.
+func (j *Job) selectorExpiries() []time.Time {
+	var out []time.Time
+	seen := map[time.Time]bool{}
+	for _, s := range j.WorkerSelectors {
+		if s.ExpiresAt != nil && !seen[*s.ExpiresAt] {
+			seen[*s.ExpiresAt] = true
+			out = append(out, *s.ExpiresAt)
+		}
+	}
+	return out
+}
+
 // declinedBy reports whether the job may not be offered to w at now because w
 // declined it.
 func (j *Job) declinedBy(w *Worker, now time.Time) bool {

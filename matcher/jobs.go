@@ -1,6 +1,8 @@
 package matcher
 
 import (
+	"time"
+
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/lifecycle"
 )
@@ -27,10 +29,21 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 		return nil
 	}
 	e.seq++
+	selectors := make([]events.WorkerSelector, len(d.WorkerSelectors))
+	for i, s := range d.WorkerSelectors {
+		if s.ExpiresAfterSeconds > 0 {
+			at := e.now.Add(time.Duration(s.ExpiresAfterSeconds * float64(time.Second)))
+			s.ExpiresAt = &at
+		}
+		selectors[i] = s
+	}
+	if len(selectors) == 0 {
+		selectors = nil
+	}
 	j := &Job{
 		Job: events.Job{
 			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, ChannelReference: d.ChannelReference,
-			Priority: d.Priority, Labels: d.Labels, Tags: d.Tags, WorkerSelectors: d.WorkerSelectors,
+			Priority: d.Priority, Labels: d.Labels, Tags: d.Tags, WorkerSelectors: selectors,
 			Notes: d.Notes, CreatedAt: e.now, EnqueuedAt: timePtr(e.now),
 			Status: string(lifecycle.JobQueued),
 		},
@@ -42,6 +55,9 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	e.emitJob(j, events.TypeJobReceived)
 	e.enqueue(j)
 	e.emitJob(j, events.TypeJobQueued)
+	for _, at := range j.selectorExpiries() {
+		e.schedule(at, timerSelectorExpiry, j.JobID)
+	}
 	e.res.Reply = &events.CommandResult{JobID: id, Status: j.Status}
 	return nil
 }
@@ -152,6 +168,31 @@ func (e *Engine) close(j *Job) {
 	e.dirtyJobs[j.JobID] = true
 	e.release(j)
 	e.emitJob(j, events.TypeJobClosed)
+}
+
+// expireSelectors drops the selectors of a queued job whose time has come: the job
+// moves to where it now belongs in its queue (an expedited selector may be gone), is
+// announced again with io.patchbay.job.queued carrying its remaining selectors, and
+// is matched with them.
+func (e *Engine) expireSelectors(jobID string) {
+	j := e.jobs[jobID]
+	if j == nil || j.status() != lifecycle.JobQueued {
+		return
+	}
+	var keep []events.WorkerSelector
+	for _, s := range j.WorkerSelectors {
+		if s.ExpiresAt == nil || s.ExpiresAt.After(e.now) {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) == len(j.WorkerSelectors) {
+		return
+	}
+	e.dequeue(j)
+	j.WorkerSelectors = keep
+	e.enqueue(j)
+	e.dirtyJobs[j.JobID] = true
+	e.emitJob(j, events.TypeJobQueued)
 }
 
 func (e *Engine) closeScheduled(jobID string) {

@@ -75,6 +75,9 @@ func (e *Engine) Load(s State) error {
 		switch j.status() {
 		case lifecycle.JobQueued:
 			e.queue(j.QueueID).insert(j)
+			for _, at := range j.selectorExpiries() {
+				e.schedule(at, timerSelectorExpiry, j.JobID)
+			}
 			for _, d := range j.Declined {
 				if d.RetryAt != nil {
 					e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)
@@ -92,6 +95,7 @@ func (e *Engine) Load(s State) error {
 // Resume fires the timers that came due while the router was down and matches every
 // queue once. The router calls it after Load. It returns nil when nothing changed.
 func (e *Engine) Resume(now time.Time) *Result {
+	e.rates = rates{since: now.UTC()}
 	e.begin(now)
 	e.fireDue()
 	for q := range e.queues {

@@ -120,6 +120,7 @@ func (e *Engine) acceptOffer(_ Command, d *events.OfferAccept) error {
 	j.Assignment = &events.Assignment{AssignmentID: o.AssignmentID, WorkerID: w.WorkerID, OfferID: o.OfferID, AssignedAt: e.now}
 	w.Loads = append(w.Loads, Load{JobID: j.JobID, ChannelID: j.ChannelID, Cost: o.CapacityCost})
 	w.LastAssignedAt = timePtr(e.now)
+	e.rates.record(j.QueueID, e.now)
 	w.refreshState()
 	e.dirtyWrk[w.WorkerID] = true
 	e.revokeOffers(j, events.RevokedJobAssigned)

@@ -15,9 +15,12 @@ type Queue struct {
 	lifo bool // last in, first out within a priority
 }
 
-// less is the dispatch order: higher priority first, then first in (or, in a LIFO
-// queue, last in) first out.
+// less is the dispatch order: jobs with an active expedited selector first, then
+// higher priority first, then first in (or, in a LIFO queue, last in) first out.
 func (q *Queue) less(a, b *Job) bool {
+	if ea, eb := a.expedited(), b.expedited(); ea != eb {
+		return ea
+	}
 	if a.Priority != b.Priority {
 		return a.Priority > b.Priority
 	}
@@ -51,10 +54,15 @@ func (q *Queue) remove(j *Job) {
 }
 
 // QueueKey is the job's key in the queues bucket: "<queueId>.<rank>.<seq>.<jobId>",
-// whose lexical order is the dispatch order of a FIFO queue (rank 000 is priority 100;
-// a LIFO queue takes each priority's keys from the end).
+// whose lexical order is the dispatch order of a FIFO queue. The rank is "e" for an
+// expedited job or "n" for the others, then 000 for priority 100 up to 200 for
+// priority -100; a LIFO queue takes each rank's keys from the end.
 func QueueKey(j *Job) string {
-	return fmt.Sprintf("%s.%03d.%020d.%s", j.QueueID, 100-j.Priority, j.Seq, j.JobID)
+	x := "n"
+	if j.expedited() {
+		x = "e"
+	}
+	return fmt.Sprintf("%s.%s%03d.%020d.%s", j.QueueID, x, 100-j.Priority, j.Seq, j.JobID)
 }
 
 // CursorKey is a round-robin queue's cursor in the queues bucket (queue ids start

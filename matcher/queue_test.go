@@ -69,18 +69,23 @@ func TestFreedWorkerGetsJobsInDispatchOrder(t *testing.T) {
 // The queues bucket's keys sort in dispatch order.
 func TestQueueKeyFormat(t *testing.T) {
 	j := &Job{Job: events.Job{JobID: "j1", QueueID: "q1", Priority: 100}, Seq: 7}
-	require.Equal(t, "q1.000.00000000000000000007.j1", QueueKey(j))
+	require.Equal(t, "q1.n000.00000000000000000007.j1", QueueKey(j))
 	j.Priority = -100
-	require.Equal(t, "q1.200.00000000000000000007.j1", QueueKey(j))
+	require.Equal(t, "q1.n200.00000000000000000007.j1", QueueKey(j))
 	j.Priority = 0
 	j.Seq = 12345678901234567890
-	require.Equal(t, "q1.100.12345678901234567890.j1", QueueKey(j))
+	require.Equal(t, "q1.n100.12345678901234567890.j1", QueueKey(j))
+	j.WorkerSelectors = []events.WorkerSelector{{Key: "x", Operator: "equal", Value: "y", Expedite: true}}
+	require.Equal(t, "q1.e100.12345678901234567890.j1", QueueKey(j))
 
 	// lexical key order is dispatch order for every pair
 	var jobs []*Job
 	for i, p := range []int{-100, -1, 0, 1, 9, 10, 99, 100} {
 		for s := range uint64(3) {
 			jobs = append(jobs, &Job{Job: events.Job{JobID: fmt.Sprintf("j%d_%d", i, s), QueueID: "q", Priority: p}, Seq: s*1000 + uint64(i)})
+			if s == 1 { // some expedited jobs too
+				jobs[len(jobs)-1].WorkerSelectors = []events.WorkerSelector{{Key: "x", Operator: "equal", Value: "y", Expedite: true}}
+			}
 		}
 	}
 	for _, a := range jobs {

@@ -13,6 +13,7 @@ const (
 	timerOfferExpiry timerKind = iota + 1 // id: offer id
 	timerRetryOffer                       // id: job id
 	timerCloseAt                          // id: job id
+	timerSelectorExpiry                   // id: job id
 )
 
 type timer struct {
@@ -74,6 +75,16 @@ func (e *Engine) live(t timer) bool {
 	case timerCloseAt:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobCompleted && j.ScheduledCloseAt != nil && j.ScheduledCloseAt.Equal(t.at)
+	case timerSelectorExpiry:
+		j := e.jobs[t.id]
+		if j == nil || j.status() != lifecycle.JobQueued {
+			return false
+		}
+		for _, at := range j.selectorExpiries() {
+			if at.Equal(t.at) {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -99,6 +110,8 @@ func (e *Engine) fireDue() {
 			}
 		case timerCloseAt:
 			e.closeScheduled(t.id)
+		case timerSelectorExpiry:
+			e.expireSelectors(t.id)
 		}
 	}
 }

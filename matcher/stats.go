@@ -1,0 +1,131 @@
+package matcher
+
+import (
+	"sort"
+	"time"
+
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/lifecycle"
+)
+
+// rateWindow is how far back the assignment rate of a queue looks.
+const rateWindow = 15 * time.Minute
+
+// rates remembers recent assignment times per queue, in memory only: after a restart
+// the estimates start again from nothing.
+type rates struct {
+	since time.Time              // when the engine started counting
+	times map[string][]time.Time // per queue, oldest first, within rateWindow
+}
+
+func (r *rates) record(queueID string, at time.Time) {
+	if r.times == nil {
+		r.times = map[string][]time.Time{}
+	}
+	ts := append(r.times[queueID], at)
+	for len(ts) > 0 && at.Sub(ts[0]) > rateWindow {
+		ts = ts[1:]
+	}
+	if len(ts) > 1000 {
+		ts = ts[len(ts)-1000:]
+	}
+	r.times[queueID] = ts
+}
+
+// perSecond is the queue's recent assignment rate (0 when unknown).
+func (r *rates) perSecond(queueID string, now time.Time) float64 {
+	n := 0
+	for _, t := range r.times[queueID] {
+		if now.Sub(t) <= rateWindow {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	span := now.Sub(r.since)
+	if span > rateWindow {
+		span = rateWindow
+	}
+	if span < time.Second {
+		span = time.Second
+	}
+	return float64(n) / span.Seconds()
+}
+
+// estimate is the wait of a job with ahead jobs before it (nil when the rate is
+// unknown).
+func estimate(ahead int, perSecond float64) *float64 {
+	if perSecond <= 0 {
+		return nil
+	}
+	s := float64(ahead+1) / perSecond
+	return &s
+}
+
+// JobInfo answers a job query at time now: the job, its place in its queue and an
+// estimate of its wait.
+func (e *Engine) JobInfo(jobID string, now time.Time) (events.JobInfo, error) {
+	j, ok := e.jobs[jobID]
+	if !ok {
+		return events.JobInfo{}, events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", jobID)
+	}
+	info := events.JobInfo{Job: j.snapshot()}
+	if j.status() != lifecycle.JobQueued {
+		return info, nil
+	}
+	q := e.queues[j.QueueID]
+	for i, x := range q.jobs {
+		if x == j {
+			info.Position = i + 1
+			break
+		}
+	}
+	info.QueueLength = len(q.jobs)
+	info.EstimatedWaitSeconds = estimate(info.Position-1, e.rates.perSecond(j.QueueID, now))
+	return info, nil
+}
+
+// QueueInfo answers a queue query at time now. A queue nobody used yet is empty.
+func (e *Engine) QueueInfo(queueID string, now time.Time) events.QueueInfo {
+	info := events.QueueInfo{QueueID: queueID}
+	rate := e.rates.perSecond(queueID, now)
+	info.AssignmentsPerMinute = rate * 60
+	for _, w := range e.workers {
+		if w.AvailableForOffers && w.inQueue(queueID) {
+			info.AvailableWorkers++
+			if w.hasRoom() {
+				info.IdleWorkers++
+			}
+		}
+	}
+	q := e.queues[queueID]
+	if q == nil {
+		return info
+	}
+	info.Length = len(q.jobs)
+	prios := map[int]bool{0: true}
+	for _, j := range q.jobs {
+		prios[j.Priority] = true
+		if j.EnqueuedAt != nil {
+			if w := now.Sub(*j.EnqueuedAt).Seconds(); w > info.LongestWaitSeconds {
+				info.LongestWaitSeconds = w
+			}
+		}
+	}
+	ps := make([]int, 0, len(prios))
+	for p := range prios {
+		ps = append(ps, p)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(ps)))
+	for _, p := range ps {
+		ahead := 0
+		for _, j := range q.jobs {
+			if j.Priority >= p {
+				ahead++
+			}
+		}
+		info.EstimatedWait = append(info.EstimatedWait, events.PriorityWait{Priority: p, Ahead: ahead, EstimatedWaitSeconds: estimate(ahead, rate)})
+	}
+	return info
+}
