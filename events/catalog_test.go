@@ -45,6 +45,7 @@ var (
 		"io.patchbay.policy.deleted",
 		"io.patchbay.command.succeeded",
 		"io.patchbay.command.failed",
+		"io.patchbay.query.result",
 	}
 )
 

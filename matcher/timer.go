@@ -10,10 +10,10 @@ import (
 type timerKind uint8
 
 const (
-	timerOfferExpiry timerKind = iota + 1 // id: offer id
-	timerRetryOffer                       // id: job id
-	timerCloseAt                          // id: job id
-	timerSelectorExpiry                   // id: job id
+	timerOfferExpiry    timerKind = iota + 1 // id: offer id
+	timerRetryOffer                          // id: job id
+	timerCloseAt                             // id: job id
+	timerSelectorExpiry                      // id: job id
 )
 
 type timer struct {
