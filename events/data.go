@@ -54,8 +54,11 @@ type ChannelConfig struct {
 type JobCreated struct {
 	// JobID names the job; when empty the CloudEvent id is used. Publishing the same
 	// event (same CloudEvent id) twice creates one job.
-	JobID            string           `json:"jobId,omitempty"`
-	QueueID          string           `json:"queueId"`
+	JobID string `json:"jobId,omitempty"`
+	// QueueID is the job's queue; or WorkflowID names a workflow that picks the queue
+	// (exactly one of the two).
+	QueueID          string           `json:"queueId,omitempty"`
+	WorkflowID       string           `json:"workflowId,omitempty"`
 	ChannelID        string           `json:"channelId"`
 	ChannelReference string           `json:"channelReference,omitempty"`
 	Priority         int              `json:"priority,omitempty"` // -100..100, higher first
@@ -162,6 +165,23 @@ type Job struct {
 	CancelNote       string     `json:"cancelNote,omitempty"`
 	// Reason says why, on io.patchbay.job.rejected.
 	Reason *Error `json:"reason,omitempty"`
+	// Workflow is where a job routed by a workflow stands in it.
+	Workflow *WorkflowPosition `json:"workflow,omitempty"`
+}
+
+// WorkflowPosition is a job's place in its workflow: the filter that matched it and
+// the target it is at.
+type WorkflowPosition struct {
+	WorkflowID string `json:"workflowId"`
+	// Filter is the name of the filter that matched, or "default".
+	Filter string `json:"filter"`
+	// FilterIndex is the filter's index (-1 for the default filter).
+	FilterIndex int `json:"filterIndex"`
+	// Target is the index of the target the job is at.
+	Target int `json:"target"`
+	// TargetExpiresAt is when the job moves on to the next target (the target's
+	// timeout, counted from the job's creation).
+	TargetExpiresAt *time.Time `json:"targetExpiresAt,omitempty"`
 }
 
 // Offer is an offer's public snapshot: the data of every io.patchbay.offer.* event.
@@ -194,11 +214,12 @@ const (
 	RevokedJobCancelled       = "job_cancelled"
 	RevokedWorkerDeregistered = "worker_deregistered"
 	RevokedWorkerLeftQueue    = "worker_left_queue"
+	RevokedTargetTimeout      = "target_timeout"
 )
 
 // RevokeReasons lists the revocation reasons.
 func RevokeReasons() []string {
-	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue}
+	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue, RevokedTargetTimeout}
 }
 
 // Worker states (Worker.State).
@@ -277,10 +298,14 @@ const (
 	KindQueue PolicyKind = "queue"
 	// KindDistributionPolicy says how a queue's jobs are offered.
 	KindDistributionPolicy PolicyKind = "distributionPolicy"
+	// KindWorkflow routes jobs through filters and targets (TaskRouter workflows).
+	KindWorkflow PolicyKind = "workflow"
 )
 
 // PolicyKinds lists the policy kinds.
-func PolicyKinds() []PolicyKind { return []PolicyKind{KindQueue, KindDistributionPolicy} }
+func PolicyKinds() []PolicyKind {
+	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow}
+}
 
 // PolicyPut is the data of io.patchbay.policy.put: create or replace a policy.
 type PolicyPut struct {
@@ -410,4 +435,48 @@ type PriorityWait struct {
 	Ahead int `json:"ahead"`
 	// EstimatedWaitSeconds is absent when the queue has no recent assignments.
 	EstimatedWaitSeconds *float64 `json:"estimatedWaitSeconds,omitempty"`
+}
+
+// --- workflows ---
+
+// WorkflowSpec routes a job (TaskRouter workflow): the filters are evaluated in order
+// against the job's labels; the first that matches sends the job through its targets,
+// in order. A job no filter matches goes to DefaultFilter's queue, or is rejected.
+type WorkflowSpec struct {
+	Name          string           `json:"name,omitempty"`
+	Filters       []WorkflowFilter `json:"filters"`
+	DefaultFilter *WorkflowTarget  `json:"defaultFilter,omitempty"`
+}
+
+// WorkflowFilter is one filter of a workflow.
+type WorkflowFilter struct {
+	Name string `json:"name"`
+	// Expression is evaluated against the job: bare keys and task.<key> are its
+	// labels, e.g. "type == 'Sales' AND language IN ['en','fr']".
+	Expression string           `json:"expression"`
+	Targets    []WorkflowTarget `json:"targets"`
+}
+
+// WorkflowTarget is one step of a filter: a queue, with optional conditions.
+type WorkflowTarget struct {
+	Queue string `json:"queue"`
+	// Expression relates the job and a worker: only workers for which it holds are
+	// eligible, e.g. "task.subSection = worker.specializedSubField" (bare keys are the
+	// worker's labels).
+	Expression string `json:"expression,omitempty"`
+	// OrderBy orders the eligible workers: "worker.<attr> ASC|DESC, ...".
+	OrderBy string `json:"orderBy,omitempty"`
+	// Priority overrides the job's priority while it is at this target.
+	Priority *int `json:"priority,omitempty"`
+	// TimeoutSeconds moves the job to the next target once the job is that old
+	// (measured from its creation); 0: it stays.
+	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
+	// SkipIf skips the target when it holds, evaluated against the target queue's
+	// workers: workers.available (available for offers) and workers.idle (with room),
+	// e.g. "workers.available == 0".
+	SkipIf string `json:"skipIf,omitempty"`
+	// KnownWorker names a job label holding a worker id (e.g. "task.preferredAgent"):
+	// the job is offered only to that worker at this target, and the target is
+	// skipped when the label is missing.
+	KnownWorker string `json:"knownWorker,omitempty"`
 }

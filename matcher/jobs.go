@@ -50,6 +50,16 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 		CreatedBy: cmd.ID,
 		Seq:       e.seq,
 	}
+	if d.WorkflowID != "" {
+		if err := e.route(j, d.WorkflowID); err != nil {
+			e.seq--
+			e.emit(events.JobSubject("", id, events.TypeJobRejected), events.TypeJobRejected, id, events.Job{
+				JobID: id, ChannelID: d.ChannelID, Priority: d.Priority, Labels: d.Labels,
+				Status: events.JobStatusRejected, CreatedAt: e.now, Reason: events.AsError(err),
+			})
+			return err
+		}
+	}
 	e.jobs[id] = j
 	e.dirtyJobs[id] = true
 	e.emitJob(j, events.TypeJobReceived)
@@ -57,6 +67,9 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	e.emitJob(j, events.TypeJobQueued)
 	for _, at := range j.selectorExpiries() {
 		e.schedule(at, timerSelectorExpiry, j.JobID)
+	}
+	if j.Workflow != nil && j.Workflow.TargetExpiresAt != nil {
+		e.schedule(*j.Workflow.TargetExpiresAt, timerTargetTimeout, j.JobID)
 	}
 	e.res.Reply = &events.CommandResult{JobID: id, Status: j.Status}
 	return nil
@@ -66,8 +79,17 @@ func validateJob(id string, d *events.JobCreated) error {
 	if err := events.CheckID("jobId", id); err != nil {
 		return err
 	}
-	if err := events.CheckID("queueId", d.QueueID); err != nil {
-		return err
+	switch {
+	case d.QueueID != "" && d.WorkflowID != "":
+		return events.Errorf(events.CodeInvalidData, "workflowId", "a job names a queueId or a workflowId, not both")
+	case d.WorkflowID != "":
+		if err := events.CheckID("workflowId", d.WorkflowID); err != nil {
+			return err
+		}
+	default:
+		if err := events.CheckID("queueId", d.QueueID); err != nil {
+			return err
+		}
 	}
 	if err := events.CheckID("channelId", d.ChannelID); err != nil {
 		return err

@@ -78,6 +78,9 @@ func (e *Engine) Load(s State) error {
 			for _, at := range j.selectorExpiries() {
 				e.schedule(at, timerSelectorExpiry, j.JobID)
 			}
+			if j.Workflow != nil && j.Workflow.TargetExpiresAt != nil {
+				e.schedule(*j.Workflow.TargetExpiresAt, timerTargetTimeout, j.JobID)
+			}
 			for _, d := range j.Declined {
 				if d.RetryAt != nil {
 					e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)

@@ -88,9 +88,10 @@ type pick struct {
 //   - bestWorker: highest score, ties to the longest idle.
 func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 	var ps []pick
+	t := e.target(j)
 	for _, w := range cands {
 		cost, ok := e.eligible(j, w, d.bypass)
-		if !ok {
+		if !ok || !e.targetAllows(j, t, w) {
 			continue
 		}
 		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
@@ -100,9 +101,22 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 		ps = append(ps, p)
 	}
 	cursor := e.cursors[j.QueueID]
+	var orderBy *OrderBy
+	if t != nil && len(t.orderBy.Clauses) > 0 {
+		ws := make([]*Worker, len(ps))
+		for i, p := range ps {
+			ws[i] = p.w
+		}
+		if t.orderBy.Applicable(ws) {
+			orderBy = &t.orderBy
+		}
+	}
 	better := func(a, b pick) bool {
 		if a.rank != b.rank {
 			return a.rank < b.rank
+		}
+		if orderBy != nil { // the workflow target's order_by replaces the mode's order
+			return orderBy.Less(a.w, b.w)
 		}
 		switch d.mode {
 		case events.ModeRoundRobin:

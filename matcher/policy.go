@@ -18,8 +18,10 @@ const (
 // policy is a stored policy with its decoded spec.
 type policy struct {
 	events.Policy
-	queue *events.QueueSpec
-	dist  *events.DistributionPolicySpec
+	queue  *events.QueueSpec
+	dist   *events.DistributionPolicySpec
+	wfSpec *events.WorkflowSpec
+	wf     *workflow
 }
 
 func policyKey(kind events.PolicyKind, id string) string { return string(kind) + "." + id }
@@ -80,6 +82,9 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 	case events.KindDistributionPolicy:
 		p.dist = &events.DistributionPolicySpec{}
 		v = p.dist
+	case events.KindWorkflow:
+		p.wfSpec = &events.WorkflowSpec{}
+		v = p.wfSpec
 	default:
 		return nil, events.Errorf(events.CodeInvalidData, "kind", "kind %q is not one of %v", kind, events.PolicyKinds())
 	}
@@ -92,10 +97,13 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 		return nil, events.Errorf(events.CodeInvalidData, "spec", "spec is not a %s: %v", kind, err)
 	}
 	var err error
-	if p.queue != nil {
+	switch {
+	case p.queue != nil:
 		err = validateQueueSpec(p.queue)
-	} else {
+	case p.dist != nil:
 		err = validateDistributionSpec(p.dist)
+	default:
+		p.wf, err = compileWorkflow(p.wfSpec)
 	}
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ const (
 	timerRetryOffer                          // id: job id
 	timerCloseAt                             // id: job id
 	timerSelectorExpiry                      // id: job id
+	timerTargetTimeout                       // id: job id
 )
 
 type timer struct {
@@ -75,6 +76,10 @@ func (e *Engine) live(t timer) bool {
 	case timerCloseAt:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobCompleted && j.ScheduledCloseAt != nil && j.ScheduledCloseAt.Equal(t.at)
+	case timerTargetTimeout:
+		j := e.jobs[t.id]
+		return j != nil && j.status() == lifecycle.JobQueued && j.Workflow != nil &&
+			j.Workflow.TargetExpiresAt != nil && j.Workflow.TargetExpiresAt.Equal(t.at)
 	case timerSelectorExpiry:
 		j := e.jobs[t.id]
 		if j == nil || j.status() != lifecycle.JobQueued {
@@ -112,6 +117,8 @@ func (e *Engine) fireDue() {
 			e.closeScheduled(t.id)
 		case timerSelectorExpiry:
 			e.expireSelectors(t.id)
+		case timerTargetTimeout:
+			e.targetTimeout(t.id)
 		}
 	}
 }
