@@ -33,6 +33,7 @@ import (
 var sections = map[string]events.PolicyKind{
 	"queues":               events.KindQueue,
 	"distributionPolicies": events.KindDistributionPolicy,
+	"workflows":            events.KindWorkflow,
 }
 
 // Sections lists the top-level keys a policy file may have.
@@ -46,14 +47,14 @@ func Sections() []string {
 }
 
 // Parse reads the policies in data (YAML or JSON; name is used in errors). Policies
-// come out in an order that applies cleanly: distribution policies before queues.
+// come out in an order that applies cleanly: distribution policies, queues, workflows.
 func Parse(name string, data []byte) ([]events.PolicyPut, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: not YAML or JSON: %w", name, err)
 	}
 	var puts []events.PolicyPut
-	for _, key := range []string{"distributionPolicies", "queues"} {
+	for _, key := range []string{"distributionPolicies", "queues", "workflows"} {
 		list, ok := doc[key]
 		if !ok {
 			continue

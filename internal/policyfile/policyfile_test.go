@@ -23,18 +23,26 @@ distributionPolicies:
   - id: fast
     offerExpiresAfterSeconds: 10
     mode: {kind: roundRobin, maxConcurrentOffers: 2}
+workflows:
+  - id: inbound
+    filters:
+      - name: Sales
+        expression: "type == 'Sales'"
+        targets: [{queue: support, timeoutSeconds: 30}]
 `
 
 func TestParse(t *testing.T) {
 	puts, err := policyfile.Parse("p.yaml", []byte(sample))
 	require.NoError(t, err)
-	require.Len(t, puts, 2)
+	require.Len(t, puts, 3)
 	require.Equal(t, events.KindDistributionPolicy, puts[0].Kind, "distribution policies first")
 	require.Equal(t, "fast", puts[0].ID)
 	require.JSONEq(t, `{"offerExpiresAfterSeconds":10,"mode":{"kind":"roundRobin","maxConcurrentOffers":2}}`, string(puts[0].Spec))
 	require.Equal(t, events.KindQueue, puts[1].Kind)
 	require.JSONEq(t, `{"distributionPolicyId":"fast","order":"lifo"}`, string(puts[1].Spec))
 	require.Nil(t, puts[1].Revision, "a file's policies are unconditional")
+	require.Equal(t, events.KindWorkflow, puts[2].Kind)
+	require.JSONEq(t, `{"filters":[{"name":"Sales","expression":"type == 'Sales'","targets":[{"queue":"support","timeoutSeconds":30}]}]}`, string(puts[2].Spec))
 
 	js, err := policyfile.Parse("p.json", []byte(`{"queues":[{"id":"q","order":"fifo"}]}`))
 	require.NoError(t, err)
