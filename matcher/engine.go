@@ -86,6 +86,7 @@ type Engine struct {
 	// policies by "<kind>.<id>"; cursors is each round-robin queue's last offered worker.
 	policies map[string]*policy
 	cursors  map[string]string
+	index    workerIndex
 	rates    rates
 	timers   timerHeap
 	seq      uint64 // last enqueue sequence
@@ -101,7 +102,11 @@ type Engine struct {
 	dirtyPolicy map[string]bool
 	dirtyCursor map[string]bool
 	queueOps    []Op
-	touched     map[string]bool
+	// touched queues are matched whole (after a policy change, at resume); touched
+	// jobs against their queue's workers; touched workers against their queues' jobs.
+	touched        map[string]bool
+	touchedJobs    map[string]bool
+	touchedWorkers map[string]bool
 }
 
 // New returns an empty engine.
@@ -127,6 +132,7 @@ func (e *Engine) reset() {
 	e.queues = map[string]*Queue{}
 	e.policies = map[string]*policy{}
 	e.cursors = map[string]string{}
+	e.index = newWorkerIndex()
 	e.rates = rates{}
 	e.timers = nil
 	e.seq = 0
@@ -182,6 +188,8 @@ func (e *Engine) begin(now time.Time) {
 	e.dirtyCursor = map[string]bool{}
 	e.queueOps = nil
 	e.touched = map[string]bool{}
+	e.touchedJobs = map[string]bool{}
+	e.touchedWorkers = map[string]bool{}
 }
 
 // finish matches the touched queues and turns the dirty entities into KV writes.

@@ -54,6 +54,7 @@ func (e *Engine) Load(s State) error {
 			return fmt.Errorf("load worker %q: %w", k, err)
 		}
 		e.workers[w.WorkerID] = w
+		e.index.reindex(w)
 	}
 	for k, v := range s.Offers {
 		o := &Offer{}

@@ -7,11 +7,116 @@ import (
 	"github.com/patchbay/patchbay/lifecycle"
 )
 
-// matchTouched offers waiting jobs of every queue something happened to.
+// matchTouched offers what the command changed. Between commands no queued job that
+// could take another offer has an eligible worker with room, so:
+//   - a queue whose policy changed (or every queue, at resume) is matched whole, in
+//     dispatch order;
+//   - a worker that gained room (new, freed, changed) is offered the jobs of its
+//     queues it can take, in dispatch order; the index of each queue's jobs by their
+//     equality selectors narrows the jobs to look at;
+//   - the jobs the command touched (created, back from an offer, moved) are matched,
+//     each against the workers the index gives for it.
 func (e *Engine) matchTouched() {
 	for _, q := range sortedKeys(e.touched) {
 		e.matchQueue(q)
 	}
+	freed := map[string][]*Worker{}
+	for _, id := range sortedKeys(e.touchedWorkers) {
+		if w := e.workers[id]; w != nil && w.AvailableForOffers && w.hasRoom() {
+			for _, q := range w.Queues {
+				if !e.touched[q] {
+					freed[q] = append(freed[q], w)
+				}
+			}
+		}
+	}
+	for _, q := range sortedKeys(keysOf(freed)) {
+		e.matchFreed(q, freed[q])
+	}
+	jobs := make([]*Job, 0, len(e.touchedJobs))
+	for id := range e.touchedJobs {
+		if j := e.jobs[id]; j != nil && j.status() == lifecycle.JobQueued && !e.touched[j.QueueID] {
+			jobs = append(jobs, j)
+		}
+	}
+	sort.Slice(jobs, func(a, b int) bool { // queue by queue, in dispatch order
+		if jobs[a].QueueID != jobs[b].QueueID {
+			return jobs[a].QueueID < jobs[b].QueueID
+		}
+		return e.queue(jobs[a].QueueID).less(jobs[a], jobs[b])
+	})
+	for _, j := range jobs {
+		e.matchJob(j, e.distributionOf(j.QueueID), nil)
+	}
+}
+
+func keysOf[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// matchFreed offers the workers that gained room the jobs of a queue they can take,
+// in dispatch order, until they are full. Each such job goes to the workers its
+// distribution picks (a freed worker among them, unless a better one can take it too).
+func (e *Engine) matchFreed(queueID string, ws []*Worker) {
+	q := e.queues[queueID]
+	if q == nil || len(q.jobs) == 0 {
+		return
+	}
+	dist := e.distributionOf(queueID)
+	jobs := q.jobs
+	if !dist.bypass {
+		jobs = q.jobsFor(ws)
+	} else {
+		jobs = append([]*Job(nil), jobs...)
+	}
+	for _, j := range jobs {
+		room := false
+		for _, w := range ws {
+			room = room || w.hasRoom()
+		}
+		if !room {
+			return
+		}
+		if len(j.OfferIDs) >= dist.max || j.status() != lifecycle.JobQueued {
+			continue
+		}
+		t := e.target(j)
+		for _, w := range ws {
+			if _, ok := e.eligible(j, w, dist.bypass); ok && e.targetAllows(j, t, w) {
+				e.matchJob(j, dist, nil)
+				break
+			}
+		}
+	}
+}
+
+// matchJob offers j to the workers its distribution picks, from pool (nil: the
+// index's pool for j): up to maxConcurrentOffers at once counting the offers already
+// out, and a first offer only when at least minConcurrentOffers workers can take it.
+// It returns the workers offered to.
+func (e *Engine) matchJob(j *Job, dist distribution, pool []*Worker) []*Worker {
+	have := len(j.OfferIDs)
+	if have >= dist.max || j.status() != lifecycle.JobQueued {
+		return nil
+	}
+	picks := e.pick(j, pool, dist, dist.max-have)
+	if have == 0 && len(picks) < dist.min {
+		return nil
+	}
+	offered := make([]*Worker, 0, len(picks))
+	for _, p := range picks {
+		e.issue(j, p.w, p.cost)
+		offered = append(offered, p.w)
+		if dist.mode == events.ModeRoundRobin {
+			e.cursors[j.QueueID] = p.w.WorkerID
+			e.dirtyCursor[j.QueueID] = true
+		}
+	}
+	return offered
 }
 
 // matchQueue walks a queue in dispatch order and offers each job to the workers its
@@ -29,22 +134,9 @@ func (e *Engine) matchQueue(queueID string) {
 		if len(cands) == 0 {
 			return // every worker of the queue is full: nothing more can be offered
 		}
-		have := len(j.OfferIDs)
-		if have >= dist.max || j.status() != lifecycle.JobQueued {
-			continue
-		}
-		picks := e.pick(j, cands, dist, dist.max-have)
-		if have == 0 && len(picks) < dist.min {
-			continue
-		}
-		for _, p := range picks {
-			e.issue(j, p.w, p.cost)
-			if !p.w.hasRoom() {
-				cands = without(cands, p.w)
-			}
-			if dist.mode == events.ModeRoundRobin {
-				e.cursors[queueID] = p.w.WorkerID
-				e.dirtyCursor[queueID] = true
+		for _, w := range e.matchJob(j, dist, cands) {
+			if !w.hasRoom() {
+				cands = without(cands, w)
 			}
 		}
 	}
@@ -63,8 +155,8 @@ func without(ws []*Worker, w *Worker) []*Worker {
 // on some channel.
 func (e *Engine) candidates(queueID string) []*Worker {
 	var ws []*Worker
-	for _, w := range e.workers {
-		if w.AvailableForOffers && w.inQueue(queueID) && w.hasRoom() {
+	for w := range e.index.queue[queueID] {
+		if w.hasRoom() {
 			ws = append(ws, w)
 		}
 	}
@@ -87,6 +179,13 @@ type pick struct {
 //   - roundRobin: the workers after the one offered last (by worker id), wrapping;
 //   - bestWorker: highest score, ties to the longest idle.
 func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
+	if set := e.pool(j, d.bypass); cands == nil || len(set) < len(cands) {
+		// The index narrows the search to the workers with the right labels.
+		cands = make([]*Worker, 0, len(set))
+		for w := range set {
+			cands = append(cands, w)
+		}
+	}
 	var ps []pick
 	t := e.target(j)
 	for _, w := range cands {

@@ -33,7 +33,7 @@ func (e *Engine) end(o *Offer, to lifecycle.OfferStatus, t events.Type, reason s
 	if j := e.jobs[o.JobID]; j != nil {
 		j.removeOffer(o.OfferID)
 		e.dirtyJobs[j.JobID] = true
-		e.touched[j.QueueID] = true
+		e.touchedJobs[j.JobID] = true
 	}
 	if w := e.workers[o.WorkerID]; w != nil {
 		w.removeLoad(o.JobID, o.OfferID)

@@ -13,6 +13,71 @@ type Queue struct {
 	ID   string
 	jobs []*Job
 	lifo bool // last in, first out within a priority
+	// byKey indexes the jobs by their first equality selector (labelKey without the
+	// queue); unkeyed holds the jobs that have none. A worker can only take a job
+	// indexed under one of its own labels, or an unkeyed one.
+	byKey   map[string]map[*Job]struct{}
+	unkeyed map[*Job]struct{}
+}
+
+// jobKey is the index key of a job: its first equality selector ("" for none).
+func jobKey(j *Job) string {
+	for _, s := range j.WorkerSelectors {
+		if s.Operator == events.OpEqual {
+			if vk, ok := valueKey(s.Value); ok {
+				return s.Key + "\x00" + vk
+			}
+		}
+	}
+	return ""
+}
+
+func (q *Queue) indexJob(j *Job, add bool) {
+	if q.byKey == nil {
+		q.byKey, q.unkeyed = map[string]map[*Job]struct{}{}, map[*Job]struct{}{}
+	}
+	k := jobKey(j)
+	set := q.unkeyed
+	if k != "" {
+		if set = q.byKey[k]; set == nil {
+			set = map[*Job]struct{}{}
+			q.byKey[k] = set
+		}
+	}
+	if add {
+		set[j] = struct{}{}
+		return
+	}
+	delete(set, j)
+	if k != "" && len(set) == 0 {
+		delete(q.byKey, k)
+	}
+}
+
+// jobsFor are the queued jobs w could take as far as the index tells (its own label
+// values, its id, or no equality selector), in dispatch order.
+func (q *Queue) jobsFor(ws []*Worker) []*Job {
+	seen := map[*Job]struct{}{}
+	var out []*Job
+	add := func(set map[*Job]struct{}) {
+		for j := range set {
+			if _, ok := seen[j]; !ok {
+				seen[j] = struct{}{}
+				out = append(out, j)
+			}
+		}
+	}
+	add(q.unkeyed)
+	for _, w := range ws {
+		add(q.byKey["id\x00s:"+w.WorkerID])
+		for k, v := range w.Labels {
+			if vk, ok := valueKey(v); ok {
+				add(q.byKey[k+"\x00"+vk])
+			}
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return q.less(out[a], out[b]) })
+	return out
 }
 
 // less is the dispatch order: jobs with an active expedited selector first, then
@@ -40,6 +105,7 @@ func (q *Queue) setOrder(lifo bool) {
 }
 
 func (q *Queue) insert(j *Job) {
+	q.indexJob(j, true)
 	i := sort.Search(len(q.jobs), func(i int) bool { return q.less(j, q.jobs[i]) })
 	q.jobs = append(q.jobs, nil)
 	copy(q.jobs[i+1:], q.jobs[i:])
@@ -47,6 +113,7 @@ func (q *Queue) insert(j *Job) {
 }
 
 func (q *Queue) remove(j *Job) {
+	q.indexJob(j, false)
 	i := sort.Search(len(q.jobs), func(i int) bool { return !q.less(q.jobs[i], j) })
 	if i < len(q.jobs) && q.jobs[i] == j {
 		q.jobs = append(q.jobs[:i], q.jobs[i+1:]...)
@@ -82,7 +149,7 @@ func (e *Engine) queue(id string) *Queue {
 func (e *Engine) enqueue(j *Job) {
 	e.queue(j.QueueID).insert(j)
 	e.queueOps = append(e.queueOps, Op{Bucket: events.BucketQueues, Key: QueueKey(j), Value: []byte(j.JobID)})
-	e.touched[j.QueueID] = true
+	e.touchedJobs[j.JobID] = true
 }
 
 // dequeue takes j out of its queue and records the KV delete.

@@ -111,7 +111,7 @@ func (e *Engine) fireDue() {
 			e.expireOffer(t.id)
 		case timerRetryOffer:
 			if j := e.jobs[t.id]; j != nil && j.status() == lifecycle.JobQueued {
-				e.touched[j.QueueID] = true
+				e.touchedJobs[j.JobID] = true
 			}
 		case timerCloseAt:
 			e.closeScheduled(t.id)

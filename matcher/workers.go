@@ -64,9 +64,6 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 		e.workers[d.WorkerID] = w
 	}
 	wasAvailable := existed && w.AvailableForOffers
-	for _, q := range w.Queues {
-		e.touched[q] = true
-	}
 	w.Labels, w.Tags = d.Labels, d.Tags
 	w.Queues = dedupe(d.Queues)
 	e.revokeOutsideQueues(w)
@@ -93,7 +90,6 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	if !ok {
 		return events.Errorf(events.CodeUnknownWorker, "workerId", "no worker %q: register it first", d.WorkerID)
 	}
-	oldQueues := w.Queues
 	if d.Labels != nil {
 		w.Labels = d.Labels
 	}
@@ -121,9 +117,6 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 			t = events.TypeWorkerRegistered
 		}
 		e.setAvailable(w, *d.AvailableForOffers, w.AvailableForOffers)
-	}
-	for _, q := range oldQueues {
-		e.touched[q] = true
 	}
 	e.finishWorker(w, t)
 	return nil
@@ -184,19 +177,17 @@ func (e *Engine) revokeUnfit(w *Worker) {
 
 func (e *Engine) finishWorker(w *Worker, t events.Type) {
 	w.refreshState()
+	e.index.reindex(w)
 	e.dirtyWrk[w.WorkerID] = true
 	e.touchWorker(w)
 	e.emit(events.WorkerSubject(w.WorkerID, t), t, w.WorkerID, w.snapshot())
 	e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State}
 }
 
-// touchWorker marks w's queues for matching.
+// touchWorker marks w for matching against the jobs of its queues.
 func (e *Engine) touchWorker(w *Worker) {
-	if !w.AvailableForOffers {
-		return
-	}
-	for _, q := range w.Queues {
-		e.touched[q] = true
+	if w.AvailableForOffers {
+		e.touchedWorkers[w.WorkerID] = true
 	}
 }
 
