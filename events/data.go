@@ -66,7 +66,14 @@ type JobCreated struct {
 	Tags             map[string]any   `json:"tags,omitempty"`
 	WorkerSelectors  []WorkerSelector `json:"requestedWorkerSelectors,omitempty"`
 	Notes            string           `json:"notes,omitempty"`
+	// TimeToLiveSeconds cancels the job (disposition TTLExpired) if it is still queued
+	// that long after it was created (0: never).
+	TimeToLiveSeconds float64 `json:"timeToLiveSeconds,omitempty"`
 }
+
+// DispositionTTLExpired is the disposition code of a job cancelled because its time
+// to live ran out while it was queued.
+const DispositionTTLExpired = "TTLExpired"
 
 // WorkerRegister is the data of io.patchbay.worker.register and io.patchbay.worker.update.
 // Register replaces the whole worker; update replaces only the fields it carries.
@@ -167,6 +174,8 @@ type Job struct {
 	Reason *Error `json:"reason,omitempty"`
 	// Workflow is where a job routed by a workflow stands in it.
 	Workflow *WorkflowPosition `json:"workflow,omitempty"`
+	// ExpiresAt is when the job is cancelled if it is still queued (its time to live).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 // WorkflowPosition is a job's place in its workflow: the filter that matched it and

@@ -50,6 +50,9 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 		CreatedBy: cmd.ID,
 		Seq:       e.seq,
 	}
+	if d.TimeToLiveSeconds > 0 {
+		j.ExpiresAt = timePtr(e.now.Add(time.Duration(d.TimeToLiveSeconds * float64(time.Second))))
+	}
 	if d.WorkflowID != "" {
 		if err := e.route(j, d.WorkflowID); err != nil {
 			e.seq--
@@ -70,6 +73,9 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	}
 	if j.Workflow != nil && j.Workflow.TargetExpiresAt != nil {
 		e.schedule(*j.Workflow.TargetExpiresAt, timerTargetTimeout, j.JobID)
+	}
+	if j.ExpiresAt != nil {
+		e.schedule(*j.ExpiresAt, timerJobTTL, j.JobID)
 	}
 	e.res.Reply = &events.CommandResult{JobID: id, Status: j.Status}
 	return nil
@@ -93,6 +99,9 @@ func validateJob(id string, d *events.JobCreated) error {
 	}
 	if err := events.CheckID("channelId", d.ChannelID); err != nil {
 		return err
+	}
+	if d.TimeToLiveSeconds < 0 || d.TimeToLiveSeconds > events.MaxSelectorExpirySeconds {
+		return events.Errorf(events.CodeInvalidData, "timeToLiveSeconds", "timeToLiveSeconds must be between 0 and %d (got %g)", events.MaxSelectorExpirySeconds, d.TimeToLiveSeconds)
 	}
 	if d.Priority < -100 || d.Priority > 100 {
 		return events.Errorf(events.CodeInvalidData, "priority", "priority must be between -100 and 100 (got %d)", d.Priority)
@@ -235,6 +244,21 @@ func (e *Engine) release(j *Job) {
 	w.refreshState()
 	e.dirtyWrk[w.WorkerID] = true
 	e.touchWorker(w)
+}
+
+// expireJob cancels a job still queued when its time to live runs out.
+func (e *Engine) expireJob(jobID string) {
+	j := e.jobs[jobID]
+	if j == nil || j.status() != lifecycle.JobQueued || j.ExpiresAt == nil || j.ExpiresAt.After(e.now) {
+		return
+	}
+	e.dequeue(j)
+	e.revokeOffers(j, events.RevokedJobCancelled)
+	j.Status = string(lifecycle.JobCancelled)
+	j.DispositionCode = events.DispositionTTLExpired
+	j.CancelNote = "time to live ran out while the job was queued"
+	e.dirtyJobs[j.JobID] = true
+	e.emitJob(j, events.TypeJobCancelled)
 }
 
 func (e *Engine) cancelJob(cmd Command, d *events.JobCancel) error {

@@ -82,6 +82,9 @@ func (e *Engine) Load(s State) error {
 			if j.Workflow != nil && j.Workflow.TargetExpiresAt != nil {
 				e.schedule(*j.Workflow.TargetExpiresAt, timerTargetTimeout, j.JobID)
 			}
+			if j.ExpiresAt != nil {
+				e.schedule(*j.ExpiresAt, timerJobTTL, j.JobID)
+			}
 			for _, d := range j.Declined {
 				if d.RetryAt != nil {
 					e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)

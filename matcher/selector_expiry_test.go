@@ -70,3 +70,30 @@ func TestSelectorExpiryValidation(t *testing.T) {
 		})
 	}
 }
+
+// A job still queued when its time to live runs out is cancelled with TTLExpired and
+// its offers are revoked; an assigned job is not.
+func TestJobTimeToLive(t *testing.T) {
+	h := newHarness(t, Config{OfferExpiry: 5 * time.Minute})
+	ttl := func(d *events.JobCreated) { d.TimeToLiveSeconds = 60 }
+	requireOK(t, h.create("waits", "q1", ttl))
+	requireOK(t, h.register("w", wCapacity(2, ch("voice", 1, 0))))
+	requireOK(t, h.create("taken", "q1", ttl))
+	require.Equal(t, "w", h.offeredTo("waits"))
+	asg := h.assign("waits", "w")
+	require.NotEmpty(t, asg)
+	require.Equal(t, "w", h.offeredTo("taken"), "the worker's next offer")
+
+	h2 := h.reload() // the timer survives a restart
+	out := h2.tick(t0.Add(60 * time.Second))
+	require.Equal(t, []events.Type{events.TypeOfferRevoked, events.TypeJobCancelled}, out.types())
+	c := out.ofType(events.TypeJobCancelled)[0].Job
+	require.Equal(t, "taken", c.JobID)
+	require.Equal(t, events.DispositionTTLExpired, c.DispositionCode)
+	require.Equal(t, "assigned", h2.job("waits").Status, "an assigned job has no time to live")
+	require.Empty(t, h2.e.QueueJobIDs("q1"))
+
+	out = h.create("bad", "q1", func(d *events.JobCreated) { d.TimeToLiveSeconds = -1 })
+	requireRefused(t, out, events.ErrInvalidData)
+	require.Equal(t, "timeToLiveSeconds", out.Err.Field)
+}

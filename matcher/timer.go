@@ -15,6 +15,7 @@ const (
 	timerCloseAt                             // id: job id
 	timerSelectorExpiry                      // id: job id
 	timerTargetTimeout                       // id: job id
+	timerJobTTL                              // id: job id
 )
 
 type timer struct {
@@ -76,6 +77,9 @@ func (e *Engine) live(t timer) bool {
 	case timerCloseAt:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobCompleted && j.ScheduledCloseAt != nil && j.ScheduledCloseAt.Equal(t.at)
+	case timerJobTTL:
+		j := e.jobs[t.id]
+		return j != nil && j.status() == lifecycle.JobQueued && j.ExpiresAt != nil && j.ExpiresAt.Equal(t.at)
 	case timerTargetTimeout:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobQueued && j.Workflow != nil &&
@@ -119,6 +123,8 @@ func (e *Engine) fireDue() {
 			e.expireSelectors(t.id)
 		case timerTargetTimeout:
 			e.targetTimeout(t.id)
+		case timerJobTTL:
+			e.expireJob(t.id)
 		}
 	}
 }
