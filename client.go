@@ -269,3 +269,64 @@ func (c *Client) DeletePolicy(ctx context.Context, kind PolicyKind, id string, r
 	return c.Request(ctx, events.TypePolicyDelete, "", string(kind)+"."+id,
 		events.PolicyDelete{Kind: kind, ID: id, Revision: revision})
 }
+
+// Query answers.
+type (
+	JobInfo   = events.JobInfo
+	QueueInfo = events.QueueInfo
+)
+
+// query sends a read-only query and decodes the answer into out.
+func (c *Client) query(ctx context.Context, t events.Type, data, out any) error {
+	ev, err := events.New(t, nuid.Next(), c.source, "", time.Now(), data)
+	if err != nil {
+		return err
+	}
+	body, err := events.Structured(ev)
+	if err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	m := nats.NewMsg(events.QuerySubject(t))
+	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
+	m.Data = body
+	resp, err := c.nc.RequestMsgWithContext(ctx, m)
+	if err != nil {
+		return fmt.Errorf("patchbay %s: %w", t.Name(), err)
+	}
+	reply, err := events.Decode(resp.Header, resp.Data)
+	if err != nil {
+		return fmt.Errorf("patchbay: bad reply: %w", err)
+	}
+	if events.Type(reply.Type()) == events.TypeCommandFailed {
+		f := &events.CommandFailure{}
+		if err := reply.DataAs(f); err != nil || f.Error == nil {
+			return fmt.Errorf("patchbay: bad failure reply: %v", err)
+		}
+		return f.Error
+	}
+	return reply.DataAs(out)
+}
+
+// JobInfo returns a job with its position in its queue and an estimate of its wait.
+func (c *Client) JobInfo(ctx context.Context, jobID string) (*JobInfo, error) {
+	var info JobInfo
+	if err := c.query(ctx, events.TypeQueryJob, events.QueryJob{JobID: jobID}, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// QueueInfo returns a queue's statistics: length, longest wait, estimated wait per
+// priority, available workers.
+func (c *Client) QueueInfo(ctx context.Context, queueID string) (*QueueInfo, error) {
+	var info QueueInfo
+	if err := c.query(ctx, events.TypeQueryQueue, events.QueryQueue{QueueID: queueID}, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}

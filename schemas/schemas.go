@@ -53,12 +53,15 @@ const (
 	workerSchema = "worker.schema.json"
 	policySchema = "policy.schema.json"
 	updateSchema = "worker.register.schema.json#/$defs/update"
+	resultSchema = "query.result.schema.json"
 )
 
 // SchemaName returns the schema of t's data, relative to Files(): a file name such as
 // "job.created.schema.json", or for io.patchbay.worker.update a file name and a JSON
-// pointer fragment ("worker.register.schema.json#/$defs/update"). It returns "" for a
-// type outside the catalog.
+// pointer fragment ("worker.register.schema.json#/$defs/update"). The queries
+// (events.Queries) have their own schemas, and io.patchbay.query.result one schema for
+// both answers (a JobInfo or a QueueInfo). It returns "" for a type outside the
+// catalog.
 func SchemaName(t events.Type) string {
 	switch t {
 	case events.TypeWorkerUpdate:
@@ -73,11 +76,21 @@ func SchemaName(t events.Type) string {
 		return workerSchema
 	case events.TypePolicyUpdated, events.TypePolicyDeleted:
 		return policySchema
+	case events.TypeQueryResult:
+		return resultSchema
+	case events.TypeQueryJob, events.TypeQueryQueue, events.TypeCommandSucceeded, events.TypeCommandFailed:
+		return t.Name() + ".schema.json"
 	}
-	if t.IsInbound() || t == events.TypeCommandSucceeded || t == events.TypeCommandFailed {
+	if t.IsInbound() {
 		return t.Name() + ".schema.json"
 	}
 	return ""
+}
+
+// Types lists every type with a schema: the inbound commands, the outbound events
+// and the queries, in catalog order.
+func Types() []events.Type {
+	return slices.Concat(events.Inbound(), events.Outbound(), events.Queries())
 }
 
 // catalog holds the compiled schema of every type, built once.
@@ -106,8 +119,11 @@ func compile() (map[events.Type]*jsonschema.Schema, error) {
 	}
 	byName := map[string]*jsonschema.Schema{}
 	out := map[events.Type]*jsonschema.Schema{}
-	for _, t := range append(events.Inbound(), events.Outbound()...) {
+	for _, t := range Types() {
 		name := SchemaName(t)
+		if name == "" {
+			return nil, fmt.Errorf("schemas: no schema for %s", t)
+		}
 		if byName[name] == nil {
 			s, err := c.Compile(baseURL + name)
 			if err != nil {
@@ -162,13 +178,19 @@ type leaf struct {
 
 // first returns the problem to report among all of ve's leaves: the one at the first
 // path in lexical order (array indexes compared as numbers), so the answer does not
-// depend on map iteration order.
+// depend on map iteration order. When no branch of a oneOf matched, only the branch
+// that fits best (see closest) is looked at: a problem in the other branches is not
+// one the sender made.
 func first(ve *jsonschema.ValidationError) leaf {
 	var leaves []leaf
 	var walk func(*jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
 			leaves = append(leaves, at(e))
+			return
+		}
+		if k, ok := e.ErrorKind.(*kind.OneOf); ok && k.Subschemas == nil {
+			walk(closest(e))
 			return
 		}
 		for _, c := range e.Causes {
@@ -180,6 +202,34 @@ func first(ve *jsonschema.ValidationError) leaf {
 		return leaf{kind: ve.ErrorKind}
 	}
 	return slices.MinFunc(leaves, func(a, b leaf) int { return comparePaths(a.path, b.path) })
+}
+
+// closest returns the branch of a failed oneOf that fits the data best: the one with
+// the fewest problems at the oneOf's own place (a missing or unknown property, a wrong
+// type), so that a problem deep inside the data is reported against the branch the
+// data was meant for. Ties go to the earlier branch.
+func closest(e *jsonschema.ValidationError) *jsonschema.ValidationError {
+	var count func(*jsonschema.ValidationError) int
+	count = func(c *jsonschema.ValidationError) int {
+		if len(c.Causes) == 0 {
+			if slices.Equal(c.InstanceLocation, e.InstanceLocation) {
+				return 1
+			}
+			return 0
+		}
+		n := 0
+		for _, x := range c.Causes {
+			n += count(x)
+		}
+		return n
+	}
+	best, bestN := e.Causes[0], count(e.Causes[0])
+	for _, c := range e.Causes[1:] {
+		if n := count(c); n < bestN {
+			best, bestN = c, n
+		}
+	}
+	return best
 }
 
 // at is e's leaf with the path of the property it is about: a missing required

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,8 +24,12 @@ import (
 	"github.com/patchbay/patchbay/schemas"
 )
 
-// allTypes is the whole catalog, inbound then outbound.
-func allTypes() []events.Type { return append(events.Inbound(), events.Outbound()...) }
+// allTypes is the whole catalog: inbound, outbound, then the queries.
+func allTypes() []events.Type { return schemas.Types() }
+
+func TestTypes(t *testing.T) {
+	require.Equal(t, slices.Concat(events.Inbound(), events.Outbound(), events.Queries()), schemas.Types())
+}
 
 // goPayload returns a pointer to a zero Go value of t's data.
 func goPayload(t *testing.T, typ events.Type) any {
@@ -54,6 +59,10 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.CommandResult{}
 	case events.TypeCommandFailed:
 		return &events.CommandFailure{}
+	case events.TypeQueryJob:
+		return &events.QueryJob{}
+	case events.TypeQueryQueue:
+		return &events.QueryQueue{}
 	}
 	switch schemas.SchemaName(typ) {
 	case "job.schema.json":
@@ -69,6 +78,25 @@ func goPayload(t *testing.T, typ events.Type) any {
 	return nil
 }
 
+// golden is one golden sample: its file in testdata and the Go type of its data.
+type golden struct {
+	file    string
+	payload func() any
+}
+
+// goldens lists typ's golden samples: one per type, named after it, except
+// io.patchbay.query.result, which has one per answer (query.result.job.json and
+// query.result.queue.json).
+func goldens(t *testing.T, typ events.Type) []golden {
+	if typ == events.TypeQueryResult {
+		return []golden{
+			{file: typ.Name() + ".job.json", payload: func() any { return &events.JobInfo{} }},
+			{file: typ.Name() + ".queue.json", payload: func() any { return &events.QueueInfo{} }},
+		}
+	}
+	return []golden{{file: typ.Name() + ".json", payload: func() any { return goPayload(t, typ) }}}
+}
+
 // readEvent decodes a structured CloudEvent from testdata.
 func readEvent(t *testing.T, path string) events.Event {
 	t.Helper()
@@ -81,33 +109,42 @@ func readEvent(t *testing.T, path string) events.Event {
 
 func TestGoldenSamples(t *testing.T) {
 	for _, typ := range allTypes() {
-		t.Run(typ.Name(), func(t *testing.T) {
-			e := readEvent(t, filepath.Join("testdata", typ.Name()+".json"))
-			require.Equal(t, string(typ), e.Type())
-			require.Equal(t, events.ContentTypeJSON, e.DataContentType())
-			require.False(t, e.Time().IsZero(), "a golden sample has a time")
-			require.NotEmpty(t, e.Subject(), "a golden sample has a subject")
-			if !typ.IsInbound() {
-				require.Equal(t, events.RouterSource, e.Source())
-			}
-
-			require.NoError(t, schemas.ValidateData(typ, e.Data()))
-
-			// The same JSON decodes into the Go payload with unknown fields refused
-			// (every schema property exists in Go) ...
-			v := goPayload(t, typ)
-			dec := json.NewDecoder(bytes.NewReader(e.Data()))
-			dec.DisallowUnknownFields()
-			require.NoError(t, dec.Decode(v), "data does not decode into %T", v)
-			require.NoError(t, events.DecodeData(e, goPayload(t, typ)))
-			// ... and encodes back to the same JSON, which still validates (every Go
-			// field the sample uses exists in the schema, with the same omitempty).
-			back, err := json.Marshal(v)
-			require.NoError(t, err)
-			require.JSONEq(t, string(e.Data()), string(back))
-			require.NoError(t, schemas.ValidateData(typ, back))
-		})
+		for _, g := range goldens(t, typ) {
+			t.Run(strings.TrimSuffix(g.file, ".json"), func(t *testing.T) {
+				testGolden(t, typ, g)
+			})
+		}
 	}
+}
+
+// testGolden checks one golden sample of typ against its schema and its Go type.
+func testGolden(t *testing.T, typ events.Type, g golden) {
+	e := readEvent(t, filepath.Join("testdata", g.file))
+	require.Equal(t, string(typ), e.Type())
+	require.Equal(t, events.ContentTypeJSON, e.DataContentType())
+	require.False(t, e.Time().IsZero(), "a golden sample has a time")
+	require.NotEmpty(t, e.Subject(), "a golden sample has a subject")
+	if slices.Contains(events.Outbound(), typ) {
+		require.Equal(t, events.RouterSource, e.Source())
+	} else {
+		require.NotEqual(t, events.RouterSource, e.Source(), "commands and queries come from elsewhere")
+	}
+
+	require.NoError(t, schemas.ValidateData(typ, e.Data()))
+
+	// The same JSON decodes into the Go payload with unknown fields refused
+	// (every schema property exists in Go) ...
+	v := g.payload()
+	dec := json.NewDecoder(bytes.NewReader(e.Data()))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(v), "data does not decode into %T", v)
+	require.NoError(t, events.DecodeData(e, g.payload()))
+	// ... and encodes back to the same JSON, which still validates (every Go
+	// field the sample uses exists in the schema, with the same omitempty).
+	back, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.JSONEq(t, string(e.Data()), string(back))
+	require.NoError(t, schemas.ValidateData(typ, back))
 }
 
 func TestGoldenSamplesCoverCatalog(t *testing.T) {
@@ -115,10 +152,12 @@ func TestGoldenSamplesCoverCatalog(t *testing.T) {
 	require.NoError(t, err)
 	var want []string
 	for _, typ := range allTypes() {
-		want = append(want, filepath.Join("testdata", typ.Name()+".json"))
+		for _, g := range goldens(t, typ) {
+			want = append(want, filepath.Join("testdata", g.file))
+		}
 	}
 	slices.Sort(want)
-	require.Equal(t, want, names, "one golden sample per catalog type, and nothing else")
+	require.Equal(t, want, names, "one golden sample per catalog type (one per answer for query.result), and nothing else")
 }
 
 type invalidWant struct {
@@ -273,6 +312,34 @@ func TestValidateData(t *testing.T) {
 			wantErr: events.ErrInvalidData, wantField: "data"},
 		{name: "null", typ: events.TypeJobCancel, data: `null`,
 			wantErr: events.ErrInvalidData, wantField: "data", wantMsg: "data: must be an object (got null)"},
+		{name: "query job", typ: events.TypeQueryJob, data: `{"jobId":"call-4711"}`},
+		{name: "query job: bad id", typ: events.TypeQueryJob, data: `{"jobId":"a b"}`,
+			wantErr: events.ErrInvalidData, wantField: "jobId"},
+		{name: "query job: unknown property", typ: events.TypeQueryJob, data: `{"jobId":"j","verbose":true}`,
+			wantErr: events.ErrInvalidData, wantField: "verbose", wantMsg: "verbose: unknown property"},
+		{name: "query queue needs queueId", typ: events.TypeQueryQueue, data: `{}`,
+			wantErr: events.ErrInvalidData, wantField: "queueId", wantMsg: "queueId: missing required property"},
+		{name: "result: job not queued", typ: events.TypeQueryResult,
+			data: `{"job":{"jobId":"j","queueId":"q","channelId":"voice","priority":0,"status":"closed","createdAt":"2025-03-14T09:00:00Z"}}`},
+		{name: "result: empty queue", typ: events.TypeQueryResult,
+			data: `{"queueId":"q","length":0,"longestWaitSeconds":0,"availableWorkers":0,"idleWorkers":0,"assignmentsPerMinute":0}`},
+		{name: "result: priority without estimate", typ: events.TypeQueryResult,
+			data: `{"queueId":"q","length":1,"longestWaitSeconds":2.5,"estimatedWait":[{"priority":0,"ahead":1}],"availableWorkers":0,"idleWorkers":0,"assignmentsPerMinute":0}`},
+		{name: "result: neither answer", typ: events.TypeQueryResult, data: `{}`,
+			wantErr: events.ErrInvalidData, wantField: "job", wantMsg: "job: missing required property"},
+		{name: "result: a queue answer is reported as one", typ: events.TypeQueryResult, data: `{"queueId":"q"}`,
+			wantErr: events.ErrInvalidData, wantField: "assignmentsPerMinute", wantMsg: "assignmentsPerMinute: missing required property"},
+		{name: "result: a job answer is reported as one", typ: events.TypeQueryResult,
+			data:    `{"job":{"jobId":"j","queueId":"q","channelId":"voice","priority":0,"status":"queued","createdAt":"2025-03-14T09:00:00Z"},"position":0,"queueLength":1}`,
+			wantErr: events.ErrInvalidData, wantField: "position", wantMsg: "position: must be >= 1 (got 0)"},
+		{name: "result: a bad job inside", typ: events.TypeQueryResult, data: `{"job":{"jobId":"j"},"position":1,"queueLength":1}`,
+			wantErr: events.ErrInvalidData, wantField: "job/channelId", wantMsg: "job/channelId: missing required property"},
+		{name: "result: both answers at once", typ: events.TypeQueryResult,
+			data:    `{"job":{"jobId":"j","queueId":"q","channelId":"voice","priority":0,"status":"closed","createdAt":"2025-03-14T09:00:00Z"},"length":1}`,
+			wantErr: events.ErrInvalidData, wantField: "length", wantMsg: "length: unknown property"},
+		{name: "result: negative estimate", typ: events.TypeQueryResult,
+			data:    `{"queueId":"q","length":1,"longestWaitSeconds":2.5,"estimatedWait":[{"priority":0,"ahead":1,"estimatedWaitSeconds":-1}],"availableWorkers":0,"idleWorkers":0,"assignmentsPerMinute":0}`,
+			wantErr: events.ErrInvalidData, wantField: "estimatedWait/0/estimatedWaitSeconds", wantMsg: "estimatedWait/0/estimatedWaitSeconds: must be >= 0 (got -1)"},
 		{name: "unknown type", typ: "io.patchbay.job.exploded", data: `{}`, wantErr: events.ErrUnknownType},
 		{name: "not a patchbay type", typ: "com.example.thing", data: `{}`, wantErr: events.ErrUnknownType},
 	}
@@ -340,6 +407,9 @@ func TestSchemaName(t *testing.T) {
 	require.Equal(t, "policy.delete.schema.json", schemas.SchemaName(events.TypePolicyDelete))
 	require.Equal(t, "policy.schema.json", schemas.SchemaName(events.TypePolicyUpdated))
 	require.Equal(t, "policy.schema.json", schemas.SchemaName(events.TypePolicyDeleted))
+	require.Equal(t, "query.job.schema.json", schemas.SchemaName(events.TypeQueryJob))
+	require.Equal(t, "query.queue.schema.json", schemas.SchemaName(events.TypeQueryQueue))
+	require.Equal(t, "query.result.schema.json", schemas.SchemaName(events.TypeQueryResult))
 	require.Empty(t, schemas.SchemaName("io.patchbay.job.exploded"))
 
 	// Every type's schema is an embedded file (and the fragment points into it).
@@ -507,6 +577,43 @@ func TestSchemasMatchGo(t *testing.T) {
 	}
 }
 
+// TestQuerySchemasMatchGoFields keeps the query schemas' properties equal to the json
+// names of their Go types, and their required properties equal to the fields without
+// omitempty.
+func TestQuerySchemasMatchGoFields(t *testing.T) {
+	for _, tt := range []struct {
+		file, ptr string
+		v         any
+	}{
+		{"query.job.schema.json", "", events.QueryJob{}},
+		{"query.queue.schema.json", "", events.QueryQueue{}},
+		{"query.result.schema.json", "/$defs/jobInfo", events.JobInfo{}},
+		{"query.result.schema.json", "/$defs/queueInfo", events.QueueInfo{}},
+		{"query.result.schema.json", "/$defs/priorityWait", events.PriorityWait{}},
+	} {
+		v, ok := pointer(readJSON(t, tt.file), tt.ptr)
+		require.True(t, ok, "%s#%s", tt.file, tt.ptr)
+		obj := v.(map[string]any)
+		var props, required, goNames, goRequired []string
+		for k := range obj["properties"].(map[string]any) {
+			props = append(props, k)
+		}
+		for _, r := range obj["required"].([]any) {
+			required = append(required, r.(string))
+		}
+		rt := reflect.TypeOf(tt.v)
+		for i := range rt.NumField() {
+			name, opts, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			goNames = append(goNames, name)
+			if !strings.Contains(opts, "omitempty") {
+				goRequired = append(goRequired, name)
+			}
+		}
+		require.ElementsMatch(t, goNames, props, "%s#%s properties vs %T", tt.file, tt.ptr, tt.v)
+		require.ElementsMatch(t, goRequired, required, "%s#%s required vs %T", tt.file, tt.ptr, tt.v)
+	}
+}
+
 // --- AsyncAPI ---
 
 func loadAsyncAPI(t *testing.T) (map[string]any, string) {
@@ -525,7 +632,7 @@ func TestAsyncAPI(t *testing.T) {
 	require.NotEmpty(t, info["title"])
 	require.NotEmpty(t, info["version"])
 
-	for _, s := range []string{events.StreamIn, events.StreamEvents, events.BucketPolicies, events.HeaderReplyTo, events.HeaderMsgID, events.QueueGroup} {
+	for _, s := range []string{events.StreamIn, events.StreamEvents, events.BucketPolicies, events.HeaderReplyTo, events.HeaderMsgID, events.QueueGroup, events.SubjectQueryPrefix} {
 		require.Contains(t, text, s)
 	}
 
@@ -574,6 +681,8 @@ func TestAsyncAPI(t *testing.T) {
 		"patchbay.events.worker.{workerId}.{verb}",
 		"patchbay.events.policy.{kind}.{policyId}.{verb}",
 		events.SubjectCommandFailed,
+		events.QuerySubject(events.TypeQueryJob),
+		events.QuerySubject(events.TypeQueryQueue),
 	} {
 		require.Contains(t, addresses, a)
 	}
@@ -610,13 +719,42 @@ func TestAsyncAPI(t *testing.T) {
 		}
 	}
 	onChannel(events.SubjectCommandFailed, events.TypeCommandFailed)
+	for _, typ := range events.Queries() {
+		onChannel(events.QuerySubject(typ), typ)
+		c := addresses[events.QuerySubject(typ)]
+		require.Contains(t, c["description"], "Not stored", "a query channel says it is not stored")
+	}
 
-	// Every request operation replies with command.succeeded or command.failed.
+	// Every request operation replies with command.succeeded or command.failed, every
+	// query operation with query.result or command.failed, answered by the queue group.
 	ops := doc["operations"].(map[string]any)
-	replies := 0
+	replies, queries := 0, 0
 	for key, op := range ops {
 		op := op.(map[string]any)
 		ch := op["channel"].(map[string]any)["$ref"].(string)
+		chObj, ok := pointer(doc, strings.TrimPrefix(ch, "#"))
+		require.True(t, ok, key)
+		if addr, _ := chObj.(map[string]any)["address"].(string); strings.HasPrefix(addr, events.SubjectQueryPrefix) {
+			queries++
+			require.Equal(t, "receive", op["action"], key)
+			queue, _ := pointer(op, "/bindings/nats/queue")
+			require.Equal(t, events.QueueGroup, queue, key)
+			reply := op["reply"].(map[string]any)
+			replyCh := reply["channel"].(map[string]any)["$ref"].(string)
+			var got []any // message names
+			for _, m := range reply["messages"].([]any) {
+				ref := m.(map[string]any)["$ref"].(string)
+				// The reply carries the messages named, on the reply channel.
+				target, ok := pointer(doc, strings.TrimPrefix(ref, "#"))
+				require.True(t, ok, "%s: %s", key, ref)
+				require.True(t, strings.HasPrefix(ref, replyCh+"/messages/"), "%s: %s is not on %s", key, ref, replyCh)
+				msg, ok := pointer(doc, strings.TrimPrefix(target.(map[string]any)["$ref"].(string), "#"))
+				require.True(t, ok)
+				got = append(got, msg.(map[string]any)["name"])
+			}
+			require.ElementsMatch(t, []any{string(events.TypeQueryResult), string(events.TypeCommandFailed)}, got, key)
+			continue
+		}
 		if !strings.HasPrefix(ch, "#/channels/req.") {
 			continue
 		}
@@ -628,6 +766,7 @@ func TestAsyncAPI(t *testing.T) {
 		require.ElementsMatch(t, []string{"#/channels/reply/messages/commandSucceeded", "#/channels/reply/messages/commandFailed"}, got, key)
 	}
 	require.Equal(t, len(events.Inbound()), replies)
+	require.Equal(t, len(events.Queries()), queries)
 }
 
 func mapKeys[V any](m map[string]V) []string {
@@ -656,8 +795,12 @@ func TestFiles(t *testing.T) {
 
 // FuzzValidateData checks that any input gives nil or a well-formed refusal.
 func FuzzValidateData(f *testing.F) {
-	for _, typ := range allTypes() {
-		body, err := os.ReadFile(filepath.Join("testdata", typ.Name()+".json"))
+	names, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(names) == 0 {
+		f.Fatal("no golden samples", err)
+	}
+	for _, name := range names {
+		body, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -665,7 +808,7 @@ func FuzzValidateData(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(string(typ), e.Data())
+		f.Add(e.Type(), e.Data())
 	}
 	f.Add(string(events.TypeJobCreated), []byte(`{"queueId":"a","channelId":"b","labels":{"":{}}}`))
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {

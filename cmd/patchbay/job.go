@@ -23,8 +23,15 @@ func newJobCmd() *cobra.Command {
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
 	cmd.AddCommand(newJobCreateCmd(cf), newJobCancelCmd(cf), newJobCompleteCmd(cf), newJobCloseCmd(cf))
+	for _, add := range jobSubcommands {
+		cmd.AddCommand(add(cf))
+	}
 	return cmd
 }
+
+// jobSubcommands are more `job` subcommands, defined in other files, that register
+// here from an init function; each gets the job command's client flags.
+var jobSubcommands []func(*clientFlags) *cobra.Command
 
 // jobCreateFlags holds the flags of `job create`.
 type jobCreateFlags struct {

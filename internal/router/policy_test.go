@@ -57,3 +57,43 @@ func TestPoliciesOnTheWire(t *testing.T) {
 	_, err = e.client.DeletePolicy(ctx(t), events.KindDistributionPolicy, "pair", nil)
 	require.NoError(t, err)
 }
+
+// Queries: a job's position and a queue's statistics, answered by the router.
+func TestQueries(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	e.createJob("a", "q")
+	e.createJob("b", "q")
+	_, err := e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "urgent", QueueID: "q", ChannelID: "voice", Priority: 10})
+	require.NoError(t, err)
+	info, err := e.client.JobInfo(ctx(t), "b")
+	require.NoError(t, err)
+	require.Equal(t, 3, info.Position)
+	require.Equal(t, 3, info.QueueLength)
+	require.Equal(t, "queued", info.Job.Status)
+	require.Nil(t, info.EstimatedWaitSeconds, "no assignments yet to estimate from")
+
+	q, err := e.client.QueueInfo(ctx(t), "q")
+	require.NoError(t, err)
+	require.Equal(t, 3, q.Length)
+	require.Greater(t, q.LongestWaitSeconds, 0.0)
+	require.Equal(t, 10, q.EstimatedWait[0].Priority)
+	require.Equal(t, 1, q.EstimatedWait[0].Ahead)
+
+	// After an assignment the queue has a rate to estimate from.
+	e.register("w", []string{"q"}, nil)
+	o := e.offerFor("w", "urgent")
+	_, err = e.client.Accept(ctx(t), o)
+	require.NoError(t, err)
+	info, err = e.client.JobInfo(ctx(t), "b")
+	require.NoError(t, err)
+	require.Equal(t, 2, info.Position)
+	require.NotNil(t, info.EstimatedWaitSeconds)
+
+	_, err = e.client.JobInfo(ctx(t), "nope")
+	require.ErrorIs(t, err, patchbay.ErrUnknownJob)
+	_, err = e.client.QueueInfo(ctx(t), "bad queue")
+	require.ErrorIs(t, err, patchbay.ErrInvalidData)
+	f := failureOf(t, e.request("patchbay.query.nothing", nil, []byte(`{}`)))
+	require.Equal(t, events.CodeUnknownType, f.Error.Code)
+}

@@ -99,7 +99,10 @@ type Router struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	reqSub  *nats.Subscription
+	qrySub  *nats.Subscription
 	msgs    jetstream.MessagesContext
+	// reads are queries' reads of the engine, run on the router's goroutine.
+	reads chan func()
 }
 
 // New returns a router that will use nc. It does nothing until Start.
@@ -139,7 +142,7 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), failed: make(chan struct{})}, nil
+	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), failed: make(chan struct{}), reads: make(chan func())}, nil
 }
 
 // Start creates or updates the streams and buckets, waits for the router lease (while
@@ -188,6 +191,12 @@ func (r *Router) Start(ctx context.Context) error {
 		msgs.Stop()
 		return fmt.Errorf("subscribe %s: %w", events.SubjectReqAll, err)
 	}
+	r.qrySub, err = r.nc.QueueSubscribe(events.SubjectQueryAll, events.QueueGroup, r.query)
+	if err != nil {
+		msgs.Stop()
+		_ = r.reqSub.Unsubscribe()
+		return fmt.Errorf("subscribe %s: %w", events.SubjectQueryAll, err)
+	}
 	runCtx, runCancel := context.WithCancel(context.Background())
 	r.cancel, r.done, r.started = runCancel, make(chan struct{}), true
 	go r.run(runCtx, msgs)
@@ -208,6 +217,9 @@ func (r *Router) Stop(ctx context.Context) error {
 	done := r.done
 	if r.reqSub != nil {
 		_ = r.reqSub.Drain()
+	}
+	if r.qrySub != nil {
+		_ = r.qrySub.Drain()
 	}
 	r.msgs.Stop()
 	r.cancel()
@@ -248,6 +260,9 @@ func (r *Router) fail(err error) {
 		}
 		if r.reqSub != nil {
 			_ = r.reqSub.Unsubscribe()
+		}
+		if r.qrySub != nil {
+			_ = r.qrySub.Unsubscribe()
 		}
 		if r.cancel != nil {
 			r.cancel()
@@ -297,6 +312,8 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 			r.handleBatch(takeBatch(m, incoming, r.cfg.BatchMax))
 		case <-timer.C:
 			r.tick(work)
+		case read := <-r.reads:
+			read()
 		}
 	}
 }

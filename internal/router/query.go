@@ -1,0 +1,86 @@
+package router
+
+import (
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+// queryTimeout bounds how long a query waits for the engine.
+const queryTimeout = 5 * time.Second
+
+// query answers a read-only request on patchbay.query.<name> from the engine's state.
+// The read runs on the router's goroutine (between commands), so the answer is
+// consistent with every command applied before it.
+func (r *Router) query(m *nats.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	fail := func(err *events.Error, id string) {
+		r.reply(m.Reply, r.event(events.TypeCommandFailed, id, events.CommandFailure{
+			CommandID: id, Subject: m.Subject, Error: err}))
+	}
+	t := events.Type(events.TypePrefix + "query." + strings.TrimPrefix(m.Subject, events.SubjectQueryPrefix))
+	known := false
+	for _, q := range events.Queries() {
+		known = known || q == t
+	}
+	if !known {
+		fail(events.Errorf(events.CodeUnknownType, "subject", "%q is not a query subject (want one of %v)", m.Subject, events.Queries()), "")
+		return
+	}
+	ev, err := events.Decode(m.Header, m.Data)
+	if err != nil {
+		fail(events.AsError(err), "")
+		return
+	}
+	if events.Type(ev.Type()) != t {
+		fail(events.Errorf(events.CodeUnknownType, "type", "event type %q does not belong on %q (want %q)", ev.Type(), m.Subject, t), ev.ID())
+		return
+	}
+	var read func() (any, error)
+	switch t {
+	case events.TypeQueryJob:
+		var d events.QueryJob
+		if err := events.DecodeData(ev, &d); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return
+		}
+		if err := events.CheckID("jobId", d.JobID); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return
+		}
+		read = func() (any, error) { return r.engine.JobInfo(d.JobID, r.cfg.Now()) }
+	case events.TypeQueryQueue:
+		var d events.QueryQueue
+		if err := events.DecodeData(ev, &d); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return
+		}
+		if err := events.CheckID("queueId", d.QueueID); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return
+		}
+		read = func() (any, error) { return r.engine.QueueInfo(d.QueueID, r.cfg.Now()), nil }
+	}
+	type answer struct {
+		data any
+		err  error
+	}
+	got := make(chan answer, 1)
+	select {
+	case r.reads <- func() { d, err := read(); got <- answer{d, err} }:
+	case <-time.After(queryTimeout):
+		fail(events.Errorf(events.CodeInternal, "", "the router is busy; try again"), ev.ID())
+		return
+	}
+	a := <-got
+	if a.err != nil {
+		fail(events.AsError(a.err), ev.ID())
+		return
+	}
+	r.reply(m.Reply, r.event(events.TypeQueryResult, ev.Subject(), a.data))
+}
