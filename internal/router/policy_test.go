@@ -97,3 +97,37 @@ func TestQueries(t *testing.T) {
 	f := failureOf(t, e.request("patchbay.query.nothing", nil, []byte(`{}`)))
 	require.Equal(t, events.CodeUnknownType, f.Error.Code)
 }
+
+// A workflow over the wire: put, a job created with its workflowId lands in the
+// target queue with the target's priority and is offered by the target's order_by;
+// selectors with expiry and a time to live are accepted on the wire.
+func TestWorkflowOnTheWire(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	ten := 10
+	_, err := e.client.PutPolicy(ctx(t), events.KindWorkflow, "inbound", events.WorkflowSpec{
+		Filters: []events.WorkflowFilter{{Name: "Finance", Expression: "department == 'finance'", Targets: []events.WorkflowTarget{
+			{Queue: "finance", OrderBy: "worker.finance ASC, worker.support ASC", Priority: &ten, TimeoutSeconds: 600},
+		}}},
+		DefaultFilter: &events.WorkflowTarget{Queue: "general"},
+	}, nil)
+	require.NoError(t, err)
+	e.register("alice", []string{"finance"}, events.Labels{"finance": 10, "support": 8})
+	e.register("bob", []string{"finance"}, events.Labels{"finance": 10, "support": 5})
+
+	x := events.WorkerSelector{Key: "finance", Operator: events.OpGreaterThanOrEqual, Value: 1, ExpiresAfterSeconds: 300, Expedite: true}
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "f1", WorkflowID: "inbound", ChannelID: "voice",
+		Labels: events.Labels{"department": "finance"}, WorkerSelectors: []events.WorkerSelector{x}, TimeToLiveSeconds: 3600})
+	require.NoError(t, err)
+	q := e.jobEvent(events.TypeJobQueued, "f1")
+	require.Equal(t, "finance", q.QueueID)
+	require.Equal(t, 10, q.Priority)
+	require.Equal(t, "Finance", q.Workflow.Filter)
+	require.NotNil(t, q.ExpiresAt)
+	require.NotNil(t, q.WorkerSelectors[0].ExpiresAt)
+	require.Equal(t, "bob", e.offerFor("bob", "f1").WorkerID, "ROUTING.md seed: Bob {finance 10, support 5} first")
+
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "g1", WorkflowID: "inbound", ChannelID: "voice"})
+	require.NoError(t, err)
+	require.Equal(t, "general", e.jobEvent(events.TypeJobQueued, "g1").QueueID)
+}
