@@ -391,6 +391,17 @@ type DistributionMode struct {
 	MaxConcurrentOffers int `json:"maxConcurrentOffers,omitempty"`
 	// BypassSelectors ignores the jobs' worker selectors.
 	BypassSelectors bool `json:"bypassSelectors,omitempty"`
+	// ScoringRule scores workers in bestWorker mode: a worker's score is the sum of
+	// the weights of the expressions that hold for the job and the worker (bare keys
+	// are the worker's labels, task.<key> the job's). Without it the score is the
+	// number of the job's labels the worker has with the same value.
+	ScoringRule []ScoringTerm `json:"scoringRule,omitempty"`
+}
+
+// ScoringTerm is one weighted condition of a scoring rule.
+type ScoringTerm struct {
+	Expression string  `json:"expression"`
+	Weight     float64 `json:"weight"`
 }
 
 // --- queries ---

@@ -252,9 +252,13 @@ func (e *Engine) expireJob(jobID string) {
 	if j == nil || j.status() != lifecycle.JobQueued || j.ExpiresAt == nil || j.ExpiresAt.After(e.now) {
 		return
 	}
+	next, err := j.status().Next(lifecycle.JobCancel)
+	if err != nil {
+		return // queued jobs can always be cancelled; kept for the state machine's sake
+	}
 	e.dequeue(j)
 	e.revokeOffers(j, events.RevokedJobCancelled)
-	j.Status = string(lifecycle.JobCancelled)
+	j.Status = string(next)
 	j.DispositionCode = events.DispositionTTLExpired
 	j.CancelNote = "time to live ran out while the job was queued"
 	e.dirtyJobs[j.JobID] = true

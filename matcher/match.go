@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/expr"
 	"github.com/patchbay/patchbay/lifecycle"
 )
 
@@ -168,8 +169,8 @@ func (e *Engine) candidates(queueID string) []*Worker {
 type pick struct {
 	w     *Worker
 	cost  int
-	rank  int // expiry rank: 0 unless it let an offer for the job expire
-	score int // best-worker score
+	rank  int     // expiry rank: 0 unless it let an offer for the job expire
+	score float64 // best-worker score
 }
 
 // pick chooses up to n eligible workers for j in the distribution's order. Workers
@@ -195,7 +196,7 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 		}
 		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
 		if d.mode == events.ModeBestWorker {
-			p.score = score(j, w)
+			p.score = score(j, w, d.scoring)
 		}
 		ps = append(ps, p)
 	}
@@ -250,11 +251,25 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 	return ps
 }
 
-// score is the default best-worker score: how many of the job's labels the worker
-// has with the same value, plus how many of its selectors the worker satisfies (which
-// only differs between workers when the distribution bypasses selectors).
-func score(j *Job, w *Worker) int {
-	n := 0
+// score is the best-worker score: with a scoring rule, the sum of the weights of its
+// expressions that hold for the job and the worker; by default, how many of the job's
+// labels the worker has with the same value, plus how many of its selectors the
+// worker satisfies (which only differs between workers when selectors are bypassed).
+func score(j *Job, w *Worker, rule []scoringTerm) float64 {
+	if len(rule) > 0 {
+		env := expr.Env{Roots: map[string]any{
+			expr.RootTask:   map[string]any(j.Labels),
+			expr.RootWorker: map[string]any(w.Labels),
+		}, Default: expr.RootWorker}
+		s := 0.0
+		for _, t := range rule {
+			if t.expr.Eval(env) {
+				s += t.weight
+			}
+		}
+		return s
+	}
+	n := 0.0
 	for k, v := range j.Labels {
 		if wv, ok := w.Labels[k]; ok {
 			if c, ok := compare(wv, v); ok && c == 0 {

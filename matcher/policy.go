@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/expr"
 )
 
 // Limits on policies.
@@ -22,6 +23,13 @@ type policy struct {
 	dist   *events.DistributionPolicySpec
 	wfSpec *events.WorkflowSpec
 	wf     *workflow
+	// scoring is a distribution policy's compiled scoring rule.
+	scoring []scoringTerm
+}
+
+type scoringTerm struct {
+	expr   *expr.Expr
+	weight float64
 }
 
 func policyKey(kind events.PolicyKind, id string) string { return string(kind) + "." + id }
@@ -33,6 +41,7 @@ type distribution struct {
 	min, max    int
 	bypass      bool
 	offerExpiry float64 // seconds; 0: the engine's default
+	scoring     []scoringTerm
 }
 
 // queueSpec is a queue's policy (the zero spec when it has none).
@@ -57,7 +66,7 @@ func (e *Engine) distributionOf(queueID string) distribution {
 		return d
 	}
 	m := p.dist.Mode
-	d.mode, d.bypass, d.offerExpiry = m.Kind, m.BypassSelectors, p.dist.OfferExpiresAfterSeconds
+	d.mode, d.bypass, d.offerExpiry, d.scoring = m.Kind, m.BypassSelectors, p.dist.OfferExpiresAfterSeconds, p.scoring
 	if m.MinConcurrentOffers > 0 {
 		d.min = m.MinConcurrentOffers
 	}
@@ -101,7 +110,9 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 	case p.queue != nil:
 		err = validateQueueSpec(p.queue)
 	case p.dist != nil:
-		err = validateDistributionSpec(p.dist)
+		if err = validateDistributionSpec(p.dist); err == nil {
+			p.scoring, err = compileScoring(p.dist.Mode)
+		}
 	default:
 		p.wf, err = compileWorkflow(p.wfSpec)
 	}
@@ -149,6 +160,22 @@ func validateDistributionSpec(s *events.DistributionPolicySpec) error {
 		return events.Errorf(events.CodeInvalidData, "spec/mode/minConcurrentOffers", "spec/mode/minConcurrentOffers (%d) must not exceed maxConcurrentOffers (%d; 1 when unset)", m.MinConcurrentOffers, max)
 	}
 	return nil
+}
+
+// compileScoring compiles a best-worker scoring rule.
+func compileScoring(m events.DistributionMode) ([]scoringTerm, error) {
+	if len(m.ScoringRule) > 0 && m.Kind != events.ModeBestWorker {
+		return nil, events.Errorf(events.CodeInvalidData, "spec/mode/scoringRule", "spec/mode/scoringRule applies to the %s mode only", events.ModeBestWorker)
+	}
+	var out []scoringTerm
+	for i, t := range m.ScoringRule {
+		e, err := compileExpr(fmt.Sprintf("spec/mode/scoringRule/%d/expression", i), t.Expression, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scoringTerm{expr: e, weight: t.Weight})
+	}
+	return out, nil
 }
 
 // checkRevision refuses a command that names a revision other than the current one

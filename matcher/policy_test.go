@@ -259,3 +259,25 @@ func TestPoliciesReload(t *testing.T) {
 	require.Len(t, h2.outstanding("j2"), 1, "the newest job was offered first")
 	require.Empty(t, h2.outstanding("j1"))
 }
+
+// A best-worker scoring rule: the sum of the weights of the expressions that hold.
+func TestBestWorkerScoringRule(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.putPolicy(events.KindDistributionPolicy, "scored", nil, `{"mode":{"kind":"bestWorker","scoringRule":[
+		{"expression":"language == task.language","weight":10},
+		{"expression":"level >= 5","weight":3},
+		{"expression":"trainee == true","weight":-20}]}}`))
+	requireOK(t, h.putPolicy(events.KindQueue, "q1", nil, `{"distributionPolicyId":"scored"}`))
+	requireOK(t, h.register("fr-expert", wLabels(events.Labels{"language": "fr", "level": float64(9)})))
+	requireOK(t, h.register("en-novice", wLabels(events.Labels{"language": "en", "level": float64(1)})))
+	requireOK(t, h.register("en-trainee", wLabels(events.Labels{"language": "en", "level": float64(9), "trainee": true})))
+	requireOK(t, h.create("j1", "q1", func(d *events.JobCreated) { d.Labels = events.Labels{"language": "en"} }))
+	require.Equal(t, "en-novice", h.offeredTo("j1"), "10 beats fr-expert's 3 and en-trainee's 10+3-20")
+
+	out := h.putPolicy(events.KindDistributionPolicy, "bad", nil, `{"mode":{"kind":"bestWorker","scoringRule":[{"expression":"level >=","weight":1}]}}`)
+	requireRefused(t, out, events.ErrInvalidData)
+	require.Equal(t, "spec/mode/scoringRule/0/expression", out.Err.Field)
+	out = h.putPolicy(events.KindDistributionPolicy, "bad", nil, `{"mode":{"kind":"roundRobin","scoringRule":[{"expression":"a == 1","weight":1}]}}`)
+	requireRefused(t, out, events.ErrInvalidData)
+	require.Equal(t, "spec/mode/scoringRule", out.Err.Field)
+}
