@@ -32,6 +32,9 @@ const (
 	TypeJobCompleted Type = "io.patchbay.job.completed"
 	TypeJobClosed    Type = "io.patchbay.job.closed"
 	TypeJobCancelled Type = "io.patchbay.job.cancelled"
+	// TypeJobExceptionTriggered: a rule of the queue's exception policy fired for the
+	// job (its actions follow as their own events).
+	TypeJobExceptionTriggered Type = "io.patchbay.job.exceptionTriggered"
 
 	TypeOfferIssued   Type = "io.patchbay.offer.issued"
 	TypeOfferAccepted Type = "io.patchbay.offer.accepted"
@@ -79,7 +82,7 @@ func Inbound() []Type {
 func Outbound() []Type {
 	return []Type{
 		TypeJobReceived, TypeJobQueued, TypeJobRejected, TypeJobAssigned,
-		TypeJobCompleted, TypeJobClosed, TypeJobCancelled,
+		TypeJobCompleted, TypeJobClosed, TypeJobCancelled, TypeJobExceptionTriggered,
 		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
 		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
 		TypePolicyUpdated, TypePolicyDeleted,

@@ -33,6 +33,7 @@ var (
 		"io.patchbay.job.completed",
 		"io.patchbay.job.closed",
 		"io.patchbay.job.cancelled",
+		"io.patchbay.job.exceptionTriggered",
 		"io.patchbay.offer.issued",
 		"io.patchbay.offer.accepted",
 		"io.patchbay.offer.declined",

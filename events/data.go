@@ -176,6 +176,16 @@ type Job struct {
 	Workflow *WorkflowPosition `json:"workflow,omitempty"`
 	// ExpiresAt is when the job is cancelled if it is still queued (its time to live).
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Exception names the rule that fired, on io.patchbay.job.exceptionTriggered.
+	Exception *ExceptionFired `json:"exception,omitempty"`
+}
+
+// ExceptionFired says which exception rule fired for a job, and why.
+type ExceptionFired struct {
+	PolicyID string `json:"exceptionPolicyId"`
+	RuleID   string `json:"ruleId"`
+	// Trigger is what fired it: queueLength or waitTime.
+	Trigger string `json:"trigger"`
 }
 
 // WorkflowPosition is a job's place in its workflow: the filter that matched it and
@@ -224,11 +234,12 @@ const (
 	RevokedWorkerDeregistered = "worker_deregistered"
 	RevokedWorkerLeftQueue    = "worker_left_queue"
 	RevokedTargetTimeout      = "target_timeout"
+	RevokedJobReclassified    = "job_reclassified"
 )
 
 // RevokeReasons lists the revocation reasons.
 func RevokeReasons() []string {
-	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue, RevokedTargetTimeout}
+	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue, RevokedTargetTimeout, RevokedJobReclassified}
 }
 
 // Worker states (Worker.State).
@@ -309,11 +320,13 @@ const (
 	KindDistributionPolicy PolicyKind = "distributionPolicy"
 	// KindWorkflow routes jobs through filters and targets (TaskRouter workflows).
 	KindWorkflow PolicyKind = "workflow"
+	// KindExceptionPolicy handles jobs of a queue that grows too long or waits too long.
+	KindExceptionPolicy PolicyKind = "exceptionPolicy"
 )
 
 // PolicyKinds lists the policy kinds.
 func PolicyKinds() []PolicyKind {
-	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow}
+	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow, KindExceptionPolicy}
 }
 
 // PolicyPut is the data of io.patchbay.policy.put: create or replace a policy.
@@ -360,8 +373,10 @@ type QueueSpec struct {
 	// not defined yet).
 	DistributionPolicyID string `json:"distributionPolicyId,omitempty"`
 	// Order within a priority: fifo (default) or lifo.
-	Order  string `json:"order,omitempty"`
-	Labels Labels `json:"labels,omitempty"`
+	Order string `json:"order,omitempty"`
+	// ExceptionPolicyID names the exception policy of the queue.
+	ExceptionPolicyID string `json:"exceptionPolicyId,omitempty"`
+	Labels            Labels `json:"labels,omitempty"`
 }
 
 // Distribution modes.
@@ -499,4 +514,50 @@ type WorkflowTarget struct {
 	// the job is offered only to that worker at this target, and the target is
 	// skipped when the label is missing.
 	KnownWorker string `json:"knownWorker,omitempty"`
+}
+
+// --- exception policies ---
+
+// Exception triggers and actions.
+const (
+	TriggerQueueLength = "queueLength" // the queue holds more than threshold jobs
+	TriggerWaitTime    = "waitTime"    // the job has waited thresholdSeconds
+
+	ActionCancel           = "cancel"           // cancel the job (dispositionCode, note)
+	ActionManualReclassify = "manualReclassify" // move it: queueId, priority, workerSelectors
+	ActionReclassify       = "reclassify"       // classify it again (needs classification policies)
+)
+
+// ExceptionPolicySpec handles jobs of the queues naming it (Azure Job Router exception
+// policy). Each rule fires at most once per job.
+type ExceptionPolicySpec struct {
+	Name  string          `json:"name,omitempty"`
+	Rules []ExceptionRule `json:"rules"`
+}
+
+// ExceptionRule is a trigger and the actions it takes.
+type ExceptionRule struct {
+	ID      string            `json:"id"`
+	Trigger ExceptionTrigger  `json:"trigger"`
+	Actions []ExceptionAction `json:"actions"`
+}
+
+// ExceptionTrigger fires a rule: queueLength (when a job joins a queue holding more
+// than Threshold jobs) or waitTime (when a job has waited ThresholdSeconds).
+type ExceptionTrigger struct {
+	Kind             string  `json:"kind"`
+	Threshold        int     `json:"threshold,omitempty"`
+	ThresholdSeconds float64 `json:"thresholdSeconds,omitempty"`
+}
+
+// ExceptionAction is what a fired rule does to the job.
+type ExceptionAction struct {
+	Kind            string `json:"kind"`
+	DispositionCode string `json:"dispositionCode,omitempty"`
+	Note            string `json:"note,omitempty"`
+	// QueueID, Priority and WorkerSelectors are for manualReclassify (the selectors
+	// replace the job's when given).
+	QueueID         string           `json:"queueId,omitempty"`
+	Priority        *int             `json:"priority,omitempty"`
+	WorkerSelectors []WorkerSelector `json:"workerSelectors,omitempty"`
 }

@@ -104,8 +104,10 @@ type Engine struct {
 	queueOps    []Op
 	// touched queues are matched whole (after a policy change, at resume); touched
 	// jobs against their queue's workers; touched workers against their queues' jobs.
-	touched        map[string]bool
-	touchedJobs    map[string]bool
+	touched     map[string]bool
+	touchedJobs map[string]bool
+	// checkJobs are the jobs whose queue\'s exception policy is to be applied.
+	checkJobs      map[string]bool
 	touchedWorkers map[string]bool
 }
 
@@ -189,11 +191,21 @@ func (e *Engine) begin(now time.Time) {
 	e.queueOps = nil
 	e.touched = map[string]bool{}
 	e.touchedJobs = map[string]bool{}
+	e.checkJobs = map[string]bool{}
 	e.touchedWorkers = map[string]bool{}
 }
 
 // finish matches the touched queues and turns the dirty entities into KV writes.
 func (e *Engine) finish() *Result {
+	for len(e.checkJobs) > 0 { // exceptions first: a job they move or cancel is not offered
+		ids := sortedKeys(e.checkJobs)
+		e.checkJobs = map[string]bool{}
+		for _, id := range ids {
+			if j := e.jobs[id]; j != nil {
+				e.checkExceptions(j)
+			}
+		}
+	}
 	e.matchTouched()
 	res := e.res
 	for _, id := range sortedKeys(e.dirtyJobs) {

@@ -26,10 +26,13 @@ type Job struct {
 	// second, different one is refused.
 	// ExpiredFor lists the workers that let an offer for this job expire, oldest
 	// first: they are offered the job after every other eligible worker.
-	ExpiredFor  []string `json:"expiredFor,omitempty"`
-	CompletedBy string   `json:"completedBy,omitempty"`
-	ClosedBy    string   `json:"closedBy,omitempty"`
-	CancelledBy string   `json:"cancelledBy,omitempty"`
+	ExpiredFor []string `json:"expiredFor,omitempty"`
+	// ExceptionsFired lists the exception rules ("<policyId>/<ruleId>") that fired for
+	// the job: each fires at most once.
+	ExceptionsFired []string `json:"exceptionsFired,omitempty"`
+	CompletedBy     string   `json:"completedBy,omitempty"`
+	ClosedBy        string   `json:"closedBy,omitempty"`
+	CancelledBy     string   `json:"cancelledBy,omitempty"`
 }
 
 // repeated answers a command that already did its work on j (same CloudEvent id).

@@ -29,17 +29,7 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 		return nil
 	}
 	e.seq++
-	selectors := make([]events.WorkerSelector, len(d.WorkerSelectors))
-	for i, s := range d.WorkerSelectors {
-		if s.ExpiresAfterSeconds > 0 {
-			at := e.now.Add(time.Duration(s.ExpiresAfterSeconds * float64(time.Second)))
-			s.ExpiresAt = &at
-		}
-		selectors[i] = s
-	}
-	if len(selectors) == 0 {
-		selectors = nil
-	}
+	selectors := e.withExpiry(d.WorkerSelectors)
 	j := &Job{
 		Job: events.Job{
 			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, ChannelReference: d.ChannelReference,
@@ -199,6 +189,22 @@ func (e *Engine) close(j *Job) {
 	e.dirtyJobs[j.JobID] = true
 	e.release(j)
 	e.emitJob(j, events.TypeJobClosed)
+}
+
+// withExpiry copies selectors, setting the expiry time of those that expire.
+func (e *Engine) withExpiry(in []events.WorkerSelector) []events.WorkerSelector {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]events.WorkerSelector, len(in))
+	for i, s := range in {
+		if s.ExpiresAfterSeconds > 0 {
+			at := e.now.Add(time.Duration(s.ExpiresAfterSeconds * float64(time.Second)))
+			s.ExpiresAt = &at
+		}
+		out[i] = s
+	}
+	return out
 }
 
 // expireSelectors drops the selectors of a queued job whose time has come: the job

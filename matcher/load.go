@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/lifecycle"
 )
 
@@ -84,6 +85,13 @@ func (e *Engine) Load(s State) error {
 			}
 			if j.ExpiresAt != nil {
 				e.schedule(*j.ExpiresAt, timerJobTTL, j.JobID)
+			}
+			if id, p := e.exceptionPolicyOf(j.QueueID); p != nil {
+				for _, r := range p.Rules {
+					if r.Trigger.Kind == events.TriggerWaitTime && !j.fired(firedKey(id, r.ID)) {
+						e.schedule(e.waitDeadline(j, r), timerExceptionWait, j.JobID)
+					}
+				}
 			}
 			for _, d := range j.Declined {
 				if d.RetryAt != nil {

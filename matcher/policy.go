@@ -23,6 +23,7 @@ type policy struct {
 	dist   *events.DistributionPolicySpec
 	wfSpec *events.WorkflowSpec
 	wf     *workflow
+	exc    *events.ExceptionPolicySpec
 	// scoring is a distribution policy's compiled scoring rule.
 	scoring []scoringTerm
 }
@@ -94,6 +95,9 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 	case events.KindWorkflow:
 		p.wfSpec = &events.WorkflowSpec{}
 		v = p.wfSpec
+	case events.KindExceptionPolicy:
+		p.exc = &events.ExceptionPolicySpec{}
+		v = p.exc
 	default:
 		return nil, events.Errorf(events.CodeInvalidData, "kind", "kind %q is not one of %v", kind, events.PolicyKinds())
 	}
@@ -113,6 +117,8 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 		if err = validateDistributionSpec(p.dist); err == nil {
 			p.scoring, err = compileScoring(p.dist.Mode)
 		}
+	case p.exc != nil:
+		err = validateExceptionSpec(p.exc)
 	default:
 		p.wf, err = compileWorkflow(p.wfSpec)
 	}
@@ -126,6 +132,11 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 func validateQueueSpec(s *events.QueueSpec) error {
 	if s.DistributionPolicyID != "" {
 		if err := events.CheckID("spec/distributionPolicyId", s.DistributionPolicyID); err != nil {
+			return err
+		}
+	}
+	if s.ExceptionPolicyID != "" {
+		if err := events.CheckID("spec/exceptionPolicyId", s.ExceptionPolicyID); err != nil {
 			return err
 		}
 	}
@@ -234,10 +245,13 @@ func (e *Engine) deletePolicy(_ Command, d *events.PolicyDelete) error {
 	if err := checkRevision(cur, d.Revision, d.Kind, d.ID); err != nil {
 		return err
 	}
-	if d.Kind == events.KindDistributionPolicy {
-		if users := e.queuesUsing(d.ID); len(users) > 0 {
-			return events.Errorf(events.CodePolicyInUse, "id", "distributionPolicy %q is used by queue %q", d.ID, users[0])
-		}
+	users := e.queuesUsing(d.ID)
+	if d.Kind == events.KindExceptionPolicy {
+		users = e.queuesUsingException(d.ID)
+	}
+	if (d.Kind == events.KindDistributionPolicy || d.Kind == events.KindExceptionPolicy) && len(users) > 0 {
+		sort.Strings(users)
+		return events.Errorf(events.CodePolicyInUse, "id", "%s %q is used by queue %q", d.Kind, d.ID, users[0])
 	}
 	// Keep a tombstone so that the policy, created again, continues its revisions.
 	gone := &policy{Policy: cur.Policy}
@@ -248,6 +262,13 @@ func (e *Engine) deletePolicy(_ Command, d *events.PolicyDelete) error {
 	e.emit(events.PolicySubject(cur.Kind, cur.ID, events.TypePolicyDeleted), events.TypePolicyDeleted, key, gone.Policy)
 	e.res.Reply = &events.CommandResult{PolicyKind: cur.Kind, PolicyID: cur.ID, Revision: gone.Revision}
 	return nil
+}
+
+// checkQueue has the exception policy of a queue looked at for each of its jobs.
+func (e *Engine) checkQueue(queueID string) {
+	for _, j := range e.queue(queueID).jobs {
+		e.checkJobs[j.JobID] = true
+	}
 }
 
 // queuesUsing lists the queues whose policy names a distribution policy.
@@ -274,6 +295,11 @@ func (e *Engine) policyChanged(now, was *policy) {
 	case events.KindQueue:
 		e.queue(p.ID).setOrder(e.queueSpec(p.ID).Order == events.OrderLIFO)
 		e.touched[p.ID] = true
+		e.checkQueue(p.ID)
+	case events.KindExceptionPolicy:
+		for _, q := range e.queuesUsingException(p.ID) {
+			e.checkQueue(q)
+		}
 	case events.KindDistributionPolicy:
 		for _, q := range e.queuesUsing(p.ID) {
 			e.touched[q] = true

@@ -150,6 +150,7 @@ func (e *Engine) enqueue(j *Job) {
 	e.queue(j.QueueID).insert(j)
 	e.queueOps = append(e.queueOps, Op{Bucket: events.BucketQueues, Key: QueueKey(j), Value: []byte(j.JobID)})
 	e.touchedJobs[j.JobID] = true
+	e.checkJobs[j.JobID] = true
 }
 
 // dequeue takes j out of its queue and records the KV delete.

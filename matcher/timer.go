@@ -16,6 +16,7 @@ const (
 	timerSelectorExpiry                      // id: job id
 	timerTargetTimeout                       // id: job id
 	timerJobTTL                              // id: job id
+	timerExceptionWait                       // id: job id
 )
 
 type timer struct {
@@ -77,6 +78,8 @@ func (e *Engine) live(t timer) bool {
 	case timerCloseAt:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobCompleted && j.ScheduledCloseAt != nil && j.ScheduledCloseAt.Equal(t.at)
+	case timerExceptionWait:
+		return e.exceptionTimerLive(e.jobs[t.id], t.at)
 	case timerJobTTL:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobQueued && j.ExpiresAt != nil && j.ExpiresAt.Equal(t.at)
@@ -125,6 +128,8 @@ func (e *Engine) fireDue() {
 			e.targetTimeout(t.id)
 		case timerJobTTL:
 			e.expireJob(t.id)
+		case timerExceptionWait:
+			e.exceptionWait(t.id)
 		}
 	}
 }

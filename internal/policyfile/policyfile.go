@@ -34,6 +34,7 @@ var sections = map[string]events.PolicyKind{
 	"queues":               events.KindQueue,
 	"distributionPolicies": events.KindDistributionPolicy,
 	"workflows":            events.KindWorkflow,
+	"exceptionPolicies":    events.KindExceptionPolicy,
 }
 
 // Sections lists the top-level keys a policy file may have.
@@ -47,14 +48,15 @@ func Sections() []string {
 }
 
 // Parse reads the policies in data (YAML or JSON; name is used in errors). Policies
-// come out in an order that applies cleanly: distribution policies, queues, workflows.
+// come out in an order that applies cleanly: distribution and exception policies,
+// queues, workflows.
 func Parse(name string, data []byte) ([]events.PolicyPut, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: not YAML or JSON: %w", name, err)
 	}
 	var puts []events.PolicyPut
-	for _, key := range []string{"distributionPolicies", "queues", "workflows"} {
+	for _, key := range []string{"distributionPolicies", "exceptionPolicies", "queues", "workflows"} {
 		list, ok := doc[key]
 		if !ok {
 			continue

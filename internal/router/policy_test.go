@@ -131,3 +131,21 @@ func TestWorkflowOnTheWire(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "general", e.jobEvent(events.TypeJobQueued, "g1").QueueID)
 }
+
+// An exception policy over the wire: a job that waits too long is cancelled, with an
+// exception-triggered event first.
+func TestExceptionPolicyOnTheWire(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	_, err := e.client.PutPolicy(ctx(t), events.KindExceptionPolicy, "impatient", events.ExceptionPolicySpec{
+		Rules: []events.ExceptionRule{{ID: "waited", Trigger: events.ExceptionTrigger{Kind: events.TriggerWaitTime, ThresholdSeconds: 0.3},
+			Actions: []events.ExceptionAction{{Kind: events.ActionCancel, DispositionCode: "NoAgent"}}}},
+	}, nil)
+	require.NoError(t, err)
+	_, err = e.client.PutPolicy(ctx(t), events.KindQueue, "q", patchbay.QueueSpec{ExceptionPolicyID: "impatient"}, nil)
+	require.NoError(t, err)
+	e.createJob("j1", "q")
+	fired := e.jobEvent(events.TypeJobExceptionTriggered, "j1")
+	require.Equal(t, "waited", fired.Exception.RuleID)
+	require.Equal(t, "NoAgent", e.jobEvent(events.TypeJobCancelled, "j1").DispositionCode)
+}
