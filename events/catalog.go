@@ -35,6 +35,11 @@ const (
 	// TypeJobExceptionTriggered: a rule of the queue's exception policy fired for the
 	// job (its actions follow as their own events).
 	TypeJobExceptionTriggered Type = "io.patchbay.job.exceptionTriggered"
+	// TypeJobClassified: a classification policy chose the job's queue, priority and
+	// extra worker selectors. TypeJobClassificationFailed: it could not (the job is
+	// not created); data.reason says why.
+	TypeJobClassified           Type = "io.patchbay.job.classified"
+	TypeJobClassificationFailed Type = "io.patchbay.job.classificationFailed"
 
 	TypeOfferIssued   Type = "io.patchbay.offer.issued"
 	TypeOfferAccepted Type = "io.patchbay.offer.accepted"
@@ -83,6 +88,7 @@ func Outbound() []Type {
 	return []Type{
 		TypeJobReceived, TypeJobQueued, TypeJobRejected, TypeJobAssigned,
 		TypeJobCompleted, TypeJobClosed, TypeJobCancelled, TypeJobExceptionTriggered,
+		TypeJobClassified, TypeJobClassificationFailed,
 		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
 		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
 		TypePolicyUpdated, TypePolicyDeleted,

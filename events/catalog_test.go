@@ -34,6 +34,8 @@ var (
 		"io.patchbay.job.closed",
 		"io.patchbay.job.cancelled",
 		"io.patchbay.job.exceptionTriggered",
+		"io.patchbay.job.classified",
+		"io.patchbay.job.classificationFailed",
 		"io.patchbay.offer.issued",
 		"io.patchbay.offer.accepted",
 		"io.patchbay.offer.declined",

@@ -57,15 +57,19 @@ type JobCreated struct {
 	JobID string `json:"jobId,omitempty"`
 	// QueueID is the job's queue; or WorkflowID names a workflow that picks the queue
 	// (exactly one of the two).
-	QueueID          string           `json:"queueId,omitempty"`
-	WorkflowID       string           `json:"workflowId,omitempty"`
-	ChannelID        string           `json:"channelId"`
-	ChannelReference string           `json:"channelReference,omitempty"`
-	Priority         int              `json:"priority,omitempty"` // -100..100, higher first
-	Labels           Labels           `json:"labels,omitempty"`
-	Tags             map[string]any   `json:"tags,omitempty"`
-	WorkerSelectors  []WorkerSelector `json:"requestedWorkerSelectors,omitempty"`
-	Notes            string           `json:"notes,omitempty"`
+	QueueID    string `json:"queueId,omitempty"`
+	WorkflowID string `json:"workflowId,omitempty"`
+	// ClassificationPolicyID names a classification policy that picks the queue, the
+	// priority and extra worker selectors from the job's labels (instead of queueId
+	// or workflowId).
+	ClassificationPolicyID string           `json:"classificationPolicyId,omitempty"`
+	ChannelID              string           `json:"channelId"`
+	ChannelReference       string           `json:"channelReference,omitempty"`
+	Priority               int              `json:"priority,omitempty"` // -100..100, higher first
+	Labels                 Labels           `json:"labels,omitempty"`
+	Tags                   map[string]any   `json:"tags,omitempty"`
+	WorkerSelectors        []WorkerSelector `json:"requestedWorkerSelectors,omitempty"`
+	Notes                  string           `json:"notes,omitempty"`
 	// TimeToLiveSeconds cancels the job (disposition TTLExpired) if it is still queued
 	// that long after it was created (0: never).
 	TimeToLiveSeconds float64 `json:"timeToLiveSeconds,omitempty"`
@@ -178,6 +182,8 @@ type Job struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// Exception names the rule that fired, on io.patchbay.job.exceptionTriggered.
 	Exception *ExceptionFired `json:"exception,omitempty"`
+	// ClassificationPolicyID is the classification policy that classified the job.
+	ClassificationPolicyID string `json:"classificationPolicyId,omitempty"`
 }
 
 // ExceptionFired says which exception rule fired for a job, and why.
@@ -256,6 +262,10 @@ func WorkerStates() []string { return []string{WorkerActive, WorkerDraining, Wor
 // created. (The lifecycle statuses of created jobs are in package lifecycle.)
 const JobStatusRejected = "rejected"
 
+// JobStatusClassificationFailed is the status on io.patchbay.job.classificationFailed
+// for a job that was never created.
+const JobStatusClassificationFailed = "classificationFailed"
+
 // Worker is a worker's public snapshot: the data of every io.patchbay.worker.* event.
 type Worker struct {
 	WorkerID           string          `json:"workerId"`
@@ -322,11 +332,13 @@ const (
 	KindWorkflow PolicyKind = "workflow"
 	// KindExceptionPolicy handles jobs of a queue that grows too long or waits too long.
 	KindExceptionPolicy PolicyKind = "exceptionPolicy"
+	// KindClassificationPolicy picks a job's queue, priority and worker selectors.
+	KindClassificationPolicy PolicyKind = "classificationPolicy"
 )
 
 // PolicyKinds lists the policy kinds.
 func PolicyKinds() []PolicyKind {
-	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow, KindExceptionPolicy}
+	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow, KindExceptionPolicy, KindClassificationPolicy}
 }
 
 // PolicyPut is the data of io.patchbay.policy.put: create or replace a policy.
@@ -556,8 +568,80 @@ type ExceptionAction struct {
 	DispositionCode string `json:"dispositionCode,omitempty"`
 	Note            string `json:"note,omitempty"`
 	// QueueID, Priority and WorkerSelectors are for manualReclassify (the selectors
-	// replace the job's when given).
-	QueueID         string           `json:"queueId,omitempty"`
-	Priority        *int             `json:"priority,omitempty"`
-	WorkerSelectors []WorkerSelector `json:"workerSelectors,omitempty"`
+	// replace the job's when given). ClassificationPolicyID is for reclassify: the
+	// policy to classify the job with again, after LabelsToUpsert are merged into the
+	// job's labels.
+	ClassificationPolicyID string           `json:"classificationPolicyId,omitempty"`
+	LabelsToUpsert         Labels           `json:"labelsToUpsert,omitempty"`
+	QueueID                string           `json:"queueId,omitempty"`
+	Priority               *int             `json:"priority,omitempty"`
+	WorkerSelectors        []WorkerSelector `json:"workerSelectors,omitempty"`
+}
+
+// --- classification policies ---
+
+// Classification attachment kinds.
+const (
+	AttachStatic      = "static"             // always applies
+	AttachConditional = "conditional"        // applies when condition holds on the job
+	AttachPassThrough = "passThrough"        // takes the value of one of the job's labels
+	AttachWeighted    = "weightedAllocation" // picks one allocation by weight
+)
+
+// ClassificationPolicySpec picks a job's queue, priority and extra worker selectors
+// from its labels (Azure Job Router classification policy).
+type ClassificationPolicySpec struct {
+	Name string `json:"name,omitempty"`
+	// QueueSelectors are tried in order; the first that yields a queue wins, else
+	// FallbackQueueID; with neither the classification fails.
+	QueueSelectors  []QueueSelectorAttachment `json:"queueSelectorAttachments,omitempty"`
+	FallbackQueueID string                    `json:"fallbackQueueId,omitempty"`
+	// PrioritizationRules are tried in order; the first that applies sets the
+	// priority (else the job keeps its own).
+	PrioritizationRules []PrioritizationRule `json:"prioritizationRules,omitempty"`
+	// WorkerSelectors attach extra selectors to the job: every attachment that
+	// applies adds its selectors.
+	WorkerSelectors []WorkerSelectorAttachment `json:"workerSelectorAttachments,omitempty"`
+}
+
+// QueueSelectorAttachment yields a queue: static (QueueID), conditional (QueueID when
+// Condition holds), passThrough (the value of the job's label Key), or
+// weightedAllocation (one of Allocations, drawn by weight from the job id).
+type QueueSelectorAttachment struct {
+	Kind        string            `json:"kind"`
+	QueueID     string            `json:"queueId,omitempty"`
+	Condition   string            `json:"condition,omitempty"`
+	Key         string            `json:"key,omitempty"`
+	Allocations []QueueAllocation `json:"allocations,omitempty"`
+}
+
+// QueueAllocation is one weighted choice of queue.
+type QueueAllocation struct {
+	Weight  float64 `json:"weight"`
+	QueueID string  `json:"queueId"`
+}
+
+// PrioritizationRule sets the priority: static (always) or conditional.
+type PrioritizationRule struct {
+	Kind      string `json:"kind"`
+	Condition string `json:"condition,omitempty"`
+	Priority  int    `json:"priority"`
+}
+
+// WorkerSelectorAttachment adds selectors: static (Selectors), conditional (Selectors
+// when Condition holds), passThrough (Key LabelOperator the job's value of Key), or
+// weightedAllocation (the Selectors of one of Allocations, drawn by weight).
+type WorkerSelectorAttachment struct {
+	Kind          string                     `json:"kind"`
+	Condition     string                     `json:"condition,omitempty"`
+	Selectors     []WorkerSelector           `json:"selectors,omitempty"`
+	Key           string                     `json:"key,omitempty"`
+	LabelOperator string                     `json:"labelOperator,omitempty"`
+	Allocations   []WorkerSelectorAllocation `json:"allocations,omitempty"`
+}
+
+// WorkerSelectorAllocation is one weighted choice of selectors.
+type WorkerSelectorAllocation struct {
+	Weight    float64          `json:"weight"`
+	Selectors []WorkerSelector `json:"selectors"`
 }

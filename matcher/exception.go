@@ -61,9 +61,14 @@ func validateExceptionSpec(s *events.ExceptionPolicySpec) error {
 					}
 				}
 			case events.ActionReclassify:
-				return events.Errorf(events.CodeInvalidData, af+"/kind", "%s/kind reclassify needs classification policies, which patchbay does not have yet; use manualReclassify", af)
+				if err := events.CheckID(af+"/classificationPolicyId", a.ClassificationPolicyID); err != nil {
+					return err
+				}
+				if err := validateLabels(af+"/labelsToUpsert", a.LabelsToUpsert); err != nil {
+					return err
+				}
 			default:
-				return events.Errorf(events.CodeInvalidData, af+"/kind", "%s/kind %q must be %s or %s", af, a.Kind, events.ActionCancel, events.ActionManualReclassify)
+				return events.Errorf(events.CodeInvalidData, af+"/kind", "%s/kind %q must be %s, %s or %s", af, a.Kind, events.ActionCancel, events.ActionManualReclassify, events.ActionReclassify)
 			}
 		}
 	}
@@ -179,8 +184,47 @@ func (e *Engine) fire(j *Job, policyID string, r events.ExceptionRule) {
 			}
 			e.enqueue(j)
 			e.emitJob(j, events.TypeJobQueued)
+		case events.ActionReclassify:
+			e.reclassify(j, a)
 		}
 	}
+}
+
+// reclassify classifies a queued job again (after merging labelsToUpsert into its
+// labels) and moves it where the classification says; when that fails the job stays
+// where it is and io.patchbay.job.classificationFailed says why.
+func (e *Engine) reclassify(j *Job, a events.ExceptionAction) {
+	if len(a.LabelsToUpsert) > 0 {
+		labels := make(events.Labels, len(j.Labels)+len(a.LabelsToUpsert))
+		for k, v := range j.Labels {
+			labels[k] = v
+		}
+		for k, v := range a.LabelsToUpsert {
+			labels[k] = v
+		}
+		j.Labels = labels
+		e.dirtyJobs[j.JobID] = true
+	}
+	c, err := e.classify(j, a.ClassificationPolicyID)
+	if err != nil {
+		snap := j.snapshot()
+		snap.Reason = events.AsError(err)
+		e.emit(events.JobSubject(j.QueueID, j.JobID, events.TypeJobClassificationFailed), events.TypeJobClassificationFailed, j.JobID, snap)
+		return
+	}
+	e.revokeOffers(j, events.RevokedJobReclassified)
+	e.dequeue(j)
+	if c.queueID != j.QueueID {
+		j.EnqueuedAt = timePtr(e.now)
+		j.Workflow = nil
+	}
+	e.applyClassification(j, a.ClassificationPolicyID, c)
+	for _, at := range j.selectorExpiries() {
+		e.schedule(at, timerSelectorExpiry, j.JobID)
+	}
+	e.enqueue(j)
+	e.emitJob(j, events.TypeJobClassified)
+	e.emitJob(j, events.TypeJobQueued)
 }
 
 // exceptionWait fires the wait-time rules of a job whose time has come.

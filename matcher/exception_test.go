@@ -64,7 +64,7 @@ func TestExceptionPolicyValidation(t *testing.T) {
 		{"bad trigger", `{"rules":[{"id":"r","trigger":{"kind":"moonPhase"},"actions":[{"kind":"cancel"}]}]}`, "spec/rules/0/trigger/kind"},
 		{"no wait", `{"rules":[{"id":"r","trigger":{"kind":"waitTime"},"actions":[{"kind":"cancel"}]}]}`, "spec/rules/0/trigger/thresholdSeconds"},
 		{"no actions", `{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[]}]}`, "spec/rules/0/actions"},
-		{"reclassify", `{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"reclassify"}]}]}`, "spec/rules/0/actions/0/kind"},
+		{"reclassify without policy", `{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"reclassify"}]}]}`, "spec/rules/0/actions/0/classificationPolicyId"},
 		{"empty manual", `{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"manualReclassify"}]}]}`, "spec/rules/0/actions/0"},
 		{"twice", `{"rules":[{"id":"r","trigger":{"kind":"queueLength"},"actions":[{"kind":"cancel"}]},{"id":"r","trigger":{"kind":"queueLength"},"actions":[{"kind":"cancel"}]}]}`, "spec/rules/1/id"},
 	}

@@ -43,6 +43,20 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	if d.TimeToLiveSeconds > 0 {
 		j.ExpiresAt = timePtr(e.now.Add(time.Duration(d.TimeToLiveSeconds * float64(time.Second))))
 	}
+	var classified bool
+	if d.ClassificationPolicyID != "" {
+		c, err := e.classify(j, d.ClassificationPolicyID)
+		if err != nil {
+			e.seq--
+			e.emit(events.JobSubject("", id, events.TypeJobClassificationFailed), events.TypeJobClassificationFailed, id, events.Job{
+				JobID: id, ChannelID: d.ChannelID, Priority: d.Priority, Labels: d.Labels, ClassificationPolicyID: d.ClassificationPolicyID,
+				Status: events.JobStatusClassificationFailed, CreatedAt: e.now, Reason: events.AsError(err),
+			})
+			return err
+		}
+		e.applyClassification(j, d.ClassificationPolicyID, c)
+		classified = true
+	}
 	if d.WorkflowID != "" {
 		if err := e.route(j, d.WorkflowID); err != nil {
 			e.seq--
@@ -56,6 +70,9 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	e.jobs[id] = j
 	e.dirtyJobs[id] = true
 	e.emitJob(j, events.TypeJobReceived)
+	if classified {
+		e.emitJob(j, events.TypeJobClassified)
+	}
 	e.enqueue(j)
 	e.emitJob(j, events.TypeJobQueued)
 	for _, at := range j.selectorExpiries() {
@@ -75,9 +92,19 @@ func validateJob(id string, d *events.JobCreated) error {
 	if err := events.CheckID("jobId", id); err != nil {
 		return err
 	}
+	n := 0
+	for _, s := range []string{d.QueueID, d.WorkflowID, d.ClassificationPolicyID} {
+		if s != "" {
+			n++
+		}
+	}
 	switch {
-	case d.QueueID != "" && d.WorkflowID != "":
-		return events.Errorf(events.CodeInvalidData, "workflowId", "a job names a queueId or a workflowId, not both")
+	case n > 1:
+		return events.Errorf(events.CodeInvalidData, "queueId", "a job names one of queueId, workflowId and classificationPolicyId, not several")
+	case d.ClassificationPolicyID != "":
+		if err := events.CheckID("classificationPolicyId", d.ClassificationPolicyID); err != nil {
+			return err
+		}
 	case d.WorkflowID != "":
 		if err := events.CheckID("workflowId", d.WorkflowID); err != nil {
 			return err

@@ -19,11 +19,13 @@ const (
 // policy is a stored policy with its decoded spec.
 type policy struct {
 	events.Policy
-	queue  *events.QueueSpec
-	dist   *events.DistributionPolicySpec
-	wfSpec *events.WorkflowSpec
-	wf     *workflow
-	exc    *events.ExceptionPolicySpec
+	queue   *events.QueueSpec
+	dist    *events.DistributionPolicySpec
+	wfSpec  *events.WorkflowSpec
+	wf      *workflow
+	exc     *events.ExceptionPolicySpec
+	clsSpec *events.ClassificationPolicySpec
+	cls     *classifier
 	// scoring is a distribution policy's compiled scoring rule.
 	scoring []scoringTerm
 }
@@ -98,6 +100,9 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 	case events.KindExceptionPolicy:
 		p.exc = &events.ExceptionPolicySpec{}
 		v = p.exc
+	case events.KindClassificationPolicy:
+		p.clsSpec = &events.ClassificationPolicySpec{}
+		v = p.clsSpec
 	default:
 		return nil, events.Errorf(events.CodeInvalidData, "kind", "kind %q is not one of %v", kind, events.PolicyKinds())
 	}
@@ -119,6 +124,8 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 		}
 	case p.exc != nil:
 		err = validateExceptionSpec(p.exc)
+	case p.clsSpec != nil:
+		p.cls, err = compileClassification(p.clsSpec)
 	default:
 		p.wf, err = compileWorkflow(p.wfSpec)
 	}

@@ -67,7 +67,8 @@ func SchemaName(t events.Type) string {
 	case events.TypeWorkerUpdate:
 		return updateSchema
 	case events.TypeJobReceived, events.TypeJobQueued, events.TypeJobRejected, events.TypeJobAssigned,
-		events.TypeJobCompleted, events.TypeJobClosed, events.TypeJobCancelled, events.TypeJobExceptionTriggered:
+		events.TypeJobCompleted, events.TypeJobClosed, events.TypeJobCancelled, events.TypeJobExceptionTriggered,
+		events.TypeJobClassified, events.TypeJobClassificationFailed:
 		return jobSchema
 	case events.TypeOfferIssued, events.TypeOfferAccepted, events.TypeOfferDeclined,
 		events.TypeOfferExpired, events.TypeOfferRevoked:

@@ -559,7 +559,7 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, events.Operators(), enum(t, "defs.schema.json", "/$defs/labelOperator"))
 	require.Equal(t, strs(events.Codes()), enum(t, "defs.schema.json", "/$defs/errorCode"))
 	require.Equal(t, strs(events.Inbound()), enum(t, "defs.schema.json", "/$defs/inboundType"))
-	require.Equal(t, append(strs(lifecycle.JobStatuses()), events.JobStatusRejected), enum(t, "job.schema.json", "/properties/status"))
+	require.Equal(t, append(strs(lifecycle.JobStatuses()), events.JobStatusRejected, events.JobStatusClassificationFailed), enum(t, "job.schema.json", "/properties/status"))
 	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
 	require.Equal(t, events.WorkerStates(), enum(t, "worker.schema.json", "/properties/state"))

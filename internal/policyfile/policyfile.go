@@ -31,10 +31,11 @@ import (
 
 // sections maps the file's top-level keys to policy kinds.
 var sections = map[string]events.PolicyKind{
-	"queues":               events.KindQueue,
-	"distributionPolicies": events.KindDistributionPolicy,
-	"workflows":            events.KindWorkflow,
-	"exceptionPolicies":    events.KindExceptionPolicy,
+	"queues":                 events.KindQueue,
+	"distributionPolicies":   events.KindDistributionPolicy,
+	"workflows":              events.KindWorkflow,
+	"exceptionPolicies":      events.KindExceptionPolicy,
+	"classificationPolicies": events.KindClassificationPolicy,
 }
 
 // Sections lists the top-level keys a policy file may have.
@@ -56,7 +57,7 @@ func Parse(name string, data []byte) ([]events.PolicyPut, error) {
 		return nil, fmt.Errorf("%s: not YAML or JSON: %w", name, err)
 	}
 	var puts []events.PolicyPut
-	for _, key := range []string{"distributionPolicies", "exceptionPolicies", "queues", "workflows"} {
+	for _, key := range []string{"distributionPolicies", "classificationPolicies", "exceptionPolicies", "queues", "workflows"} {
 		list, ok := doc[key]
 		if !ok {
 			continue

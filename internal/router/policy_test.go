@@ -149,3 +149,26 @@ func TestExceptionPolicyOnTheWire(t *testing.T) {
 	require.Equal(t, "waited", fired.Exception.RuleID)
 	require.Equal(t, "NoAgent", e.jobEvent(events.TypeJobCancelled, "j1").DispositionCode)
 }
+
+// A classification policy over the wire: the job lands in the queue its labels say;
+// one that cannot be classified is refused with a classification-failed event.
+func TestClassificationOnTheWire(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	_, err := e.client.PutPolicy(ctx(t), events.KindClassificationPolicy, "triage", events.ClassificationPolicySpec{
+		QueueSelectors:      []events.QueueSelectorAttachment{{Kind: events.AttachPassThrough, Key: "department"}},
+		PrioritizationRules: []events.PrioritizationRule{{Kind: events.AttachConditional, Condition: "vip == true", Priority: 50}},
+	}, nil)
+	require.NoError(t, err)
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "c1", ClassificationPolicyID: "triage", ChannelID: "voice",
+		Labels: events.Labels{"department": "billing", "vip": true}})
+	require.NoError(t, err)
+	c := e.jobEvent(events.TypeJobClassified, "c1")
+	require.Equal(t, "billing", c.QueueID)
+	require.Equal(t, 50, c.Priority)
+
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "c2", ClassificationPolicyID: "triage", ChannelID: "voice"})
+	require.ErrorIs(t, err, patchbay.ErrInvalidData)
+	f := e.jobEvent(events.TypeJobClassificationFailed, "c2")
+	require.Contains(t, f.Reason.Message, `label "department" is missing`)
+}
