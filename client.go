@@ -82,22 +82,12 @@ func (c *Client) Request(ctx context.Context, t events.Type, id, subject string,
 	if id == "" {
 		id = nuid.Next()
 	}
-	ev, err := events.New(t, id, c.source, subject, time.Now(), data)
+	m, err := c.message(events.ReqSubject(t), t, id, subject, data)
 	if err != nil {
 		return nil, err
 	}
-	body, err := events.Structured(ev)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	m := nats.NewMsg(events.ReqSubject(t))
-	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
-	m.Data = body
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
 	// Retry with the same id while the router is unreachable or slow to answer (it
 	// may be restarting): the router applies a command id once.
 	for {
@@ -122,6 +112,30 @@ func (c *Client) Request(ctx context.Context, t events.Type, id, subject string,
 
 // retryPause is the pause between attempts of a request.
 const retryPause = 100 * time.Millisecond
+
+// message encodes a structured CloudEvent of type t for a NATS subject.
+func (c *Client) message(natsSubject string, t events.Type, id, subject string, data any) (*nats.Msg, error) {
+	ev, err := events.New(t, id, c.source, subject, time.Now(), data)
+	if err != nil {
+		return nil, err
+	}
+	body, err := events.Structured(ev)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(natsSubject)
+	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
+	m.Data = body
+	return m, nil
+}
+
+// withTimeout gives ctx the client's default timeout when it has no deadline.
+func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
 
 func decodeReply(m *nats.Msg) (*Result, error) {
 	ev, err := events.Decode(m.Header, m.Data)
@@ -278,22 +292,12 @@ type (
 
 // query sends a read-only query and decodes the answer into out.
 func (c *Client) query(ctx context.Context, t events.Type, data, out any) error {
-	ev, err := events.New(t, nuid.Next(), c.source, "", time.Now(), data)
+	m, err := c.message(events.QuerySubject(t), t, nuid.Next(), "", data)
 	if err != nil {
 		return err
 	}
-	body, err := events.Structured(ev)
-	if err != nil {
-		return err
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	m := nats.NewMsg(events.QuerySubject(t))
-	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
-	m.Data = body
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
 	resp, err := c.nc.RequestMsgWithContext(ctx, m)
 	if err != nil {
 		return fmt.Errorf("patchbay %s: %w", t.Name(), err)

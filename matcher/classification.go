@@ -48,22 +48,20 @@ func compileClassification(s *events.ClassificationPolicySpec) (*classifier, err
 			if err := events.CheckID(f+"/queueId", a.QueueID); err != nil {
 				return nil, err
 			}
-			if a.Kind == events.AttachConditional {
-				if cond, err = compileExpr(f+"/condition", a.Condition, true); err != nil {
-					return nil, err
-				}
+			if cond, err = conditionOf(f, a.Kind, a.Condition); err != nil {
+				return nil, err
 			}
 		case events.AttachPassThrough:
-			if strings.TrimSpace(a.Key) == "" {
-				return nil, events.Errorf(events.CodeInvalidData, f+"/key", "%s/key is required", f)
+			if err := requireKey(f, a.Key); err != nil {
+				return nil, err
 			}
 		case events.AttachWeighted:
 			if len(a.Allocations) == 0 {
 				return nil, events.Errorf(events.CodeInvalidData, f+"/allocations", "%s/allocations is required", f)
 			}
 			for k, al := range a.Allocations {
-				if al.Weight <= 0 {
-					return nil, events.Errorf(events.CodeInvalidData, fmt.Sprintf("%s/allocations/%d/weight", f, k), "%s/allocations/%d/weight must be positive (got %g)", f, k, al.Weight)
+				if err := checkWeight(f, k, al.Weight); err != nil {
+					return nil, err
 				}
 				if err := events.CheckID(fmt.Sprintf("%s/allocations/%d/queueId", f, k), al.QueueID); err != nil {
 					return nil, err
@@ -80,12 +78,9 @@ func compileClassification(s *events.ClassificationPolicySpec) (*classifier, err
 		if r.Priority < -100 || r.Priority > 100 {
 			return nil, events.Errorf(events.CodeInvalidData, f+"/priority", "%s/priority must be between -100 and 100 (got %d)", f, r.Priority)
 		}
-		var cond *expr.Expr
-		if r.Kind == events.AttachConditional {
-			var err error
-			if cond, err = compileExpr(f+"/condition", r.Condition, true); err != nil {
-				return nil, err
-			}
+		cond, err := conditionOf(f, r.Kind, r.Condition)
+		if err != nil {
+			return nil, err
 		}
 		c.prioConds = append(c.prioConds, cond)
 	}
@@ -113,14 +108,12 @@ func compileClassification(s *events.ClassificationPolicySpec) (*classifier, err
 			if err := check(f+"/selectors", a.Selectors); err != nil {
 				return nil, err
 			}
-			if a.Kind == events.AttachConditional {
-				if cond, err = compileExpr(f+"/condition", a.Condition, true); err != nil {
-					return nil, err
-				}
+			if cond, err = conditionOf(f, a.Kind, a.Condition); err != nil {
+				return nil, err
 			}
 		case events.AttachPassThrough:
-			if strings.TrimSpace(a.Key) == "" {
-				return nil, events.Errorf(events.CodeInvalidData, f+"/key", "%s/key is required", f)
+			if err := requireKey(f, a.Key); err != nil {
+				return nil, err
 			}
 			if !validAttach(a.LabelOperator, events.Operators()...) {
 				return nil, events.Errorf(events.CodeInvalidData, f+"/labelOperator", "%s/labelOperator %q is not one of %v", f, a.LabelOperator, events.Operators())
@@ -130,8 +123,8 @@ func compileClassification(s *events.ClassificationPolicySpec) (*classifier, err
 				return nil, events.Errorf(events.CodeInvalidData, f+"/allocations", "%s/allocations is required", f)
 			}
 			for k, al := range a.Allocations {
-				if al.Weight <= 0 {
-					return nil, events.Errorf(events.CodeInvalidData, fmt.Sprintf("%s/allocations/%d/weight", f, k), "%s/allocations/%d/weight must be positive (got %g)", f, k, al.Weight)
+				if err := checkWeight(f, k, al.Weight); err != nil {
+					return nil, err
 				}
 				if err := check(fmt.Sprintf("%s/allocations/%d/selectors", f, k), al.Selectors); err != nil {
 					return nil, err
@@ -143,12 +136,37 @@ func compileClassification(s *events.ClassificationPolicySpec) (*classifier, err
 	return c, nil
 }
 
-// draw picks an index by weight, deterministically from the job id and a salt (so a
-// replay makes the same choice).
-func draw(jobID, salt string, weights []float64) int {
+// conditionOf compiles the condition of a conditional attachment or rule (nil for
+// the other kinds).
+func conditionOf(field, kind, src string) (*expr.Expr, error) {
+	if kind != events.AttachConditional {
+		return nil, nil
+	}
+	return compileExpr(field+"/condition", src, true)
+}
+
+func requireKey(field, key string) error {
+	if strings.TrimSpace(key) == "" {
+		return events.Errorf(events.CodeInvalidData, field+"/key", "%s/key is required", field)
+	}
+	return nil
+}
+
+func checkWeight(field string, k int, w float64) error {
+	if w <= 0 {
+		return events.Errorf(events.CodeInvalidData, fmt.Sprintf("%s/allocations/%d/weight", field, k), "%s/allocations/%d/weight must be positive (got %g)", field, k, w)
+	}
+	return nil
+}
+
+// draw picks one of n choices by weight, deterministically from the job id and a
+// salt (so a replay makes the same choice).
+func draw(jobID, salt string, n int, weight func(int) float64) int {
+	weights := make([]float64, n)
 	total := 0.0
-	for _, w := range weights {
-		total += w
+	for i := range weights {
+		weights[i] = weight(i)
+		total += weights[i]
 	}
 	h := fnv.New64a()
 	h.Write([]byte(jobID + "\x00" + salt))
@@ -200,11 +218,7 @@ func (e *Engine) classify(j *Job, policyID string) (classification, error) {
 				reasons = append(reasons, fmt.Sprintf("queueSelectorAttachments/%d: label %q is missing or not a queue id", i, a.Key))
 			}
 		case events.AttachWeighted:
-			ws := make([]float64, len(a.Allocations))
-			for k, al := range a.Allocations {
-				ws[k] = al.Weight
-			}
-			out.queueID = a.Allocations[draw(j.JobID, fmt.Sprintf("q%d", i), ws)].QueueID
+			out.queueID = a.Allocations[draw(j.JobID, fmt.Sprintf("q%d", i), len(a.Allocations), func(k int) float64 { return a.Allocations[k].Weight })].QueueID
 		}
 	}
 	if out.queueID == "" {
@@ -234,11 +248,8 @@ func (e *Engine) classify(j *Job, policyID string) (classification, error) {
 				out.selectors = append(out.selectors, events.WorkerSelector{Key: a.Key, Operator: a.LabelOperator, Value: v})
 			}
 		case events.AttachWeighted:
-			ws := make([]float64, len(a.Allocations))
-			for k, al := range a.Allocations {
-				ws[k] = al.Weight
-			}
-			out.selectors = append(out.selectors, a.Allocations[draw(j.JobID, fmt.Sprintf("w%d", i), ws)].Selectors...)
+			pick := draw(j.JobID, fmt.Sprintf("w%d", i), len(a.Allocations), func(k int) float64 { return a.Allocations[k].Weight })
+			out.selectors = append(out.selectors, a.Allocations[pick].Selectors...)
 		}
 	}
 	return out, nil

@@ -85,7 +85,8 @@ func TestClassificationWeightedAllocation(t *testing.T) {
 	}
 	require.InDelta(t, 300, n["a"], 45, "about three quarters to a: %v", n)
 	require.Equal(t, 400, n["a"]+n["b"])
-	require.Equal(t, draw("j7", "q0", []float64{3, 1}), draw("j7", "q0", []float64{3, 1}))
+	w := func(i int) float64 { return []float64{3, 1}[i] }
+	require.Equal(t, draw("j7", "q0", 2, w), draw("j7", "q0", 2, w))
 }
 
 // The reclassify exception action classifies a waiting job again, with labels upserted.
