@@ -1,8 +1,10 @@
 // Command patchbay is the patchbay job router and its command-line client.
 //
 //	patchbay serve                 run the router (embeds a NATS server by default)
-//	patchbay job create ...        create a job
+//	patchbay job create|get ...    create a job, see where it stands
 //	patchbay worker run ...        run a demo worker
+//	patchbay queue stats QUEUE     a queue's length and estimated waits
+//	patchbay policy apply FILE     apply routing policies
 //	patchbay events                tail every event
 //	patchbay bench                 measure the full lifecycle on an embedded server
 package main
