@@ -18,7 +18,7 @@ func init() { clientCommands = append(clientCommands, newJobCmd) }
 func newJobCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
-		Short: "Create, cancel, complete and close jobs",
+		Short: "Create, look up, cancel, complete and close jobs",
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())

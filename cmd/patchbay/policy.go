@@ -21,7 +21,7 @@ func init() { clientCommands = append(clientCommands, newPolicyCmd) }
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Apply and delete routing policies (queues, distribution policies)",
+		Short: "Apply and delete routing policies (queues, distribution, exception and classification policies, workflows)",
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
@@ -86,7 +86,7 @@ func newPolicyDeleteCmd(cf *clientFlags) *cobra.Command {
 	var revision int64
 	cmd := &cobra.Command{
 		Use:   "delete KIND ID",
-		Short: "Delete a policy (KIND: queue or distributionPolicy)",
+		Short: "Delete a policy (KIND: queue, distributionPolicy, workflow, exceptionPolicy or classificationPolicy)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, closeConn, err := cf.connect("policy delete")
