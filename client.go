@@ -25,6 +25,7 @@ type (
 	Worker         = events.Worker
 	Result         = events.CommandResult
 	Event          = events.Event
+	MatchingMode   = events.MatchingMode
 )
 
 // Request timeouts.
@@ -238,6 +239,22 @@ func (c *Client) Cancel(ctx context.Context, jobID, dispositionCode, note string
 	_, err := c.Request(ctx, events.TypeJobCancel, callOpts(opts).id, jobID,
 		events.JobCancel{JobID: jobID, DispositionCode: dispositionCode, Note: note})
 	return err
+}
+
+// UpdateJob changes a job's matching mode: kind queueAndMatch resumes a suspended or
+// waitingForActivation job (it goes back to its queue), kind suspend suspends a queued
+// job (its offers are revoked). The result carries the job's status.
+func (c *Client) UpdateJob(ctx context.Context, jobID string, mode MatchingMode, opts ...CallOption) (*Result, error) {
+	return c.Request(ctx, events.TypeJobUpdate, callOpts(opts).id, jobID,
+		events.JobUpdate{JobID: jobID, MatchingMode: &mode})
+}
+
+// UnassignJob undoes an assigned job's assignment: the worker's capacity is released
+// and the job goes back to its queue, or is suspended when suspendMatching is true. A
+// job can be unassigned at most 3 times. The result carries the job's status.
+func (c *Client) UnassignJob(ctx context.Context, jobID, assignmentID string, suspendMatching bool, opts ...CallOption) (*Result, error) {
+	return c.Request(ctx, events.TypeJobUnassign, callOpts(opts).id, jobID,
+		events.JobUnassign{JobID: jobID, AssignmentID: assignmentID, SuspendMatching: suspendMatching})
 }
 
 // CallOption configures one call.

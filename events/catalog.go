@@ -10,10 +10,15 @@ const TypePrefix = "io.patchbay."
 
 // Inbound: published by producers and workers (commands to the router).
 const (
-	TypeJobCreated       Type = "io.patchbay.job.created"
-	TypeJobComplete      Type = "io.patchbay.job.complete"
-	TypeJobClose         Type = "io.patchbay.job.close"
-	TypeJobCancel        Type = "io.patchbay.job.cancel"
+	TypeJobCreated  Type = "io.patchbay.job.created"
+	TypeJobComplete Type = "io.patchbay.job.complete"
+	TypeJobClose    Type = "io.patchbay.job.close"
+	TypeJobCancel   Type = "io.patchbay.job.cancel"
+	// TypeJobUpdate changes a job's matching mode: queueAndMatch resumes a suspended
+	// or waiting-for-activation job, suspend suspends a queued one.
+	TypeJobUpdate Type = "io.patchbay.job.update"
+	// TypeJobUnassign sends an assigned job back to its queue (or to suspended).
+	TypeJobUnassign      Type = "io.patchbay.job.unassign"
 	TypeWorkerRegister   Type = "io.patchbay.worker.register"
 	TypeWorkerUpdate     Type = "io.patchbay.worker.update"
 	TypeWorkerDeregister Type = "io.patchbay.worker.deregister"
@@ -40,6 +45,15 @@ const (
 	// not created); data.reason says why.
 	TypeJobClassified           Type = "io.patchbay.job.classified"
 	TypeJobClassificationFailed Type = "io.patchbay.job.classificationFailed"
+	// TypeJobScheduled: the job was created with matching mode scheduleAndSuspend and
+	// waits for its scheduleAt time. TypeJobWaitingForActivation: that time came; the
+	// job waits for an update to resume it. TypeJobSuspended: the job left its queue
+	// (created with suspend, suspended by an update, or unassigned with
+	// suspendMatching). TypeJobUnassigned: the job's assignment was undone.
+	TypeJobScheduled            Type = "io.patchbay.job.scheduled"
+	TypeJobWaitingForActivation Type = "io.patchbay.job.waitingForActivation"
+	TypeJobSuspended            Type = "io.patchbay.job.suspended"
+	TypeJobUnassigned           Type = "io.patchbay.job.unassigned"
 
 	TypeOfferIssued   Type = "io.patchbay.offer.issued"
 	TypeOfferAccepted Type = "io.patchbay.offer.accepted"
@@ -80,6 +94,7 @@ func Inbound() []Type {
 		TypeWorkerRegister, TypeWorkerUpdate, TypeWorkerDeregister,
 		TypeOfferAccept, TypeOfferDecline,
 		TypePolicyPut, TypePolicyDelete,
+		TypeJobUpdate, TypeJobUnassign,
 	}
 }
 
@@ -89,6 +104,7 @@ func Outbound() []Type {
 		TypeJobReceived, TypeJobQueued, TypeJobRejected, TypeJobAssigned,
 		TypeJobCompleted, TypeJobClosed, TypeJobCancelled, TypeJobExceptionTriggered,
 		TypeJobClassified, TypeJobClassificationFailed,
+		TypeJobScheduled, TypeJobWaitingForActivation, TypeJobSuspended, TypeJobUnassigned,
 		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
 		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
 		TypePolicyUpdated, TypePolicyDeleted,
@@ -133,6 +149,10 @@ func Payload(t Type) any {
 		return &PolicyPut{}
 	case TypePolicyDelete:
 		return &PolicyDelete{}
+	case TypeJobUpdate:
+		return &JobUpdate{}
+	case TypeJobUnassign:
+		return &JobUnassign{}
 	}
 	return nil
 }

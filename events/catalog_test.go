@@ -24,6 +24,8 @@ var (
 		"io.patchbay.offer.decline",
 		"io.patchbay.policy.put",
 		"io.patchbay.policy.delete",
+		"io.patchbay.job.update",
+		"io.patchbay.job.unassign",
 	}
 	wantOutbound = []events.Type{
 		"io.patchbay.job.received",
@@ -36,6 +38,10 @@ var (
 		"io.patchbay.job.exceptionTriggered",
 		"io.patchbay.job.classified",
 		"io.patchbay.job.classificationFailed",
+		"io.patchbay.job.scheduled",
+		"io.patchbay.job.waitingForActivation",
+		"io.patchbay.job.suspended",
+		"io.patchbay.job.unassigned",
 		"io.patchbay.offer.issued",
 		"io.patchbay.offer.accepted",
 		"io.patchbay.offer.declined",
@@ -125,6 +131,8 @@ func TestPayload(t *testing.T) {
 		{events.TypeOfferDecline, &events.OfferDecline{}},
 		{events.TypePolicyPut, &events.PolicyPut{}},
 		{events.TypePolicyDelete, &events.PolicyDelete{}},
+		{events.TypeJobUpdate, &events.JobUpdate{}},
+		{events.TypeJobUnassign, &events.JobUnassign{}},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

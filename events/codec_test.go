@@ -376,6 +376,8 @@ func TestDecodeDataEveryInboundPayload(t *testing.T) {
 		{events.TypeOfferDecline, events.OfferDecline{JobID: "j1", OfferID: "o1", WorkerID: "w1", RetryOfferAt: &retry}, func() any { return &events.OfferDecline{} }},
 		{events.TypePolicyPut, events.PolicyPut{Kind: events.KindQueue, ID: "q1", Spec: []byte(`{"order":"lifo"}`)}, func() any { return &events.PolicyPut{} }},
 		{events.TypePolicyDelete, events.PolicyDelete{Kind: events.KindQueue, ID: "q1"}, func() any { return &events.PolicyDelete{} }},
+		{events.TypeJobUpdate, events.JobUpdate{JobID: "j1", MatchingMode: &events.MatchingMode{Kind: events.MatchSuspend}}, func() any { return &events.JobUpdate{} }},
+		{events.TypeJobUnassign, events.JobUnassign{JobID: "j1", AssignmentID: "a1", SuspendMatching: true}, func() any { return &events.JobUnassign{} }},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -73,7 +73,53 @@ type JobCreated struct {
 	// TimeToLiveSeconds cancels the job (disposition TTLExpired) if it is still queued
 	// that long after it was created (0: never).
 	TimeToLiveSeconds float64 `json:"timeToLiveSeconds,omitempty"`
+	// MatchingMode says whether the job is queued and matched at once (the default),
+	// scheduled for later, or suspended.
+	MatchingMode *MatchingMode `json:"matchingMode,omitempty"`
 }
+
+// Matching modes (MatchingMode.Kind).
+const (
+	// MatchQueueAndMatch queues the job and matches it (the default).
+	MatchQueueAndMatch = "queueAndMatch"
+	// MatchScheduleAndSuspend keeps the job out of its queue until scheduleAt, when it
+	// becomes waitingForActivation (an update with queueAndMatch then queues it).
+	MatchScheduleAndSuspend = "scheduleAndSuspend"
+	// MatchSuspend keeps the job out of its queue until an update with queueAndMatch.
+	MatchSuspend = "suspend"
+)
+
+// MatchingModes lists the matching mode kinds.
+func MatchingModes() []string {
+	return []string{MatchQueueAndMatch, MatchScheduleAndSuspend, MatchSuspend}
+}
+
+// MatchingMode is how a job is matched: on job.created and job.update.
+type MatchingMode struct {
+	Kind string `json:"kind"`
+	// ScheduleAt is when a scheduleAndSuspend job becomes waitingForActivation (only
+	// with that kind; not in the past).
+	ScheduleAt *time.Time `json:"scheduleAt,omitempty"`
+}
+
+// JobUpdate is the data of io.patchbay.job.update.
+type JobUpdate struct {
+	JobID string `json:"jobId"`
+	// MatchingMode queueAndMatch resumes a suspended or waitingForActivation job;
+	// suspend suspends a queued job (its offers are revoked).
+	MatchingMode *MatchingMode `json:"matchingMode"`
+}
+
+// JobUnassign is the data of io.patchbay.job.unassign.
+type JobUnassign struct {
+	JobID        string `json:"jobId"`
+	AssignmentID string `json:"assignmentId"`
+	// SuspendMatching suspends the job instead of putting it back in its queue.
+	SuspendMatching bool `json:"suspendMatching,omitempty"`
+}
+
+// MaxUnassignments is how many times a job can be unassigned.
+const MaxUnassignments = 3
 
 // DispositionTTLExpired is the disposition code of a job cancelled because its time
 // to live ran out while it was queued.
@@ -184,6 +230,12 @@ type Job struct {
 	Exception *ExceptionFired `json:"exception,omitempty"`
 	// ClassificationPolicyID is the classification policy that classified the job.
 	ClassificationPolicyID string `json:"classificationPolicyId,omitempty"`
+	// MatchingMode is the job's matching mode when it is not queueAndMatch (as created
+	// or last updated).
+	MatchingMode *MatchingMode `json:"matchingMode,omitempty"`
+	// UnassignmentCount is how many times the job was unassigned (at most
+	// MaxUnassignments).
+	UnassignmentCount int `json:"unassignmentCount,omitempty"`
 }
 
 // ExceptionFired says which exception rule fired for a job, and why.
@@ -241,11 +293,12 @@ const (
 	RevokedWorkerLeftQueue    = "worker_left_queue"
 	RevokedTargetTimeout      = "target_timeout"
 	RevokedJobReclassified    = "job_reclassified"
+	RevokedJobSuspended       = "job_suspended"
 )
 
 // RevokeReasons lists the revocation reasons.
 func RevokeReasons() []string {
-	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue, RevokedTargetTimeout, RevokedJobReclassified}
+	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue, RevokedTargetTimeout, RevokedJobReclassified, RevokedJobSuspended}
 }
 
 // Worker states (Worker.State).

@@ -35,6 +35,8 @@ func TestInboundSubjects(t *testing.T) {
 		{events.TypeOfferDecline, "patchbay.in.offer.decline", "patchbay.req.offer.decline"},
 		{events.TypePolicyPut, "patchbay.in.policy.put", "patchbay.req.policy.put"},
 		{events.TypePolicyDelete, "patchbay.in.policy.delete", "patchbay.req.policy.delete"},
+		{events.TypeJobUpdate, "patchbay.in.job.update", "patchbay.req.job.update"},
+		{events.TypeJobUnassign, "patchbay.in.job.unassign", "patchbay.req.job.unassign"},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

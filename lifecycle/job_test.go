@@ -25,26 +25,73 @@ var jobTransitions = []struct {
 	{lifecycle.JobQueued, lifecycle.JobComplete, lifecycle.JobQueued, events.ErrInvalidTransition},
 	{lifecycle.JobQueued, lifecycle.JobClose, lifecycle.JobQueued, events.ErrInvalidTransition},
 	{lifecycle.JobQueued, lifecycle.JobCancel, lifecycle.JobCancelled, nil},
+	{lifecycle.JobQueued, lifecycle.JobActivate, lifecycle.JobQueued, events.ErrInvalidTransition},
+	{lifecycle.JobQueued, lifecycle.JobResume, lifecycle.JobQueued, events.ErrInvalidTransition},
+	{lifecycle.JobQueued, lifecycle.JobSuspend, lifecycle.JobSuspended, nil},
+	{lifecycle.JobQueued, lifecycle.JobUnassign, lifecycle.JobQueued, events.ErrInvalidTransition},
 	// assigned
 	{lifecycle.JobAssigned, lifecycle.JobAssign, lifecycle.JobAssigned, events.ErrInvalidTransition},
 	{lifecycle.JobAssigned, lifecycle.JobComplete, lifecycle.JobCompleted, nil},
 	{lifecycle.JobAssigned, lifecycle.JobClose, lifecycle.JobAssigned, events.ErrInvalidTransition},
 	{lifecycle.JobAssigned, lifecycle.JobCancel, lifecycle.JobCancelled, nil},
+	{lifecycle.JobAssigned, lifecycle.JobActivate, lifecycle.JobAssigned, events.ErrInvalidTransition},
+	{lifecycle.JobAssigned, lifecycle.JobResume, lifecycle.JobAssigned, events.ErrInvalidTransition},
+	{lifecycle.JobAssigned, lifecycle.JobSuspend, lifecycle.JobAssigned, events.ErrInvalidTransition},
+	{lifecycle.JobAssigned, lifecycle.JobUnassign, lifecycle.JobQueued, nil},
 	// completed
 	{lifecycle.JobCompleted, lifecycle.JobAssign, lifecycle.JobCompleted, events.ErrInvalidTransition},
 	{lifecycle.JobCompleted, lifecycle.JobComplete, lifecycle.JobCompleted, events.ErrInvalidTransition},
 	{lifecycle.JobCompleted, lifecycle.JobClose, lifecycle.JobClosed, nil},
 	{lifecycle.JobCompleted, lifecycle.JobCancel, lifecycle.JobCompleted, events.ErrInvalidTransition},
+	{lifecycle.JobCompleted, lifecycle.JobActivate, lifecycle.JobCompleted, events.ErrInvalidTransition},
+	{lifecycle.JobCompleted, lifecycle.JobResume, lifecycle.JobCompleted, events.ErrInvalidTransition},
+	{lifecycle.JobCompleted, lifecycle.JobSuspend, lifecycle.JobCompleted, events.ErrInvalidTransition},
+	{lifecycle.JobCompleted, lifecycle.JobUnassign, lifecycle.JobCompleted, events.ErrInvalidTransition},
 	// closed (terminal)
 	{lifecycle.JobClosed, lifecycle.JobAssign, lifecycle.JobClosed, events.ErrInvalidTransition},
 	{lifecycle.JobClosed, lifecycle.JobComplete, lifecycle.JobClosed, events.ErrInvalidTransition},
 	{lifecycle.JobClosed, lifecycle.JobClose, lifecycle.JobClosed, events.ErrInvalidTransition},
 	{lifecycle.JobClosed, lifecycle.JobCancel, lifecycle.JobClosed, events.ErrInvalidTransition},
+	{lifecycle.JobClosed, lifecycle.JobActivate, lifecycle.JobClosed, events.ErrInvalidTransition},
+	{lifecycle.JobClosed, lifecycle.JobResume, lifecycle.JobClosed, events.ErrInvalidTransition},
+	{lifecycle.JobClosed, lifecycle.JobSuspend, lifecycle.JobClosed, events.ErrInvalidTransition},
+	{lifecycle.JobClosed, lifecycle.JobUnassign, lifecycle.JobClosed, events.ErrInvalidTransition},
 	// cancelled (terminal)
 	{lifecycle.JobCancelled, lifecycle.JobAssign, lifecycle.JobCancelled, events.ErrInvalidTransition},
 	{lifecycle.JobCancelled, lifecycle.JobComplete, lifecycle.JobCancelled, events.ErrInvalidTransition},
 	{lifecycle.JobCancelled, lifecycle.JobClose, lifecycle.JobCancelled, events.ErrInvalidTransition},
 	{lifecycle.JobCancelled, lifecycle.JobCancel, lifecycle.JobCancelled, events.ErrInvalidTransition},
+	{lifecycle.JobCancelled, lifecycle.JobActivate, lifecycle.JobCancelled, events.ErrInvalidTransition},
+	{lifecycle.JobCancelled, lifecycle.JobResume, lifecycle.JobCancelled, events.ErrInvalidTransition},
+	{lifecycle.JobCancelled, lifecycle.JobSuspend, lifecycle.JobCancelled, events.ErrInvalidTransition},
+	{lifecycle.JobCancelled, lifecycle.JobUnassign, lifecycle.JobCancelled, events.ErrInvalidTransition},
+	// scheduled
+	{lifecycle.JobScheduled, lifecycle.JobAssign, lifecycle.JobScheduled, events.ErrInvalidTransition},
+	{lifecycle.JobScheduled, lifecycle.JobComplete, lifecycle.JobScheduled, events.ErrInvalidTransition},
+	{lifecycle.JobScheduled, lifecycle.JobClose, lifecycle.JobScheduled, events.ErrInvalidTransition},
+	{lifecycle.JobScheduled, lifecycle.JobCancel, lifecycle.JobCancelled, nil},
+	{lifecycle.JobScheduled, lifecycle.JobActivate, lifecycle.JobWaitingForActivation, nil},
+	{lifecycle.JobScheduled, lifecycle.JobResume, lifecycle.JobScheduled, events.ErrInvalidTransition},
+	{lifecycle.JobScheduled, lifecycle.JobSuspend, lifecycle.JobScheduled, events.ErrInvalidTransition},
+	{lifecycle.JobScheduled, lifecycle.JobUnassign, lifecycle.JobScheduled, events.ErrInvalidTransition},
+	// waitingForActivation
+	{lifecycle.JobWaitingForActivation, lifecycle.JobAssign, lifecycle.JobWaitingForActivation, events.ErrInvalidTransition},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobComplete, lifecycle.JobWaitingForActivation, events.ErrInvalidTransition},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobClose, lifecycle.JobWaitingForActivation, events.ErrInvalidTransition},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobCancel, lifecycle.JobCancelled, nil},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobActivate, lifecycle.JobWaitingForActivation, events.ErrInvalidTransition},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobResume, lifecycle.JobQueued, nil},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobSuspend, lifecycle.JobWaitingForActivation, events.ErrInvalidTransition},
+	{lifecycle.JobWaitingForActivation, lifecycle.JobUnassign, lifecycle.JobWaitingForActivation, events.ErrInvalidTransition},
+	// suspended
+	{lifecycle.JobSuspended, lifecycle.JobAssign, lifecycle.JobSuspended, events.ErrInvalidTransition},
+	{lifecycle.JobSuspended, lifecycle.JobComplete, lifecycle.JobSuspended, events.ErrInvalidTransition},
+	{lifecycle.JobSuspended, lifecycle.JobClose, lifecycle.JobSuspended, events.ErrInvalidTransition},
+	{lifecycle.JobSuspended, lifecycle.JobCancel, lifecycle.JobCancelled, nil},
+	{lifecycle.JobSuspended, lifecycle.JobActivate, lifecycle.JobSuspended, events.ErrInvalidTransition},
+	{lifecycle.JobSuspended, lifecycle.JobResume, lifecycle.JobQueued, nil},
+	{lifecycle.JobSuspended, lifecycle.JobSuspend, lifecycle.JobSuspended, events.ErrInvalidTransition},
+	{lifecycle.JobSuspended, lifecycle.JobUnassign, lifecycle.JobSuspended, events.ErrInvalidTransition},
 }
 
 // otherWireErrors are the codes a refused transition must not match by accident.
@@ -55,8 +102,13 @@ var otherWireErrors = []*events.Error{
 
 func TestJobStatusesAndActions(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, []lifecycle.JobStatus{"queued", "assigned", "completed", "closed", "cancelled"}, lifecycle.JobStatuses())
-	require.Equal(t, []lifecycle.JobAction{"assign", "complete", "close", "cancel"}, lifecycle.JobActions())
+	require.Equal(t, []lifecycle.JobStatus{
+		"queued", "assigned", "completed", "closed", "cancelled",
+		"scheduled", "waitingForActivation", "suspended",
+	}, lifecycle.JobStatuses())
+	require.Equal(t, []lifecycle.JobAction{
+		"assign", "complete", "close", "cancel", "activate", "resume", "suspend", "unassign",
+	}, lifecycle.JobActions())
 }
 
 // TestJobTransitionMatrixIsExhaustive makes sure the table above covers every
@@ -150,6 +202,9 @@ func TestJobStatusPredicates(t *testing.T) {
 		{lifecycle.JobCompleted, false, true},
 		{lifecycle.JobClosed, true, false},
 		{lifecycle.JobCancelled, true, false},
+		{lifecycle.JobScheduled, false, false},
+		{lifecycle.JobWaitingForActivation, false, false},
+		{lifecycle.JobSuspended, false, false},
 	}
 	require.Len(t, tests, len(lifecycle.JobStatuses()))
 	for _, tt := range tests {

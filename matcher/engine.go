@@ -258,6 +258,10 @@ func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 		err = e.closeJob(cmd, d)
 	case *events.JobCancel:
 		err = e.cancelJob(cmd, d)
+	case *events.JobUpdate:
+		err = e.updateJob(cmd, d)
+	case *events.JobUnassign:
+		err = e.unassignJob(cmd, d)
 	case *events.PolicyPut:
 		err = e.putPolicy(cmd, d)
 	case *events.PolicyDelete:

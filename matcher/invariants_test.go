@@ -110,7 +110,7 @@ func (s *sim) run(steps int) {
 	s.t.Logf("steps: %v; jobs %d, offers %d", s.counts, len(s.h.e.jobs), len(s.h.e.offers))
 	// the run exercised the engine
 	require.Positive(s.t, s.counts["late accept refused"])
-	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick"} {
+	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update"} {
 		require.Positive(s.t, s.counts[k+" ok"], "no successful %s", k)
 	}
 }
@@ -241,6 +241,26 @@ func (s *sim) step() (string, outcome) {
 		default:
 			return "update", h.update(events.WorkerRegister{WorkerID: "ghost"})
 		}
+	case p < 82: // unassign, sometimes suspending, sometimes with a wrong assignment
+		keep := func(j *Job) bool { return j.status() == lifecycle.JobAssigned }
+		if s.pick(7) == 0 {
+			keep = func(j *Job) bool { return !j.status().Terminal() }
+		}
+		j, asg, ok := s.someJob(keep, 10)
+		if !ok {
+			return "tick", h.tick(h.now)
+		}
+		return "unassign", h.unassign(j, asg, s.pick(3) == 0)
+	case p < 84: // job.update: resume or suspend any live job
+		j, _, ok := s.someJob(func(j *Job) bool { return !j.status().Terminal() }, 1)
+		if !ok {
+			return "tick", h.tick(h.now)
+		}
+		kind := events.MatchQueueAndMatch
+		if s.pick(2) == 0 {
+			kind = events.MatchSuspend
+		}
+		return "job update", h.updateMode(j, kind)
 	case p < 90:
 		return "tick", h.tick(h.advance(time.Duration(s.r.Intn(15000)) * time.Millisecond))
 	default:
@@ -283,6 +303,13 @@ func (s *sim) create() outcome {
 	}
 	if s.pick(10) == 0 {
 		mods = append(mods, jSelectors(sel("id", events.OpNotEqual, s.workers[s.pick(5)])))
+	}
+	switch s.pick(10) {
+	case 0:
+		mods = append(mods, jMode(events.MatchSuspend, nil))
+	case 1:
+		at := h.now.Add(time.Duration(s.r.Intn(20000)) * time.Millisecond)
+		mods = append(mods, jMode(events.MatchScheduleAndSuspend, &at))
 	}
 	d := jobData(fmt.Sprintf("job%d", s.jobN), s.queues[s.pick(len(s.queues))], mods...)
 	h.cmdN++
@@ -445,6 +472,8 @@ func (s *sim) after(i int, name string, o outcome) {
 		case events.TypeOfferAccepted:
 			require.False(t, s.accepted[e.Offer.OfferID], "step %d: offer %s accepted twice", i, e.Offer.OfferID)
 			s.accepted[e.Offer.OfferID] = true
+		case events.TypeJobUnassigned:
+			delete(s.assigned, e.Job.JobID)
 		case events.TypeJobAssigned:
 			prev, ok := s.assigned[e.Job.JobID]
 			require.False(t, ok, "step %d: job %s assigned to %s and again to %s", i, e.Job.JobID, prev, e.Job.Assignment.WorkerID)

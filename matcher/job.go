@@ -33,6 +33,10 @@ type Job struct {
 	CompletedBy     string   `json:"completedBy,omitempty"`
 	ClosedBy        string   `json:"closedBy,omitempty"`
 	CancelledBy     string   `json:"cancelledBy,omitempty"`
+	// UpdatedBy and UnassignedBy are the CloudEvent ids of the last job.update and
+	// job.unassign that changed the job.
+	UpdatedBy    string `json:"updatedBy,omitempty"`
+	UnassignedBy string `json:"unassignedBy,omitempty"`
 }
 
 // repeated answers a command that already did its work on j (same CloudEvent id).

@@ -14,7 +14,11 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	if id == "" {
 		id = cmd.ID
 	}
-	if err := validateJob(id, d); err != nil {
+	err := validateJob(id, d)
+	if err == nil {
+		err = validateMatchingMode("matchingMode", d.MatchingMode, e.now)
+	}
+	if err != nil {
 		e.emit(events.JobSubject(d.QueueID, id, events.TypeJobRejected), events.TypeJobRejected, id, events.Job{
 			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, Priority: d.Priority, Labels: d.Labels,
 			Status: events.JobStatusRejected, CreatedAt: e.now, Reason: events.AsError(err),
@@ -30,15 +34,19 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	}
 	e.seq++
 	selectors := e.withExpiry(d.WorkerSelectors)
+	status := initialStatus(d.MatchingMode)
 	j := &Job{
 		Job: events.Job{
 			JobID: id, QueueID: d.QueueID, ChannelID: d.ChannelID, ChannelReference: d.ChannelReference,
 			Priority: d.Priority, Labels: d.Labels, Tags: d.Tags, WorkerSelectors: selectors,
-			Notes: d.Notes, CreatedAt: e.now, EnqueuedAt: timePtr(e.now),
-			Status: string(lifecycle.JobQueued),
+			Notes: d.Notes, CreatedAt: e.now,
+			Status: string(status), MatchingMode: storedMode(d.MatchingMode),
 		},
 		CreatedBy: cmd.ID,
 		Seq:       e.seq,
+	}
+	if status == lifecycle.JobQueued {
+		j.EnqueuedAt = timePtr(e.now)
 	}
 	if d.TimeToLiveSeconds > 0 {
 		j.ExpiresAt = timePtr(e.now.Add(time.Duration(d.TimeToLiveSeconds * float64(time.Second))))
@@ -73,16 +81,16 @@ func (e *Engine) createJob(cmd Command, d *events.JobCreated) error {
 	if classified {
 		e.emitJob(j, events.TypeJobClassified)
 	}
-	e.enqueue(j)
-	e.emitJob(j, events.TypeJobQueued)
-	for _, at := range j.selectorExpiries() {
-		e.schedule(at, timerSelectorExpiry, j.JobID)
-	}
-	if j.Workflow != nil && j.Workflow.TargetExpiresAt != nil {
-		e.schedule(*j.Workflow.TargetExpiresAt, timerTargetTimeout, j.JobID)
-	}
-	if j.ExpiresAt != nil {
-		e.schedule(*j.ExpiresAt, timerJobTTL, j.JobID)
+	switch status {
+	case lifecycle.JobScheduled:
+		e.schedule(*j.MatchingMode.ScheduleAt, timerActivate, j.JobID)
+		e.emitJob(j, events.TypeJobScheduled)
+	case lifecycle.JobSuspended:
+		e.emitJob(j, events.TypeJobSuspended)
+	default:
+		e.enqueue(j)
+		e.emitJob(j, events.TypeJobQueued)
+		e.scheduleQueuedTimers(j)
 	}
 	e.res.Reply = &events.CommandResult{JobID: id, Status: j.Status}
 	return nil
@@ -310,10 +318,11 @@ func (e *Engine) cancelJob(cmd Command, d *events.JobCancel) error {
 	if err != nil {
 		return err
 	}
-	if j.status() == lifecycle.JobQueued {
+	switch {
+	case j.status() == lifecycle.JobQueued:
 		e.dequeue(j)
 		e.revokeOffers(j, events.RevokedJobCancelled)
-	} else {
+	case j.status().HoldsCapacity():
 		e.release(j)
 	}
 	j.Status = string(next)

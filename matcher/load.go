@@ -98,6 +98,10 @@ func (e *Engine) Load(s State) error {
 					e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)
 				}
 			}
+		case lifecycle.JobScheduled:
+			if j.MatchingMode != nil && j.MatchingMode.ScheduleAt != nil {
+				e.schedule(*j.MatchingMode.ScheduleAt, timerActivate, j.JobID)
+			}
 		case lifecycle.JobCompleted:
 			if j.ScheduledCloseAt != nil {
 				e.schedule(*j.ScheduledCloseAt, timerCloseAt, j.JobID)

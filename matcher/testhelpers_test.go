@@ -653,6 +653,15 @@ func checkInvariants(t testing.TB, e *Engine) {
 			}
 			perWorker[o.WorkerID] = true
 		}
+		switch st {
+		case lifecycle.JobScheduled, lifecycle.JobWaitingForActivation, lifecycle.JobSuspended:
+			if j.Assignment != nil || len(j.OfferIDs) != 0 || inQueue[id] != 0 {
+				fail("%s job %s holds an assignment, offers or a queue place", st, id)
+			}
+		}
+		if j.UnassignmentCount > events.MaxUnassignments {
+			fail("job %s was unassigned %d times", id, j.UnassignmentCount)
+		}
 		if st.HoldsCapacity() {
 			if j.Assignment == nil {
 				fail("%s job %s has no assignment", st, id)
@@ -683,6 +692,7 @@ func checkInvariants(t testing.TB, e *Engine) {
 	}
 	// offers
 	accepted := map[string]string{}
+	unassigned := map[string]int{}
 	var earliest time.Time
 	for id, o := range e.offers {
 		if id != o.OfferID {
@@ -712,12 +722,20 @@ func checkInvariants(t testing.TB, e *Engine) {
 			}
 		}
 		if o.status() == lifecycle.OfferAccepted {
+			a := j.Assignment
+			if a == nil || a.OfferID != id {
+				// An earlier assignment, undone by job.unassign.
+				unassigned[o.JobID]++
+				if unassigned[o.JobID] > j.UnassignmentCount {
+					fail("accepted offer %s does not match job %s's assignment %+v (unassigned %d times)", id, o.JobID, a, j.UnassignmentCount)
+				}
+				continue
+			}
 			if accepted[o.JobID] != "" {
 				fail("job %s has two accepted offers (%s, %s)", o.JobID, accepted[o.JobID], id)
 			}
 			accepted[o.JobID] = id
-			a := j.Assignment
-			if !(a != nil && a.OfferID == id && a.AssignmentID == o.AssignmentID && a.WorkerID == o.WorkerID) {
+			if !(a.AssignmentID == o.AssignmentID && a.WorkerID == o.WorkerID) {
 				fail("accepted offer %s does not match job %s's assignment %+v", id, o.JobID, a)
 			}
 		}

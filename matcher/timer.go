@@ -17,6 +17,7 @@ const (
 	timerTargetTimeout                       // id: job id
 	timerJobTTL                              // id: job id
 	timerExceptionWait                       // id: job id
+	timerActivate                            // id: job id (scheduleAt of a scheduled job)
 )
 
 type timer struct {
@@ -80,6 +81,8 @@ func (e *Engine) live(t timer) bool {
 		return j != nil && j.status() == lifecycle.JobCompleted && j.ScheduledCloseAt != nil && j.ScheduledCloseAt.Equal(t.at)
 	case timerExceptionWait:
 		return e.exceptionTimerLive(e.jobs[t.id], t.at)
+	case timerActivate:
+		return activationLive(e.jobs[t.id], t.at)
 	case timerJobTTL:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobQueued && j.ExpiresAt != nil && j.ExpiresAt.Equal(t.at)
@@ -130,6 +133,8 @@ func (e *Engine) fireDue() {
 			e.expireJob(t.id)
 		case timerExceptionWait:
 			e.exceptionWait(t.id)
+		case timerActivate:
+			e.activateJob(t.id)
 		}
 	}
 }

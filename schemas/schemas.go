@@ -68,7 +68,8 @@ func SchemaName(t events.Type) string {
 		return updateSchema
 	case events.TypeJobReceived, events.TypeJobQueued, events.TypeJobRejected, events.TypeJobAssigned,
 		events.TypeJobCompleted, events.TypeJobClosed, events.TypeJobCancelled, events.TypeJobExceptionTriggered,
-		events.TypeJobClassified, events.TypeJobClassificationFailed:
+		events.TypeJobClassified, events.TypeJobClassificationFailed,
+		events.TypeJobScheduled, events.TypeJobWaitingForActivation, events.TypeJobSuspended, events.TypeJobUnassigned:
 		return jobSchema
 	case events.TypeOfferIssued, events.TypeOfferAccepted, events.TypeOfferDeclined,
 		events.TypeOfferExpired, events.TypeOfferRevoked:

@@ -55,6 +55,10 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.PolicyPut{}
 	case events.TypePolicyDelete:
 		return &events.PolicyDelete{}
+	case events.TypeJobUpdate:
+		return &events.JobUpdate{}
+	case events.TypeJobUnassign:
+		return &events.JobUnassign{}
 	case events.TypeCommandSucceeded:
 		return &events.CommandResult{}
 	case events.TypeCommandFailed:
@@ -562,6 +566,7 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, append(strs(lifecycle.JobStatuses()), events.JobStatusRejected, events.JobStatusClassificationFailed), enum(t, "job.schema.json", "/properties/status"))
 	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
+	require.Equal(t, events.MatchingModes(), enum(t, "defs.schema.json", "/$defs/matchingMode/properties/kind"))
 	require.Equal(t, events.WorkerStates(), enum(t, "worker.schema.json", "/properties/state"))
 	require.Equal(t, strs(events.PolicyKinds()), enum(t, "defs.schema.json", "/$defs/policyKind"))
 	require.Equal(t, []string{events.OrderFIFO, events.OrderLIFO}, enum(t, "defs.schema.json", "/$defs/queueSpec/properties/order"))

@@ -178,6 +178,15 @@ func TestJobCreate(t *testing.T) {
 	_, err := runOut(ctx, "job", "cancel", "--nats-url", url, "no-such-job")
 	require.ErrorIs(t, err, patchbay.ErrUnknownJob)
 	assert.Contains(t, err.Error(), "cancel job no-such-job")
+
+	// Suspend and resume (no worker: the job just leaves and re-enters its queue).
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "chat", "--id", "later-1")
+	assert.Equal(t, "job later-1 suspended\n", mustRun(ctx, t, "job", "suspend", "--nats-url", url, "later-1"))
+	_, err = runOut(ctx, "job", "suspend", "--nats-url", url, "later-1")
+	require.ErrorIs(t, err, patchbay.ErrInvalidTransition)
+	assert.Equal(t, "job later-1 queued\n", mustRun(ctx, t, "job", "resume", "--nats-url", url, "later-1"))
+	_, err = runOut(ctx, "job", "unassign", "--nats-url", url, "later-1", "nope")
+	require.ErrorIs(t, err, patchbay.ErrInvalidTransition)
 }
 
 func TestWorkerRunClosesJob(t *testing.T) {
@@ -423,7 +432,10 @@ func TestHelp(t *testing.T) {
 		flags []string
 	}{
 		{nil, []string{"job", "worker", "events", "bench", "serve"}},
-		{[]string{"job"}, []string{"create", "cancel", "complete", "close"}},
+		{[]string{"job"}, []string{"create", "cancel", "complete", "close", "suspend", "resume", "unassign"}},
+		{[]string{"job", "suspend"}, append([]string{"--json"}, client...)},
+		{[]string{"job", "resume"}, append([]string{"--json"}, client...)},
+		{[]string{"job", "unassign"}, append([]string{"ASSIGNMENT", "--suspend", "--json"}, client...)},
 		{[]string{"job", "create"}, append([]string{"--queue", "--channel", "--id", "--priority", "--label", "--tag",
 			"--selector", "--notes", "--json", "lessThanOrEqual", ">="}, client...)},
 		{[]string{"job", "cancel"}, append([]string{"--disposition", "--note", "--json"}, client...)},
