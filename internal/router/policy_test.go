@@ -172,3 +172,28 @@ func TestClassificationOnTheWire(t *testing.T) {
 	f := e.jobEvent(events.TypeJobClassificationFailed, "c2")
 	require.Contains(t, f.Reason.Message, `label "department" is missing`)
 }
+
+// A workflow target's timeout over the wire: the job is offered at the first target,
+// nobody answers, the target times out (measured from the job's creation), the offer is
+// revoked and the job moves on to the next target's queue, where it is offered again.
+func TestWorkflowTimeoutOnTheWire(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	_, err := e.client.PutPolicy(ctx(t), events.KindWorkflow, "escalate", events.WorkflowSpec{
+		Filters: []events.WorkflowFilter{{Name: "all", Expression: "true", Targets: []events.WorkflowTarget{
+			{Queue: "tier1", TimeoutSeconds: 0.5},
+			{Queue: "tier2"},
+		}}},
+	}, nil)
+	require.NoError(t, err)
+	e.register("first", []string{"tier1"}, nil)
+	e.register("second", []string{"tier2"}, nil)
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "w1", WorkflowID: "escalate", ChannelID: "voice"})
+	require.NoError(t, err)
+	o := e.offerFor("first", "w1")
+	rev := e.next(events.TypeOfferRevoked, func(s seen) bool { return s.offer().OfferID == o.OfferID }).offer()
+	require.Equal(t, events.RevokedTargetTimeout, rev.Reason)
+	moved := e.next(events.TypeJobQueued, func(s seen) bool { return s.job().JobID == "w1" && s.job().QueueID == "tier2" }).job()
+	require.Equal(t, 1, moved.Workflow.Target)
+	e.offerFor("second", "w1")
+}
