@@ -282,8 +282,9 @@ type Offer struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// MaxSelectorExpirySeconds bounds WorkerSelector.ExpiresAfterSeconds (a week).
-const MaxSelectorExpirySeconds = 7 * 24 * 3600
+// MaxDurationSeconds bounds every duration a command or policy may name: selector
+// expiry, time to live, workflow target timeouts, exception wait times (a week).
+const MaxDurationSeconds = 7 * 24 * 3600
 
 // Revocation reasons (Offer.Reason).
 const (

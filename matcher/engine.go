@@ -135,6 +135,7 @@ func (e *Engine) reset() {
 	e.policies = map[string]*policy{}
 	e.cursors = map[string]string{}
 	e.index = newWorkerIndex()
+	e.now = time.Time{} // Load schedules every stored timer, past ones too
 	e.rates = rates{}
 	e.timers = nil
 	e.seq = 0

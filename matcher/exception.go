@@ -28,8 +28,8 @@ func validateExceptionSpec(s *events.ExceptionPolicySpec) error {
 				return events.Errorf(events.CodeInvalidData, f+"/trigger/threshold", "%s/trigger/threshold must not be negative (got %d)", f, r.Trigger.Threshold)
 			}
 		case events.TriggerWaitTime:
-			if r.Trigger.ThresholdSeconds <= 0 || r.Trigger.ThresholdSeconds > events.MaxSelectorExpirySeconds {
-				return events.Errorf(events.CodeInvalidData, f+"/trigger/thresholdSeconds", "%s/trigger/thresholdSeconds must be between 0 (excluded) and %d (got %g)", f, events.MaxSelectorExpirySeconds, r.Trigger.ThresholdSeconds)
+			if r.Trigger.ThresholdSeconds <= 0 || r.Trigger.ThresholdSeconds > events.MaxDurationSeconds {
+				return events.Errorf(events.CodeInvalidData, f+"/trigger/thresholdSeconds", "%s/trigger/thresholdSeconds must be between 0 (excluded) and %d (got %g)", f, events.MaxDurationSeconds, r.Trigger.ThresholdSeconds)
 			}
 		default:
 			return events.Errorf(events.CodeInvalidData, f+"/trigger/kind", "%s/trigger/kind %q must be %s or %s", f, r.Trigger.Kind, events.TriggerQueueLength, events.TriggerWaitTime)
@@ -157,32 +157,21 @@ func (e *Engine) fire(j *Job, policyID string, r events.ExceptionRule) {
 		}
 		switch a.Kind {
 		case events.ActionCancel:
-			next, err := j.status().Next(lifecycle.JobCancel)
-			if err != nil {
-				return
-			}
-			e.dequeue(j)
-			e.revokeOffers(j, events.RevokedJobCancelled)
-			j.Status, j.DispositionCode, j.CancelNote = string(next), a.DispositionCode, a.Note
-			e.emitJob(j, events.TypeJobCancelled)
+			_ = e.cancel(j, a.DispositionCode, a.Note)
 		case events.ActionManualReclassify:
-			e.revokeOffers(j, events.RevokedJobReclassified)
-			e.dequeue(j)
-			if a.QueueID != "" && a.QueueID != j.QueueID {
-				j.QueueID = a.QueueID
-				j.EnqueuedAt = timePtr(e.now)
-				j.Workflow = nil // the job leaves its workflow
-			}
-			if a.Priority != nil {
-				j.Priority = *a.Priority
-			}
-			if a.WorkerSelectors != nil {
-				j.WorkerSelectors = e.withExpiry(a.WorkerSelectors)
-				for _, at := range j.selectorExpiries() {
-					e.schedule(at, timerSelectorExpiry, j.JobID)
+			e.move(j, events.RevokedJobReclassified, func() {
+				if a.QueueID != "" && a.QueueID != j.QueueID {
+					j.QueueID = a.QueueID
+					j.EnqueuedAt = timePtr(e.now)
+					j.Workflow = nil // the job leaves its workflow
 				}
-			}
-			e.enqueue(j)
+				if a.Priority != nil {
+					j.Priority = *a.Priority
+				}
+				if a.WorkerSelectors != nil {
+					j.WorkerSelectors = e.withExpiry(a.WorkerSelectors)
+				}
+			})
 			e.emitJob(j, events.TypeJobQueued)
 		case events.ActionReclassify:
 			e.reclassify(j, a)
@@ -212,17 +201,13 @@ func (e *Engine) reclassify(j *Job, a events.ExceptionAction) {
 		e.emit(events.JobSubject(j.QueueID, j.JobID, events.TypeJobClassificationFailed), events.TypeJobClassificationFailed, j.JobID, snap)
 		return
 	}
-	e.revokeOffers(j, events.RevokedJobReclassified)
-	e.dequeue(j)
-	if c.queueID != j.QueueID {
-		j.EnqueuedAt = timePtr(e.now)
-		j.Workflow = nil
-	}
-	e.applyClassification(j, a.ClassificationPolicyID, c)
-	for _, at := range j.selectorExpiries() {
-		e.schedule(at, timerSelectorExpiry, j.JobID)
-	}
-	e.enqueue(j)
+	e.move(j, events.RevokedJobReclassified, func() {
+		if c.queueID != j.QueueID {
+			j.EnqueuedAt = timePtr(e.now)
+			j.Workflow = nil
+		}
+		e.applyClassification(j, a.ClassificationPolicyID, c)
+	})
 	e.emitJob(j, events.TypeJobClassified)
 	e.emitJob(j, events.TypeJobQueued)
 }

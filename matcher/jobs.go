@@ -125,8 +125,8 @@ func validateJob(id string, d *events.JobCreated) error {
 	if err := events.CheckID("channelId", d.ChannelID); err != nil {
 		return err
 	}
-	if d.TimeToLiveSeconds < 0 || d.TimeToLiveSeconds > events.MaxSelectorExpirySeconds {
-		return events.Errorf(events.CodeInvalidData, "timeToLiveSeconds", "timeToLiveSeconds must be between 0 and %d (got %g)", events.MaxSelectorExpirySeconds, d.TimeToLiveSeconds)
+	if d.TimeToLiveSeconds < 0 || d.TimeToLiveSeconds > events.MaxDurationSeconds {
+		return events.Errorf(events.CodeInvalidData, "timeToLiveSeconds", "timeToLiveSeconds must be between 0 and %d (got %g)", events.MaxDurationSeconds, d.TimeToLiveSeconds)
 	}
 	if d.Priority < -100 || d.Priority > 100 {
 		return events.Errorf(events.CodeInvalidData, "priority", "priority must be between -100 and 100 (got %d)", d.Priority)
@@ -260,10 +260,7 @@ func (e *Engine) expireSelectors(jobID string) {
 	if len(keep) == len(j.WorkerSelectors) {
 		return
 	}
-	e.dequeue(j)
-	j.WorkerSelectors = keep
-	e.enqueue(j)
-	e.dirtyJobs[j.JobID] = true
+	e.move(j, "", func() { j.WorkerSelectors = keep })
 	e.emitJob(j, events.TypeJobQueued)
 }
 
@@ -293,27 +290,14 @@ func (e *Engine) expireJob(jobID string) {
 	if j == nil || j.status() != lifecycle.JobQueued || j.ExpiresAt == nil || j.ExpiresAt.After(e.now) {
 		return
 	}
-	next, err := j.status().Next(lifecycle.JobCancel)
-	if err != nil {
-		return // queued jobs can always be cancelled; kept for the state machine's sake
-	}
-	e.dequeue(j)
-	e.revokeOffers(j, events.RevokedJobCancelled)
-	j.Status = string(next)
-	j.DispositionCode = events.DispositionTTLExpired
-	j.CancelNote = "time to live ran out while the job was queued"
-	e.dirtyJobs[j.JobID] = true
-	e.emitJob(j, events.TypeJobCancelled)
+	_ = e.cancel(j, events.DispositionTTLExpired, "time to live ran out while the job was queued")
 }
 
-func (e *Engine) cancelJob(cmd Command, d *events.JobCancel) error {
-	j, ok := e.jobs[d.JobID]
-	if !ok {
-		return events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", d.JobID)
-	}
-	if e.repeated(j, j.CancelledBy, cmd.ID) {
-		return nil
-	}
+// cancel moves j to cancelled through the job state machine: a queued job leaves its
+// queue and its offers are revoked, an assigned or completed job's capacity is
+// released; the job is announced with job.cancelled. It changes nothing when the state
+// machine refuses.
+func (e *Engine) cancel(j *Job, disposition, note string) error {
 	next, err := j.status().Next(lifecycle.JobCancel)
 	if err != nil {
 		return err
@@ -326,11 +310,25 @@ func (e *Engine) cancelJob(cmd Command, d *events.JobCancel) error {
 		e.release(j)
 	}
 	j.Status = string(next)
-	j.CancelledBy = cmd.ID
-	j.DispositionCode = d.DispositionCode
-	j.CancelNote = d.Note
+	j.DispositionCode = disposition
+	j.CancelNote = note
 	e.dirtyJobs[j.JobID] = true
 	e.emitJob(j, events.TypeJobCancelled)
+	return nil
+}
+
+func (e *Engine) cancelJob(cmd Command, d *events.JobCancel) error {
+	j, ok := e.jobs[d.JobID]
+	if !ok {
+		return events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", d.JobID)
+	}
+	if e.repeated(j, j.CancelledBy, cmd.ID) {
+		return nil
+	}
+	if err := e.cancel(j, d.DispositionCode, d.Note); err != nil {
+		return err
+	}
+	j.CancelledBy = cmd.ID
 	e.res.Reply = &events.CommandResult{JobID: j.JobID, Status: j.Status}
 	return nil
 }

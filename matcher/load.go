@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/lifecycle"
 )
 
@@ -77,27 +76,7 @@ func (e *Engine) Load(s State) error {
 		switch j.status() {
 		case lifecycle.JobQueued:
 			e.queue(j.QueueID).insert(j)
-			for _, at := range j.selectorExpiries() {
-				e.schedule(at, timerSelectorExpiry, j.JobID)
-			}
-			if j.Workflow != nil && j.Workflow.TargetExpiresAt != nil {
-				e.schedule(*j.Workflow.TargetExpiresAt, timerTargetTimeout, j.JobID)
-			}
-			if j.ExpiresAt != nil {
-				e.schedule(*j.ExpiresAt, timerJobTTL, j.JobID)
-			}
-			if id, p := e.exceptionPolicyOf(j.QueueID); p != nil {
-				for _, r := range p.Rules {
-					if r.Trigger.Kind == events.TriggerWaitTime && !j.fired(firedKey(id, r.ID)) {
-						e.schedule(e.waitDeadline(j, r), timerExceptionWait, j.JobID)
-					}
-				}
-			}
-			for _, d := range j.Declined {
-				if d.RetryAt != nil {
-					e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)
-				}
-			}
+			e.scheduleQueuedTimers(j) // e.now is zero (reset): every retry time is in the future
 		case lifecycle.JobScheduled:
 			if j.MatchingMode != nil && j.MatchingMode.ScheduleAt != nil {
 				e.schedule(*j.MatchingMode.ScheduleAt, timerActivate, j.JobID)

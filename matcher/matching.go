@@ -72,6 +72,29 @@ func (e *Engine) scheduleQueuedTimers(j *Job) {
 			e.schedule(*d.RetryAt, timerRetryOffer, j.JobID)
 		}
 	}
+	if id, p := e.exceptionPolicyOf(j.QueueID); p != nil {
+		for _, r := range p.Rules {
+			if r.Trigger.Kind == events.TriggerWaitTime && !j.fired(firedKey(id, r.ID)) {
+				e.schedule(e.waitDeadline(j, r), timerExceptionWait, j.JobID)
+			}
+		}
+	}
+}
+
+// move changes a queued job's place (its queue, priority, selectors, workflow
+// position) through change: with revokeReason set its offers are revoked first; it
+// leaves its queue and joins again where it now belongs, and its timers are scheduled
+// again (a timer scheduled twice fires once: the second finds nothing to do). The
+// caller announces the move.
+func (e *Engine) move(j *Job, revokeReason string, change func()) {
+	if revokeReason != "" {
+		e.revokeOffers(j, revokeReason)
+	}
+	e.dequeue(j)
+	change()
+	e.enqueue(j)
+	e.dirtyJobs[j.JobID] = true
+	e.scheduleQueuedTimers(j)
 }
 
 // requeue puts a job that was out of its queue (suspended, waiting for activation,

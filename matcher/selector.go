@@ -135,9 +135,9 @@ func validateSelector(i int, s events.WorkerSelector) error {
 	if k := kindOf(s.Value); k == kindOther {
 		return events.Errorf(events.CodeInvalidData, field+"/value", "%s: value must be a string, number or boolean", field)
 	}
-	if s.ExpiresAfterSeconds < 0 || s.ExpiresAfterSeconds > events.MaxSelectorExpirySeconds {
+	if s.ExpiresAfterSeconds < 0 || s.ExpiresAfterSeconds > events.MaxDurationSeconds {
 		return events.Errorf(events.CodeInvalidData, field+"/expiresAfterSeconds",
-			"%s: expiresAfterSeconds must be between 0 and %d (got %g)", field, events.MaxSelectorExpirySeconds, s.ExpiresAfterSeconds)
+			"%s: expiresAfterSeconds must be between 0 and %d (got %g)", field, events.MaxDurationSeconds, s.ExpiresAfterSeconds)
 	}
 	if s.ExpiresAt != nil {
 		return events.Errorf(events.CodeInvalidData, field+"/expiresAt", "%s: expiresAt is set by the router; send expiresAfterSeconds", field)

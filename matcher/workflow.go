@@ -101,8 +101,8 @@ func compileTarget(field string, t events.WorkflowTarget) (wfTarget, error) {
 	if t.Priority != nil && (*t.Priority < -100 || *t.Priority > 100) {
 		return ct, events.Errorf(events.CodeInvalidData, field+"/priority", "%s/priority must be between -100 and 100 (got %d)", field, *t.Priority)
 	}
-	if t.TimeoutSeconds < 0 || t.TimeoutSeconds > events.MaxSelectorExpirySeconds {
-		return ct, events.Errorf(events.CodeInvalidData, field+"/timeoutSeconds", "%s/timeoutSeconds must be between 0 and %d (got %g)", field, events.MaxSelectorExpirySeconds, t.TimeoutSeconds)
+	if t.TimeoutSeconds < 0 || t.TimeoutSeconds > events.MaxDurationSeconds {
+		return ct, events.Errorf(events.CodeInvalidData, field+"/timeoutSeconds", "%s/timeoutSeconds must be between 0 and %d (got %g)", field, events.MaxDurationSeconds, t.TimeoutSeconds)
 	}
 	if t.KnownWorker != "" {
 		path := strings.TrimPrefix(t.KnownWorker, "task.")
@@ -263,15 +263,10 @@ func (e *Engine) targetTimeout(jobID string) {
 	if p == nil {
 		return
 	}
-	e.revokeOffers(j, events.RevokedTargetTimeout)
-	e.dequeue(j)
-	if !e.advance(j, e.targets(p.wf, j.Workflow.FilterIndex)) {
-		j.Workflow.TargetExpiresAt = nil // the last target: the job stays
-	}
-	e.enqueue(j)
-	e.dirtyJobs[j.JobID] = true
+	e.move(j, events.RevokedTargetTimeout, func() {
+		if !e.advance(j, e.targets(p.wf, j.Workflow.FilterIndex)) {
+			j.Workflow.TargetExpiresAt = nil // the last target: the job stays
+		}
+	})
 	e.emitJob(j, events.TypeJobQueued)
-	if at := j.Workflow.TargetExpiresAt; at != nil {
-		e.schedule(*at, timerTargetTimeout, j.JobID)
-	}
 }

@@ -3,7 +3,6 @@ package router_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -183,8 +182,6 @@ func failureOf(t *testing.T, ev events.Event) events.CommandFailure {
 	require.NoError(t, schemas.ValidateData(events.TypeCommandFailed, ev.Data()), "%s", ev.Data())
 	return f
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func patchbayClose(disposition string) patchbay.CloseOptions {
 	return patchbay.CloseOptions{DispositionCode: disposition}
