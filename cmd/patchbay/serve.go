@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,19 +86,21 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	return cmd
 }
 
-func newLogger(level, format string) (zerolog.Logger, error) {
+// newLogger logs to out: readable console lines, or JSON ("auto": console when out is
+// a terminal).
+func newLogger(out io.Writer, terminal bool, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	var w = zerolog.New(os.Stderr)
+	var w = zerolog.New(out)
 	switch format {
 	case "json":
 	case "console":
-		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+		w = zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !terminal})
 	case "auto", "":
-		if isatty.IsTerminal(os.Stderr.Fd()) {
-			w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+		if terminal {
+			w = zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly})
 		}
 	default:
 		return zerolog.Logger{}, fmt.Errorf("--log-format %q: want console, json or auto", format)
@@ -145,7 +148,7 @@ func (c *serveConfig) natsOptions() ([]nats.Option, error) {
 }
 
 func serve(ctx context.Context, c *serveConfig) error {
-	log, err := newLogger(c.logLevel, c.logFormat)
+	log, err := newLogger(os.Stderr, isatty.IsTerminal(os.Stderr.Fd()), c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
