@@ -36,6 +36,11 @@ type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Retryable is true when sending the same command again (same CloudEvent id) may
+	// succeed: the router could not complete it for a passing reason (storage briefly
+	// unavailable). Resending with the same id is always safe: a command is applied at
+	// most once.
+	Retryable bool `json:"retryable,omitempty"`
 }
 
 func (e *Error) Error() string {

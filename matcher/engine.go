@@ -14,6 +14,8 @@ import (
 const (
 	// OfferExpiryDefault is how long an offer stays open when the queue sets nothing.
 	OfferExpiryDefault = 30 * time.Second
+	// RetentionDefault is how long finished jobs and gone workers are kept.
+	RetentionDefault = 24 * time.Hour
 )
 
 // Config configures an Engine.
@@ -24,12 +26,18 @@ type Config struct {
 	QueueOfferExpiry map[string]time.Duration
 	// NewID makes ids for offers, assignments and events (nuid when nil).
 	NewID func() string
+	// Retention is how long a closed or cancelled job, and a deregistered worker that
+	// holds nothing, is kept before the engine forgets it (RetentionDefault when zero).
+	Retention time.Duration
 }
 
 // Validate says what is wrong with c.
 func (c Config) Validate() error {
 	if c.OfferExpiry < 0 {
 		return fmt.Errorf("offer expiry must not be negative (got %s)", c.OfferExpiry)
+	}
+	if c.Retention < 0 {
+		return fmt.Errorf("retention must not be negative (got %s)", c.Retention)
 	}
 	for q, d := range c.QueueOfferExpiry {
 		if !events.ValidID(q) {
@@ -118,6 +126,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.OfferExpiry == 0 {
 		cfg.OfferExpiry = OfferExpiryDefault
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = RetentionDefault
 	}
 	e := &Engine{cfg: cfg, newID: cfg.NewID}
 	if e.newID == nil {

@@ -55,6 +55,10 @@ type Config struct {
 	// (LeaseTTLDefault when zero): how soon a standby takes over from a router that
 	// died without releasing it.
 	LeaseTTL time.Duration
+	// OwnsStore says that no other router can be running on this deployment: the
+	// router's process holds the embedded server's data directory. A predecessor's
+	// lease is then taken over at once instead of waiting for it to expire.
+	OwnsStore bool
 }
 
 // Validate says what is wrong with c.
