@@ -11,6 +11,9 @@ const (
 	StreamIn = "PATCHBAY_IN"
 	// StreamEvents holds every outbound event (subjects SubjectEventsAll).
 	StreamEvents = "PATCHBAY_EVENTS"
+	// StreamDead holds the commands the router set aside because their effects could
+	// not be stored (subjects SubjectDeadAll), for an operator to inspect.
+	StreamDead = "PATCHBAY_DEAD"
 	// ConsumerMatcher is the durable consumer of StreamIn that feeds the matcher.
 	ConsumerMatcher = "matcher"
 
@@ -38,6 +41,10 @@ const (
 	SubjectInAll     = "patchbay.in.>"
 	SubjectReqAll    = "patchbay.req.>"
 	SubjectEventsAll = "patchbay.events.>"
+	// SubjectDeadPrefix starts the subjects of set-aside commands: "patchbay.dead.<name>"
+	// for a command that came in on "patchbay.in.<name>".
+	SubjectDeadPrefix = "patchbay.dead."
+	SubjectDeadAll    = "patchbay.dead.>"
 
 	// SubjectQueryPrefix starts the query subjects: "patchbay.query.job",
 	// "patchbay.query.queue".

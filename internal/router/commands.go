@@ -3,7 +3,10 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,24 +52,88 @@ func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Com
 	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data}, fail
 }
 
-// handleBatch applies the commands in hand, in stream order, and acknowledges them
-// once their results are durable: one write-ahead record for the batch, then the KV
-// writes and the events, then the replies and the acks. Bad input is answered and
-// acknowledged, never retried. When the results cannot be persisted the engine is
-// reloaded and the same batch is applied again, so later commands never overtake it.
+// handleBatch applies the commands in hand, in stream order, and acknowledges each
+// once its results are durable: one write-ahead record for the commands applied
+// together, then the KV writes and the events, then the replies and the acks. Bad
+// input is answered and acknowledged, never retried. A command whose effects cannot
+// be stored for good is refused, set aside on the dead-letter stream and
+// acknowledged; the router goes on at once. When storage is unavailable the engine is
+// reloaded and the commands not yet acknowledged are applied again, in order, after a
+// growing pause, so later commands never overtake them.
 func (r *Router) handleBatch(msgs []jetstream.Msg) {
-	for attempt := 0; ; attempt++ {
+	wait := backoff{min: CommitRetryDefault / 5, max: commitRetryMax}
+	single := false
+	for len(msgs) > 0 {
 		if r.Err() != nil {
 			return // another router took over: leave the messages to it
 		}
-		if r.ensureLease() && r.applyBatch(msgs) {
+		if !r.ensureLease() || !r.fresh() {
+			wait.pause(msgs)
+			continue
+		}
+		done, err := r.applyBatch(msgs, single)
+		msgs = msgs[done:]
+		switch {
+		case err == nil:
 			return
+		case errors.Is(err, errDeposed):
+			return
+		case isPermanent(err) && !single:
+			// Something in the rest cannot be stored: apply it one command at a time
+			// to find what.
+			single = true
+		case isPermanent(err):
+			if r.setAside(msgs[0], err) {
+				msgs, single = msgs[1:], false
+				wait.reset()
+			} else {
+				wait.pause(msgs)
+			}
+		default:
+			r.log.Warn().Err(err).Int("waiting", len(msgs)).Dur("retry_in", wait.next).Msg("storage unavailable; retrying")
+			wait.pause(msgs)
 		}
-		for _, m := range msgs {
-			_ = m.InProgress()
-		}
-		time.Sleep(CommitRetryDefault) // back off while storage is unavailable
 	}
+}
+
+// commitRetryMax is the longest pause between two attempts to store a record.
+const commitRetryMax = 5 * time.Second
+
+// backoff is a growing pause between attempts while storage is unavailable.
+type backoff struct {
+	min, max, next time.Duration
+}
+
+func (b *backoff) reset() { b.next = 0 }
+
+// pause waits before the next attempt, telling the stream that msgs are still being
+// worked on so it does not redeliver them.
+func (b *backoff) pause(msgs []jetstream.Msg) {
+	if b.next == 0 {
+		b.next = b.min
+	}
+	for _, m := range msgs {
+		_ = m.InProgress()
+	}
+	time.Sleep(b.next)
+	b.next = min(2*b.next, b.max)
+}
+
+// fresh reloads the engine from storage when it may hold changes that were not
+// stored; false means storage could not be read.
+func (r *Router) fresh() bool {
+	if !r.stale {
+		return true
+	}
+	if err := r.reload(context.Background()); err != nil {
+		if errors.Is(err, errDeposed) {
+			r.fail(err)
+		}
+		r.log.Warn().Err(err).Msg("reload failed; retrying")
+		return false
+	}
+	r.stale = false
+	return true
 }
 
 // answer is what to send back for one message once its batch is durable.
@@ -76,26 +143,33 @@ type answer struct {
 	reply   []byte
 }
 
-// applyBatch runs the batch through the engine and commits it; false means nothing
-// was acknowledged and the engine was reloaded from storage.
-func (r *Router) applyBatch(msgs []jetstream.Msg) bool {
+// applyBatch runs the messages through the engine, committing as it goes (one
+// command per record when single), and returns how many of them, from the first,
+// were answered and acknowledged. On an error the engine is marked stale: the caller
+// reloads it before it applies the rest again.
+func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (done int, err error) {
 	rec := &walRecord{}
 	var answers []answer
-	flush := func() bool {
+	flush := func() error {
 		if len(answers) == 0 {
-			return true
+			return nil
 		}
 		if len(rec.Commands) > 0 || len(rec.Ops) > 0 || len(rec.Events) > 0 {
-			if !r.commitOrReload(context.Background(), rec) {
-				return false
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := r.commit(ctx, rec)
+			cancel()
+			if err != nil {
+				r.stale = true
+				return err
 			}
 		}
 		for _, a := range answers {
 			r.reply(a.replyTo, a.reply)
 			r.ack(a.m)
 		}
+		done += len(answers)
 		rec, answers = &walRecord{}, nil
-		return true
+		return nil
 	}
 	for _, m := range msgs {
 		replyTo := m.Headers().Get(events.HeaderReplyTo)
@@ -113,18 +187,28 @@ func (r *Router) applyBatch(msgs []jetstream.Msg) bool {
 			continue
 		}
 		res, panicked := r.apply(cmd)
-		if panicked != nil {
-			// The engine may be half-changed: keep what the batch did before this
-			// command, reload, and refuse this one.
-			if !flush() {
-				return false
+		var tooLarge error
+		if panicked == nil && res.Err == nil {
+			tooLarge = r.checkSizes(res.Ops, res.Events)
+		}
+		if panicked != nil || tooLarge != nil {
+			// The engine holds this command's changes, which cannot be stored: keep
+			// what the batch did before it, reload, and set the command aside.
+			r.stale = true
+			if err := flush(); err != nil {
+				return done, err
 			}
-			if err := r.reload(context.Background()); err != nil {
-				r.log.Error().Err(err).Msg("reload after panic failed")
-				return false
+			if !r.fresh() {
+				return done, errors.New("reload after a command that cannot be applied")
 			}
-			fail.CommandID, fail.Error = cmd.ID, events.Errorf(events.CodeInternal, "", "the router failed on this command: %v", panicked)
-			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
+			why := tooLarge
+			if panicked != nil {
+				why = fmt.Errorf("%w: the router failed on it: %v", errPermanent, panicked)
+			}
+			if !r.setAside(m, why) {
+				return done, errors.New("could not set a command aside")
+			}
+			done++
 			continue
 		}
 		if res.Err != nil {
@@ -138,14 +222,69 @@ func (r *Router) applyBatch(msgs []jetstream.Msg) bool {
 		rec.Ops = append(rec.Ops, res.Ops...)
 		rec.Events = append(rec.Events, res.Events...)
 		answers = append(answers, answer{m, replyTo, reply})
-		if rec.size() > maxRecordBytes {
-			if !flush() {
-				return false
+		if single || rec.size() > batchRecordBytes {
+			if err := flush(); err != nil {
+				return done, err
 			}
 		}
 	}
-	return flush()
+	return done, flush()
 }
+
+// setAside refuses a command whose effects cannot be stored, for a reason retrying
+// will not fix: it is copied to the dead-letter stream with the reason, refused with
+// command.failed (code internal), and acknowledged. The engine must not hold its
+// changes. False means storage was unavailable: nothing was acknowledged.
+func (r *Router) setAside(m jetstream.Msg, why error) bool {
+	subject := events.SubjectDeadPrefix + strings.TrimPrefix(strings.TrimPrefix(m.Subject(), events.SubjectInPrefix), events.SubjectReqPrefix)
+	fail := events.CommandFailure{Subject: m.Subject()}
+	if t, ok := events.TypeOfSubject(m.Subject()); ok {
+		fail.CommandType = string(t)
+	}
+	if ev, err := events.Decode(m.Headers(), m.Data()); err == nil {
+		fail.CommandID = ev.ID()
+	}
+	fail.Error = events.Errorf(events.CodeInternal, "",
+		"the router cannot store the effects of this command (%v); it was set aside on %s (stream %s) and will not be retried",
+		strings.TrimPrefix(why.Error(), errPermanent.Error()+": "), subject, events.StreamDead)
+	r.log.Error().Err(why).Str("subject", m.Subject()).Str("dead", subject).Msg("command set aside")
+
+	dead := nats.NewMsg(subject)
+	for k, v := range m.Headers() {
+		dead.Header[k] = v
+	}
+	dead.Header.Set(headerDeadReason, why.Error())
+	dead.Header.Set(headerDeadSubject, m.Subject())
+	id := "dead-" + nuid.Next()
+	if md, err := m.Metadata(); err == nil {
+		id = "dead-" + strconv.FormatUint(md.Sequence.Stream, 10)
+		dead.Header.Set(headerDeadSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+	}
+	dead.Header.Set(events.HeaderMsgID, id)
+	dead.Data = m.Data()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, dead); err != nil {
+		r.log.Warn().Err(err).Msg("dead-letter")
+		return false
+	}
+	rec := &walRecord{}
+	reply := r.refusal(rec, fail)
+	if err := r.commit(ctx, rec); err != nil {
+		r.log.Warn().Err(err).Msg("dead-letter refusal")
+		return false
+	}
+	r.reply(m.Headers().Get(events.HeaderReplyTo), reply)
+	r.ack(m)
+	return true
+}
+
+// Headers of a set-aside command on the dead-letter stream.
+const (
+	headerDeadReason   = "Patchbay-Dead-Reason"
+	headerDeadSubject  = "Patchbay-Dead-Subject"
+	headerDeadSequence = "Patchbay-Dead-Sequence"
+)
 
 // refusal adds a command.failed event to the record and returns it as the reply.
 func (r *Router) refusal(rec *walRecord, fail events.CommandFailure) []byte {
@@ -282,7 +421,8 @@ func (r *Router) forward(m *nats.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := r.js.PublishMsg(ctx, out); err != nil {
-		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
-			Error: events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)}))
+		fail := events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)
+		fail.Retryable = true
+		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject, Error: fail}))
 	}
 }

@@ -87,7 +87,18 @@ type Router struct {
 	kv     map[string]jetstream.KeyValue
 	engine *matcher.Engine
 
+	// lastWAL is the last record written or recovered; walRev its revision (the
+	// condition of the next record's write) and walSeq its number.
 	lastWAL *walRecord
+	walRev  uint64
+	walSeq  uint64
+	// revs is the revision of every key this router wrote or loaded: the condition of
+	// its next write of that key.
+	revs map[string]uint64
+	// stale says the engine may hold changes that were not stored: it is reloaded from
+	// KV before anything else is applied.
+	stale    bool
+	tickWait backoff
 
 	id         string // this router's name in the lease
 	leaseMu    sync.Mutex
@@ -146,7 +157,8 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), failed: make(chan struct{}), reads: make(chan func())}, nil
+	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()),
+		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}}, nil
 }
 
 // Start creates or updates the streams and buckets, waits for the router lease (while
@@ -356,43 +368,29 @@ func (r *Router) resetTimer(t *time.Timer) {
 	t.Reset(d)
 }
 
-// tick fires the engine's due timers and persists what they did, retrying until it
-// is persisted (the engine state already moved on).
+// tick fires the engine's due timers and persists what they did. When that fails the
+// engine is reloaded before anything else (timers are derived from the stored state,
+// so they fire again), after a growing pause.
 func (r *Router) tick(ctx context.Context) {
-	if !r.ensureLease() {
-		time.Sleep(CommitRetryDefault) // back off while the lease cannot be renewed
+	if !r.ensureLease() || !r.fresh() {
+		r.tickWait.pause(nil)
 		return
 	}
 	res := r.engine.Tick(r.cfg.Now())
 	if res == nil {
 		return
 	}
-	rec := &walRecord{Ops: res.Ops, Events: res.Events}
-	r.commitOrReload(ctx, rec)
-}
-
-// commitOrReload persists rec; when that fails it reloads the engine from KV (the
-// record's changes were not made durable) so memory never runs ahead of storage.
-func (r *Router) commitOrReload(ctx context.Context, rec *walRecord) bool {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := r.commit(cctx, rec)
-	if err == nil {
-		return true
-	}
-	r.log.Error().Err(err).Int("commands", len(rec.Commands)).Msg("persist failed; reloading state")
-	for ctx.Err() == nil {
-		if err := r.reload(ctx); err == nil {
-			return false
-		} else {
-			r.log.Error().Err(err).Msg("reload failed; retrying")
+	if err := r.commit(cctx, &walRecord{Ops: res.Ops, Events: res.Events}); err != nil {
+		r.stale = true
+		if !errors.Is(err, errDeposed) {
+			r.log.Error().Err(err).Msg("timers: persist failed; reloading state")
+			r.tickWait.pause(nil)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(CommitRetryDefault):
-		}
+		return
 	}
-	return false
+	r.tickWait.reset()
 }
 
 // reload rebuilds the engine from KV after finishing the WAL record.

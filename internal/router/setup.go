@@ -41,6 +41,18 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", events.StreamEvents, err)
 	}
+	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        events.StreamDead,
+		Description: "patchbay commands set aside: their effects could not be stored (see the Patchbay-Dead-Reason header)",
+		Subjects:    []string{events.SubjectDeadAll},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      r.cfg.EventsMaxAge,
+		Storage:     storage,
+		Replicas:    r.cfg.Replicas,
+		Duplicates:  2 * time.Minute,
+	}); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.StreamDead, err)
+	}
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
 		kv, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -48,6 +60,9 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 			History:  1,
 			Storage:  storage,
 			Replicas: r.cfg.Replicas,
+			// A removed key leaves a marker only this long (and the router's removals
+			// carry a TTL), so the buckets hold live keys, not history.
+			LimitMarkerTTL: markerTTL,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("kv bucket %s: %w", b, err)

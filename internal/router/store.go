@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -12,15 +15,34 @@ import (
 	"github.com/patchbay/patchbay/matcher"
 )
 
-const walKey = "wal"
+const (
+	walKey = "wal"
+	// walChunkPrefix starts the keys of the chunks of a record too large for one
+	// message: "wal.<router id>.<record seq>.<n>", unique to the router that wrote them.
+	walChunkPrefix = "wal."
+)
 
 // walRecord is the write-ahead record of the last batch of commands (or timer tick)
-// applied: everything needed to finish it after a crash.
+// applied: everything needed to finish it after a crash. When its changes and events
+// do not fit in one message they are written first as chunks, and the record names
+// them (Chunks); the record itself is always written last, by compare-and-set on the
+// previous record's revision, so only the router that wrote the previous one can
+// write the next.
 type walRecord struct {
+	// Seq numbers the records of a deployment.
+	Seq uint64 `json:"seq,omitempty"`
 	// Commands are the commands the record applied, with their answers.
 	Commands []walCommand       `json:"commands,omitempty"`
 	Ops      []matcher.Op       `json:"ops,omitempty"`
 	Events   []matcher.Outbound `json:"events,omitempty"`
+	// Chunks are the keys holding Ops and Events when they were written apart.
+	Chunks []string `json:"chunks,omitempty"`
+}
+
+// walChunk is one part of a large record's changes and events.
+type walChunk struct {
+	Ops    []matcher.Op       `json:"ops,omitempty"`
+	Events []matcher.Outbound `json:"events,omitempty"`
 }
 
 // walCommand is one applied command: its CloudEvent id and source, and its reply.
@@ -30,8 +52,22 @@ type walCommand struct {
 	Reply  []byte `json:"reply,omitempty"`
 }
 
-// maxRecordBytes caps a record well below NATS's default 1 MiB message size.
-const maxRecordBytes = 256 << 10
+// batchRecordBytes is the size of a batch's record past which the batch is committed
+// before the next command is applied: it keeps records (and the work redone after a
+// failure) small. It is not a limit: a larger record is written in chunks.
+const batchRecordBytes = 256 << 10
+
+// messageOverhead is what a KV message needs besides its value (subject, headers).
+const messageOverhead = 4 << 10
+
+// Errors of the store.
+var (
+	// errDeposed means another router holds the lease and has written since this one
+	// last did: nothing more may be written.
+	errDeposed = errors.New("another router has taken over: this router's writes are fenced off")
+	// errPermanent marks a failure that retrying will not fix.
+	errPermanent = errors.New("cannot be stored")
+)
 
 // command finds an applied command in the record.
 func (w *walRecord) command(id, source string) (walCommand, bool) {
@@ -46,52 +82,220 @@ func (w *walRecord) command(id, source string) (walCommand, bool) {
 	return walCommand{}, false
 }
 
-// size estimates the record's encoded size.
+// size estimates the record's encoded size (binary values are base64 in JSON).
 func (w *walRecord) size() int {
 	n := 0
 	for _, c := range w.Commands {
 		n += len(c.ID) + len(c.Source) + len(c.Reply)*4/3 + 64
 	}
 	for _, op := range w.Ops {
-		n += len(op.Bucket) + len(op.Key) + len(op.Value)*4/3 + 64
+		n += opSize(op)
 	}
 	for _, ev := range w.Events {
-		n += len(ev.Subject) + len(ev.ID) + len(ev.Body)*4/3 + 64
+		n += eventSize(ev)
 	}
 	return n
 }
 
-// commit makes a record durable: the WAL first, then the KV writes and the events
-// together (published asynchronously, then awaited).
-func (r *Router) commit(ctx context.Context, rec *walRecord) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode wal: %w", err)
-	}
-	if _, err := r.kv[events.BucketRouter].Put(ctx, walKey, b); err != nil {
-		return fmt.Errorf("write wal: %w", err)
-	}
-	r.lastWAL = rec
-	return r.replay(ctx, rec)
+func opSize(op matcher.Op) int { return len(op.Bucket) + len(op.Key) + len(op.Value)*4/3 + 64 }
+func eventSize(ev matcher.Outbound) int {
+	return len(ev.Subject) + len(ev.ID) + len(ev.Body)*4/3 + 64
 }
 
-// replay applies a record's KV writes and publishes its events. Puts are absolute
-// values and events carry a Nats-Msg-Id, so replaying twice is harmless.
-func (r *Router) replay(ctx context.Context, rec *walRecord) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(rec.Ops)+len(rec.Events))
-	for _, op := range rec.Ops {
-		m := nats.NewMsg("$KV." + op.Bucket + "." + op.Key)
-		if op.Value == nil {
-			m.Header.Set("KV-Operation", "DEL")
-		} else {
-			m.Data = op.Value
+// maxItemBytes is the largest KV value or event body the router can store: it must
+// fit in one message on its own and, base64-encoded, in one chunk of a record.
+func (r *Router) maxItemBytes() int { return (r.maxMessageBytes() - messageOverhead) * 3 / 4 }
+
+// maxMessageBytes is the largest message the broker accepts.
+func (r *Router) maxMessageBytes() int {
+	if n := int(r.nc.MaxPayload()); n > 0 {
+		return n
+	}
+	return 1 << 20
+}
+
+// checkSizes refuses a result that holds a KV value or an event larger than the broker
+// accepts. This is the only way a record could fail to be written for good: records
+// of any size are chunked, so checking every item makes every write fit.
+func (r *Router) checkSizes(ops []matcher.Op, evs []matcher.Outbound) error {
+	limit := r.maxItemBytes()
+	for _, op := range ops {
+		if len(op.Value) > limit {
+			return fmt.Errorf("%w: the new value of %s/%s is %d bytes; the broker accepts at most %d", errPermanent, op.Bucket, op.Key, len(op.Value), limit)
 		}
-		f, err := r.js.PublishMsgAsync(m)
+	}
+	for _, ev := range evs {
+		if len(ev.Body) > limit {
+			return fmt.Errorf("%w: the event %s is %d bytes; the broker accepts at most %d", errPermanent, ev.Subject, len(ev.Body), limit)
+		}
+	}
+	return nil
+}
+
+// commit makes a record durable: the record first (its chunks, then the record by
+// compare-and-set), then the KV writes (each conditional on the key's revision), then
+// the events. A write that fails its condition means another router took over: the
+// router stops (errDeposed) without writing anything more.
+func (r *Router) commit(ctx context.Context, rec *walRecord) error {
+	if r.Err() != nil {
+		return errDeposed
+	}
+	if err := r.checkSizes(rec.Ops, rec.Events); err != nil {
+		return err
+	}
+	rec.Seq = r.walSeq + 1
+	rec.Chunks = nil
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("%w: encode wal: %v", errPermanent, err)
+	}
+	if len(b)+messageOverhead > r.maxMessageBytes() {
+		head, err := r.writeChunks(ctx, rec)
 		if err != nil {
-			return fmt.Errorf("write %s/%s: %w", op.Bucket, op.Key, err)
+			return err
+		}
+		if b, err = json.Marshal(head); err != nil {
+			return fmt.Errorf("%w: encode wal: %v", errPermanent, err)
+		}
+		if len(b)+messageOverhead > r.maxMessageBytes() {
+			return fmt.Errorf("%w: the record of %d commands is %d bytes without its changes", errPermanent, len(rec.Commands), len(b))
+		}
+	}
+	rev, err := r.kv[events.BucketRouter].Update(ctx, walKey, b, r.walRev)
+	if err != nil {
+		if isWrongLastSeq(err) {
+			r.fail(fmt.Errorf("write wal: %w", errDeposed))
+			return errDeposed
+		}
+		return fmt.Errorf("write wal: %w", err)
+	}
+	r.walRev, r.walSeq, r.lastWAL = rev, rec.Seq, rec
+	if err := r.replay(ctx, rec, true); err != nil {
+		return err
+	}
+	return r.dropChunks(ctx, rec.Chunks)
+}
+
+// writeChunks writes a large record's changes and events as chunks that each fit in
+// one message, and returns the record that names them.
+func (r *Router) writeChunks(ctx context.Context, rec *walRecord) (*walRecord, error) {
+	limit := r.maxMessageBytes() - messageOverhead
+	var chunks []walChunk
+	cur, n := walChunk{}, 0
+	add := func(size int) {
+		if n > 0 && n+size > limit {
+			chunks = append(chunks, cur)
+			cur, n = walChunk{}, 0
+		}
+		n += size
+	}
+	for _, op := range rec.Ops {
+		add(opSize(op))
+		cur.Ops = append(cur.Ops, op)
+	}
+	for _, ev := range rec.Events {
+		add(eventSize(ev))
+		cur.Events = append(cur.Events, ev)
+	}
+	if n > 0 {
+		chunks = append(chunks, cur)
+	}
+	head := &walRecord{Seq: rec.Seq, Commands: rec.Commands}
+	futures := make([]jetstream.PubAckFuture, 0, len(chunks))
+	for i, c := range chunks {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encode wal chunk: %v", errPermanent, err)
+		}
+		key := walChunkPrefix + r.id + "." + strconv.FormatUint(rec.Seq, 10) + "." + strconv.Itoa(i)
+		f, err := r.js.PublishAsync("$KV."+events.BucketRouter+"."+key, b)
+		if err != nil {
+			return nil, fmt.Errorf("write wal chunk: %w", err)
+		}
+		futures = append(futures, f)
+		head.Chunks = append(head.Chunks, key)
+	}
+	if err := await(ctx, futures, nil); err != nil {
+		return nil, fmt.Errorf("write wal chunks: %w", err)
+	}
+	rec.Chunks = head.Chunks
+	return head, nil
+}
+
+// dropChunks removes a finished record's chunks, leaving no marker behind for long.
+func (r *Router) dropChunks(ctx context.Context, keys []string) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(keys))
+	for _, k := range keys {
+		f, err := r.js.PublishMsgAsync(r.purgeMsg(events.BucketRouter, k), jetstream.WithMsgTTL(r.markerTTL()))
+		if err != nil {
+			return fmt.Errorf("drop wal chunk: %w", err)
 		}
 		futures = append(futures, f)
 	}
+	if err := await(ctx, futures, nil); err != nil {
+		return fmt.Errorf("drop wal chunks: %w", err)
+	}
+	return nil
+}
+
+// markerTTL is how long the marker a removed key leaves behind is kept: long enough
+// for watchers to see the removal, short enough that removed keys cost nothing.
+func (r *Router) markerTTL() time.Duration { return markerTTL }
+
+// markerTTL: JetStream keeps a key's removal marker this long (the buckets'
+// LimitMarkerTTL must allow it).
+const markerTTL = time.Minute
+
+func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
+	m := nats.NewMsg("$KV." + bucket + "." + key)
+	m.Header.Set("KV-Operation", "PURGE")
+	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	return m
+}
+
+// replay applies a record's KV writes, then publishes its events. Fenced, each write
+// is conditional on the revision this router last saw for its key (a key it does not
+// know must not exist, or be a removal marker), so a router that was deposed while it
+// replayed cannot write over its successor's state; unfenced (recovery by the lease
+// holder) writes are absolute values, so replaying twice is harmless. Events carry a
+// Nats-Msg-Id and JetStream drops duplicates.
+func (r *Router) replay(ctx context.Context, rec *walRecord, fenced bool) error {
+	ops := make([]opWrite, 0, len(rec.Ops))
+	for _, op := range lastPerKey(rec.Ops) {
+		w := opWrite{op: op}
+		f, err := r.writeOp(op, fenced, r.revs[revKey(op.Bucket, op.Key)])
+		if err != nil {
+			return fmt.Errorf("write %s/%s: %w", op.Bucket, op.Key, err)
+		}
+		w.f = f
+		ops = append(ops, w)
+	}
+	var errs []error
+	for _, w := range ops {
+		select {
+		case ack := <-w.f.Ok():
+			r.noteWrite(w.op, ack.Sequence)
+		case err := <-w.f.Err():
+			if fenced && isWrongLastSeq(err) {
+				err = r.rewriteOverMarker(ctx, w.op)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s/%s: %w", w.op.Bucket, w.op.Key, err))
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, err := range errs {
+		if errors.Is(err, errDeposed) {
+			r.fail(err)
+			return errDeposed
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(rec.Events))
 	for _, ev := range rec.Events {
 		m := nats.NewMsg(ev.Subject)
 		m.Data = ev.Body
@@ -102,10 +306,115 @@ func (r *Router) replay(ctx context.Context, rec *walRecord) error {
 		}
 		futures = append(futures, f)
 	}
+	return await(ctx, futures, nil)
+}
+
+// lastPerKey keeps the last write of each key, in the order of the keys' first
+// writes: KV writes are absolute values, and one conditional write per key is what
+// the fence needs.
+func lastPerKey(ops []matcher.Op) []matcher.Op {
+	last := make(map[string]int, len(ops))
+	for i, op := range ops {
+		last[revKey(op.Bucket, op.Key)] = i
+	}
+	if len(last) == len(ops) {
+		return ops
+	}
+	out := make([]matcher.Op, 0, len(last))
+	for _, op := range ops {
+		k := revKey(op.Bucket, op.Key)
+		if j, ok := last[k]; ok {
+			out = append(out, ops[j])
+			delete(last, k)
+		}
+	}
+	return out
+}
+
+type opWrite struct {
+	op matcher.Op
+	f  jetstream.PubAckFuture
+}
+
+// writeOp publishes one KV write; fenced, it expects the key's last revision to be rev
+// (0: the key does not exist).
+func (r *Router) writeOp(op matcher.Op, fenced bool, rev uint64) (jetstream.PubAckFuture, error) {
+	var m *nats.Msg
+	opts := []jetstream.PublishOpt{}
+	if op.Value == nil {
+		m = r.purgeMsg(op.Bucket, op.Key)
+		opts = append(opts, jetstream.WithMsgTTL(r.markerTTL()))
+	} else {
+		m = nats.NewMsg("$KV." + op.Bucket + "." + op.Key)
+		m.Data = op.Value
+	}
+	if fenced {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rev))
+	}
+	return r.js.PublishMsgAsync(m, opts...)
+}
+
+// rewriteOverMarker retries a fenced write whose key's revision was not the one this
+// router knew. When the key holds only a removal marker (a key removed and written
+// again: a forgotten job id reused) the write is retried on the marker's revision;
+// anything else means another router wrote the key: errDeposed.
+func (r *Router) rewriteOverMarker(ctx context.Context, op matcher.Op) error {
+	if _, known := r.revs[revKey(op.Bucket, op.Key)]; known {
+		return errDeposed
+	}
+	m, err := r.js.Stream(ctx, "KV_"+op.Bucket)
+	if err != nil {
+		return err
+	}
+	last, err := m.GetLastMsgForSubject(ctx, "$KV."+op.Bucket+"."+op.Key)
+	if err != nil {
+		return err
+	}
+	switch last.Header.Get("KV-Operation") {
+	case "DEL", "PURGE":
+	default:
+		return errDeposed
+	}
+	f, err := r.writeOp(op, true, last.Sequence)
+	if err != nil {
+		return err
+	}
+	select {
+	case ack := <-f.Ok():
+		r.noteWrite(op, ack.Sequence)
+		return nil
+	case err := <-f.Err():
+		if isWrongLastSeq(err) {
+			return errDeposed
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// noteWrite remembers the revision of a key this router wrote (a removed key is
+// forgotten: its next write expects it not to exist, or to be a marker).
+func (r *Router) noteWrite(op matcher.Op, rev uint64) {
+	k := revKey(op.Bucket, op.Key)
+	if op.Value == nil {
+		delete(r.revs, k)
+		return
+	}
+	r.revs[k] = rev
+}
+
+func revKey(bucket, key string) string { return bucket + "/" + key }
+
+// await waits for every publish; onOK, when set, sees each acknowledgement.
+func await(ctx context.Context, futures []jetstream.PubAckFuture, onOK func(int, *jetstream.PubAck)) error {
 	var errs []error
-	for _, f := range futures {
+	for i, f := range futures {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if onOK != nil {
+				onOK(i, ack)
+			}
 		case err := <-f.Err():
 			errs = append(errs, fmt.Errorf("%s: %w", f.Msg().Subject, err))
 		case <-ctx.Done():
@@ -115,29 +424,97 @@ func (r *Router) replay(ctx context.Context, rec *walRecord) error {
 	return errors.Join(errs...)
 }
 
-// recover finishes the last record, in case the router stopped half-way through it.
-func (r *Router) recoverWAL(ctx context.Context) error {
-	e, err := r.kv[events.BucketRouter].Get(ctx, walKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 	}
-	if err != nil {
+	return errors.Is(err, jetstream.ErrKeyExists)
+}
+
+// isPermanent reports whether retrying cannot fix err.
+func isPermanent(err error) bool {
+	return errors.Is(err, errPermanent) || errors.Is(err, nats.ErrMaxPayload) ||
+		strings.Contains(err.Error(), "maximum payload exceeded")
+}
+
+// recoverWAL finishes the last record, in case the router stopped half-way through
+// it, removes chunks no record names (left by a router that stopped before it wrote
+// its record), and fences off every earlier holder of the lease: it writes the
+// record again, so a deposed router's next record fails its compare-and-set.
+func (r *Router) recoverWAL(ctx context.Context) error {
+	kv := r.kv[events.BucketRouter]
+	rec := &walRecord{}
+	e, err := kv.Get(ctx, walKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		rev, err := kv.Create(ctx, walKey, []byte("{}"))
+		if err != nil {
+			return fmt.Errorf("write wal: %w", err)
+		}
+		r.walRev, r.walSeq, r.lastWAL = rev, 0, rec
+		return r.dropStaleChunks(ctx, nil)
+	case err != nil:
 		return fmt.Errorf("read wal: %w", err)
 	}
-	rec := &walRecord{}
 	if err := json.Unmarshal(e.Value(), rec); err != nil {
 		return fmt.Errorf("decode wal: %w", err)
 	}
-	if err := r.replay(ctx, rec); err != nil {
-		return fmt.Errorf("replay wal: %w", err)
+	complete := true
+	for _, k := range rec.Chunks {
+		ce, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			// Chunks are removed only after their record was replayed.
+			complete = false
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read wal chunk: %w", err)
+		}
+		var c walChunk
+		if err := json.Unmarshal(ce.Value(), &c); err != nil {
+			return fmt.Errorf("decode wal chunk: %w", err)
+		}
+		rec.Ops, rec.Events = append(rec.Ops, c.Ops...), append(rec.Events, c.Events...)
 	}
-	r.lastWAL = rec
-	return nil
+	if complete {
+		if err := r.replay(ctx, rec, false); err != nil {
+			return fmt.Errorf("replay wal: %w", err)
+		}
+	}
+	rev, err := kv.Update(ctx, walKey, e.Value(), e.Revision())
+	if err != nil {
+		if isWrongLastSeq(err) {
+			return fmt.Errorf("fence wal: %w", errDeposed)
+		}
+		return fmt.Errorf("fence wal: %w", err)
+	}
+	r.walRev, r.walSeq, r.lastWAL = rev, rec.Seq, rec
+	return r.dropStaleChunks(ctx, nil)
 }
 
-// loadState reads every entity from KV.
+// dropStaleChunks removes every record chunk: called once the last record is
+// finished, when no chunk is needed any more.
+func (r *Router) dropStaleChunks(ctx context.Context, keep map[string]bool) error {
+	lister, err := r.kv[events.BucketRouter].ListKeysFiltered(ctx, walChunkPrefix+">")
+	if err != nil {
+		return fmt.Errorf("list wal chunks: %w", err)
+	}
+	var stale []string
+	for k := range lister.Keys() {
+		if !keep[k] {
+			stale = append(stale, k)
+		}
+	}
+	return r.dropChunks(ctx, stale)
+}
+
+// loadState reads every entity from KV, and the revision of every key (the
+// conditions of this router's next writes).
 func (r *Router) loadState(ctx context.Context) (matcher.State, error) {
 	s := matcher.State{}
+	r.revs = map[string]uint64{}
 	var err error
 	if s.Jobs, err = r.readBucket(ctx, events.BucketJobs); err != nil {
 		return s, err
@@ -169,13 +546,11 @@ func (r *Router) readBucket(ctx context.Context, bucket string) (map[string][]by
 	for {
 		select {
 		case e, ok := <-w.Updates():
-			if !ok {
-				return out, nil
-			}
-			if e == nil {
+			if !ok || e == nil {
 				return out, nil
 			}
 			out[e.Key()] = e.Value()
+			r.revs[revKey(bucket, e.Key())] = e.Revision()
 		case <-ctx.Done():
 			return nil, fmt.Errorf("read %s: %w", bucket, ctx.Err())
 		}
