@@ -97,7 +97,9 @@ type Router struct {
 	revs map[string]uint64
 	// stale says the engine may hold changes that were not stored: it is reloaded from
 	// KV before anything else is applied.
-	stale    bool
+	stale bool
+	// pause, when set (tests only), is called at named points of a commit.
+	pause    func(point string)
 	tickWait backoff
 
 	id         string // this router's name in the lease

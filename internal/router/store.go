@@ -143,6 +143,9 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) error {
 	if err := r.checkSizes(rec.Ops, rec.Events); err != nil {
 		return err
 	}
+	if r.pause != nil {
+		r.pause("record")
+	}
 	rec.Seq = r.walSeq + 1
 	rec.Chunks = nil
 	b, err := json.Marshal(rec)
@@ -170,6 +173,9 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) error {
 		return fmt.Errorf("write wal: %w", err)
 	}
 	r.walRev, r.walSeq, r.lastWAL = rev, rec.Seq, rec
+	if r.pause != nil {
+		r.pause("written")
+	}
 	if err := r.replay(ctx, rec, true); err != nil {
 		return err
 	}

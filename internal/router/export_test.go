@@ -1,0 +1,6 @@
+package router
+
+// SetPauseHook makes the router call hook at named points of a commit ("record": after
+// the record is applied and before it is written; "written": after the record is
+// written and before its KV writes), so tests can pause it there as a SIGSTOP would.
+func SetPauseHook(r *Router, hook func(point string)) { r.pause = hook }

@@ -1,0 +1,292 @@
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
+	"github.com/patchbay/patchbay/internal/router"
+)
+
+// runSmallServer starts a JetStream server that accepts messages of at most
+// maxPayload bytes.
+func runSmallServer(t *testing.T, maxPayload int32) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), MaxPayload: maxPayload, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go ns.Start()
+	require.True(t, ns.ReadyForConnections(waitFor))
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
+}
+
+// publishJob puts a job.created command on the inbound stream, as a producer does.
+func publishJob(t *testing.T, nc *nats.Conn, ceID, jobID, notes string) {
+	t.Helper()
+	ev, err := events.New(events.TypeJobCreated, ceID, "/test", jobID, time.Now(),
+		&events.JobCreated{JobID: jobID, QueueID: "q", ChannelID: "voice", Notes: notes})
+	require.NoError(t, err)
+	body, err := events.Structured(ev)
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.Publish(ctx(t), events.InSubject(events.TypeJobCreated), body)
+	require.NoError(t, err)
+}
+
+// A command whose effects the broker cannot store (here: a server that accepts 16 KiB
+// messages, and a job whose stored value is larger) is refused, set aside on the
+// dead-letter stream and acknowledged; the commands around it are applied, and a
+// restarted router does not meet it again.
+func TestCommandThatCannotBeStoredIsSetAside(t *testing.T) {
+	t.Parallel()
+	ns := runSmallServer(t, 16<<10)
+	e := startOn(t, ns.ClientURL(), router.Config{})
+	publishJob(t, e.nc, "ce-a", "a", "")
+	publishJob(t, e.nc, "ce-p", "p", strings.Repeat("x", 12<<10))
+	publishJob(t, e.nc, "ce-b", "b", "")
+
+	e.jobEvent(events.TypeJobQueued, "a")
+	failed := e.next(events.TypeCommandFailed, func(s seen) bool { return s.Event.Subject() == "ce-p" })
+	var f events.CommandFailure
+	require.NoError(t, failed.Event.DataAs(&f))
+	require.Equal(t, events.CodeInternal, f.Error.Code)
+	require.False(t, f.Error.Retryable)
+	require.Contains(t, f.Error.Message, events.StreamDead)
+	require.Contains(t, f.Error.Message, "bytes")
+	e.jobEvent(events.TypeJobQueued, "b")
+
+	js, err := jetstream.New(e.nc)
+	require.NoError(t, err)
+	dead, err := js.Stream(ctx(t), events.StreamDead)
+	require.NoError(t, err)
+	m, err := dead.GetLastMsgForSubject(ctx(t), events.SubjectDeadAll)
+	require.NoError(t, err)
+	require.Equal(t, events.SubjectDeadPrefix+"job.created", m.Subject)
+	require.Contains(t, m.Header.Get("Patchbay-Dead-Reason"), "bytes")
+	require.Contains(t, string(m.Data), `"ce-p"`)
+
+	// Nothing waits on the inbound stream, and a new router starts and serves.
+	in, err := js.Stream(ctx(t), events.StreamIn)
+	require.NoError(t, err)
+	info, err := in.Info(ctx(t))
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs)
+	require.NoError(t, e.router.Stop(ctx(t)))
+	e.router = startRouter(t, e.nc, router.Config{})
+	e.createJob("c", "q")
+	_, err = e.client.JobInfo(ctx(t), "p")
+	require.ErrorIs(t, err, patchbay.ErrUnknownJob)
+}
+
+// One command may have any fan-out: a worker whose registration takes 120 queued jobs
+// of 10 KB each makes a record of several megabytes, written in chunks that each fit
+// in a message. The chunks are gone once the record is finished.
+func TestLargeFanOutIsStoredInChunks(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	const n = 120
+	for i := range n {
+		publishJob(t, e.nc, fmt.Sprintf("ce-%d", i), fmt.Sprintf("j%d", i), strings.Repeat("n", 10<<10))
+	}
+	for i := range n {
+		e.jobEvent(events.TypeJobQueued, fmt.Sprintf("j%d", i))
+	}
+	capacity := n
+	_, err := e.client.RegisterWorker(ctx(t), patchbay.WorkerSpec{WorkerID: "w", Queues: []string{"q"}, TotalCapacity: &capacity,
+		Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1, MaxNumberOfJobs: n}}})
+	require.NoError(t, err)
+	offered := map[string]bool{}
+	for len(offered) < n {
+		o := e.next(events.TypeOfferIssued, nil).offer()
+		require.Equal(t, "w", o.WorkerID)
+		offered[o.JobID] = true
+	}
+	js, err := jetstream.New(e.nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx(t), events.BucketRouter)
+	require.NoError(t, err)
+	keys, err := kv.ListKeysFiltered(ctx(t), "wal.>")
+	require.NoError(t, err)
+	for k := range keys.Keys() {
+		t.Fatalf("chunk %s left behind", k)
+	}
+}
+
+// The broker stops and comes back while jobs are being created: the router retries
+// by itself, and every job the clients were told about exists once.
+func TestBrokerRestartUnderLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ns := natstest.RunServerAt(t, "127.0.0.1:-1", dir)
+	addr := ns.Addr().(*net.TCPAddr)
+	e := startOn(t, ns.ClientURL(), router.Config{})
+	client, err := patchbay.New(e.nc, patchbay.WithTimeout(2*time.Second))
+	require.NoError(t, err)
+
+	const n = 200
+	var created sync.WaitGroup
+	var mu sync.Mutex
+	halfway := make(chan struct{})
+	done := 0
+	for w := range 4 {
+		created.Add(1)
+		go func() {
+			defer created.Done()
+			for i := w; i < n; i += 4 {
+				id := fmt.Sprintf("j%d", i)
+				for { // a client retries a command until it is answered (same job id: applied once)
+					c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					_, err := client.CreateJob(c, patchbay.JobSpec{JobID: id, QueueID: "q", ChannelID: "voice"})
+					cancel()
+					if err == nil {
+						break
+					}
+					if ctx(t).Err() != nil {
+						t.Errorf("job %s never created: %v", id, err)
+						return
+					}
+				}
+				mu.Lock()
+				done++
+				if done == n/2 {
+					close(halfway)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	<-halfway
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	natstest.RunServerAt(t, addr.String(), dir)
+	created.Wait()
+
+	q, err := e.client.QueueInfo(ctx(t), "q")
+	require.NoError(t, err)
+	require.Equal(t, n, q.Length)
+	require.NoError(t, e.router.Err())
+}
+
+// Two routers whose clocks disagree by an hour: the one ahead takes the lease while
+// the other still believes it holds it. The first one's next write fails its
+// condition and it stops without changing anything; every job is received once.
+func TestRoutersWithSkewedClocksNeverBothWrite(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	e := startOn(t, ns.ClientURL(), router.Config{AckWait: time.Second})
+	a := e.router
+	e.createJob("before", "q")
+
+	ncB := natstest.Connect(t, ns.ClientURL())
+	ahead := func() time.Time { return time.Now().Add(time.Hour) }
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	b := startRouter(t, ncB, router.Config{AckWait: time.Second, Now: ahead, Logger: &log})
+
+	const n = 40
+	for i := range n {
+		publishJob(t, e.nc, fmt.Sprintf("ce-%d", i), fmt.Sprintf("j%d", i), "")
+	}
+	select {
+	case <-a.Failed():
+	case <-time.After(waitFor):
+		t.Fatal("the router that lost the lease did not stop")
+	}
+	require.NoError(t, b.Err())
+	queued := map[string]bool{}
+	for len(queued) < n {
+		if id := e.next(events.TypeJobQueued, nil).job().JobID; id != "before" {
+			queued[id] = true
+		}
+	}
+	for subject, c := range eventCounts(t, e.nc, "patchbay.events.job.q.*.received") {
+		require.Equal(t, uint64(1), c, "%s stored %d times", subject, c)
+	}
+	q, err := e.client.QueueInfo(ctx(t), "q")
+	require.NoError(t, err)
+	require.Equal(t, n+1, q.Length)
+}
+
+// A router paused after it wrote its record, past its lease, resumes while its
+// successor has moved the same job on: its writes fail their conditions, it stops,
+// and the successor's state stands (no job written back, no event published twice).
+func TestPausedRouterCannotWriteBack(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
+	a := e.router
+	e.register("alice", []string{"q"}, nil)
+	e.register("bob", []string{"q"}, nil)
+
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	router.SetPauseHook(a, func(point string) {
+		if point == "written" {
+			once.Do(func() { close(paused); <-resume })
+		}
+	})
+	publishJob(t, e.nc, "ce-x", "x", "")
+	<-paused // a wrote the record creating x and offering it, and stopped there
+
+	ncB := natstest.Connect(t, ns.ClientURL())
+	// b's clock is ahead by more than a's lease: to b, a's lease has run out.
+	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }
+	b := startRouter(t, ncB, router.Config{LeaseTTL: time.Second, Now: ahead})
+	o := e.next(events.TypeOfferIssued, func(s seen) bool { return s.offer().JobID == "x" }).offer()
+	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
+	require.NoError(t, err)
+	asg, err := clientB.Accept(ctx(t), o)
+	require.NoError(t, err)
+	require.NoError(t, clientB.Complete(ctx(t), "x", asg, ""))
+	require.NoError(t, clientB.Close(ctx(t), "x", asg, patchbayClose("done")))
+	e.jobEvent(events.TypeJobClosed, "x")
+
+	close(resume)
+	select {
+	case <-a.Failed():
+	case <-time.After(waitFor):
+		t.Fatal("the paused router did not stop")
+	}
+	require.NoError(t, b.Err())
+	info, err := clientB.JobInfo(ctx(t), "x")
+	require.NoError(t, err)
+	require.Equal(t, "closed", info.Job.Status)
+
+	// Reloaded from storage, the job is still closed: nothing was written back.
+	require.NoError(t, b.Stop(ctx(t)))
+	c := startRouter(t, ncB, router.Config{LeaseTTL: time.Second})
+	info, err = clientB.JobInfo(ctx(t), "x")
+	require.NoError(t, err)
+	require.Equal(t, "closed", info.Job.Status)
+	require.NoError(t, c.Err())
+	for subject, c := range eventCounts(t, e.nc, "patchbay.events.job.q.x.*") {
+		require.Equal(t, uint64(1), c, "%s stored %d times", subject, c)
+	}
+}
+
+// eventCounts is how many events the event stream holds on each subject matching
+// filter (JetStream's de-duplication applied, unlike a core subscription).
+func eventCounts(t *testing.T, nc *nats.Conn, filter string) map[string]uint64 {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s, err := js.Stream(ctx(t), events.StreamEvents)
+	require.NoError(t, err)
+	info, err := s.Info(ctx(t), jetstream.WithSubjectFilter(filter))
+	require.NoError(t, err)
+	return info.State.Subjects
+}
