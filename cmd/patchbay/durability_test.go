@@ -54,6 +54,15 @@ type serveProc struct {
 
 func startServe(t *testing.T, args string) *serveProc {
 	t.Helper()
+	p := spawnServe(t, args)
+	p.waitReady(t)
+	return p
+}
+
+// spawnServe starts a `patchbay serve` child process without waiting for it to route
+// (a standby waits for the lease).
+func spawnServe(t *testing.T, args string) *serveProc {
+	t.Helper()
 	p := &serveProc{ready: make(chan struct{}), exited: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestServeProcess$")
 	p.cmd.Env = append(os.Environ(), "PATCHBAY_SERVE_ARGS="+args)
@@ -75,14 +84,8 @@ func startServe(t *testing.T, args string) *serveProc {
 		_ = p.cmd.Wait()
 		close(p.exited)
 	}()
-	select {
-	case <-p.ready:
-	case <-p.exited:
-		t.Fatalf("patchbay serve exited before it was ready:\n%s", p.output())
-	case <-time.After(durabilityWait):
-		t.Fatalf("patchbay serve not ready after %s:\n%s", durabilityWait, p.output())
-	}
 	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 		if t.Failed() {
@@ -90,6 +93,18 @@ func startServe(t *testing.T, args string) *serveProc {
 		}
 	})
 	return p
+}
+
+// waitReady waits until the process routes.
+func (p *serveProc) waitReady(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.ready:
+	case <-p.exited:
+		t.Fatalf("patchbay serve exited before it was ready:\n%s", p.output())
+	case <-time.After(durabilityWait):
+		t.Fatalf("patchbay serve not ready after %s:\n%s", durabilityWait, p.output())
+	}
 }
 
 func (p *serveProc) output() string {
