@@ -11,9 +11,10 @@ package events
 //
 // How the sizes fit together: the largest job.created the field limits allow, with
 // every character of every free-form string written as a six-byte JSON escape
-// (\u00XX), and the largest CloudEvent attributes, is about 59 KiB (limitstest builds
-// it, and a test decodes it), so it fits in MaxMessageBytes: no command that keeps the
-// field limits is refused for its size alone. Tags nested inside one another are
+// (\u00XX), is 55,504 bytes in the structured mode with 256-byte id, source and
+// subject (59,344 if those were escaped too); limitstest builds it and a test decodes
+// it. So it fits in MaxMessageBytes: no command that keeps the field limits is refused
+// for its size alone. Tags nested inside one another are
 // bounded by MaxMessageBytes as a whole.
 const (
 	// MaxMessageBytes is the largest inbound NATS message the router accepts: the body
