@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -95,6 +96,8 @@ func CheckLimits(payload any) error {
 	case *JobCancel:
 		c.text("dispositionCode", d.DispositionCode, "dispositionCode", MaxDispositionCodeBytes)
 		c.text("note", d.Note, "note", MaxNoteBytes)
+	case *PolicyPut:
+		c.policy(d)
 	}
 	if c.err != nil {
 		return c.err
@@ -187,6 +190,63 @@ func (c *limitChecker) selectors(field string, ss []WorkerSelector) {
 			c.text(f+"value", v, "selector value", MaxLabelValueBytes)
 		}
 		c.seconds(f+"expiresAfterSeconds", s.ExpiresAfterSeconds)
+	}
+}
+
+// policy checks the byte lengths in a policy's spec (the schema has checked the
+// counts, and characters). A spec that does not decode is left to the engine, which
+// says what is wrong with it.
+func (c *limitChecker) policy(p *PolicyPut) {
+	switch p.Kind {
+	case KindQueue:
+		var s QueueSpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			c.labels("spec/labels", s.Labels)
+		}
+	case KindDistributionPolicy:
+		var s DistributionPolicySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+		}
+	case KindWorkflow:
+		var s WorkflowSpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			for i, f := range s.Filters {
+				c.text(fmt.Sprintf("spec/filters/%d/name", i), f.Name, "name", MaxNameBytes)
+			}
+		}
+	case KindExceptionPolicy:
+		var s ExceptionPolicySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			for i, r := range s.Rules {
+				for j, a := range r.Actions {
+					f := fmt.Sprintf("spec/rules/%d/actions/%d/", i, j)
+					c.text(f+"dispositionCode", a.DispositionCode, "dispositionCode", MaxDispositionCodeBytes)
+					c.text(f+"note", a.Note, "note", MaxNoteBytes)
+					c.labels(f+"labelsToUpsert", a.LabelsToUpsert)
+					c.selectors(f+"workerSelectors", a.WorkerSelectors)
+				}
+			}
+		}
+	case KindClassificationPolicy:
+		var s ClassificationPolicySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			for i, a := range s.WorkerSelectors {
+				f := fmt.Sprintf("spec/workerSelectorAttachments/%d/", i)
+				c.text(f+"key", a.Key, "key", MaxKeyBytes)
+				c.selectors(f+"selectors", a.Selectors)
+				for j, al := range a.Allocations {
+					c.selectors(fmt.Sprintf("%sallocations/%d/selectors", f, j), al.Selectors)
+				}
+			}
+			for i, a := range s.QueueSelectors {
+				c.text(fmt.Sprintf("spec/queueSelectorAttachments/%d/key", i), a.Key, "key", MaxKeyBytes)
+			}
+		}
 	}
 }
 

@@ -180,6 +180,11 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		{"policy name over the limit", events.TypePolicyPut, `{"kind":"queue","id":"q","spec":{"name":` + str(x("n", events.MaxNameBytes+1)) + `}}`, "spec/name"},
 		{"queue labels over the limit", events.TypePolicyPut, `{"kind":"queue","id":"q","spec":{"labels":{` + entries(events.MaxLabels+1, keyN, one) + `}}}`, "spec/labels"},
 		{"scoring weight over the limit", events.TypePolicyPut, `{"kind":"distributionPolicy","id":"d","spec":{"mode":{"kind":"bestWorker","scoringRule":[{"expression":"a","weight":1000001}]}}}`, "spec/mode/scoringRule/0/weight"},
+		{"queue label value over the limit in bytes", events.TypePolicyPut, `{"kind":"queue","id":"q","spec":{"labels":{"a":` + str(x("é", events.MaxLabelValueBytes/2+1)) + `}}}`, "spec/labels/a"},
+		{"queue name over the limit in bytes", events.TypePolicyPut, `{"kind":"queue","id":"q","spec":{"name":` + str(x("é", events.MaxNameBytes/2+1)) + `}}`, "spec/name"},
+		{"cancel action note over the limit in bytes", events.TypePolicyPut, `{"kind":"exceptionPolicy","id":"x","spec":{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"cancel","note":` + str(x("é", events.MaxNoteBytes/2+1)) + `}]}]}}`, "spec/rules/0/actions/0/note"},
+		{"attached selector value over the limit in bytes", events.TypePolicyPut, `{"kind":"classificationPolicy","id":"c","spec":{"workerSelectorAttachments":[{"kind":"static","selectors":[` + selector("a", str(x("é", events.MaxLabelValueBytes/2+1))) + `]}]}}`, "spec/workerSelectorAttachments/0/selectors/0/value"},
+		{"workflow filter name over the limit in bytes", events.TypePolicyPut, `{"kind":"workflow","id":"wf","spec":{"filters":[{"name":` + str(x("é", events.MaxNameBytes/2+1)) + `,"expression":"a","targets":[{"queue":"q"}]}]}}`, "spec/filters/0/name"},
 		{"revision at the limit", events.TypePolicyDelete, fmt.Sprintf(`{"kind":"queue","id":"q","revision":%d}`, events.MaxRevision), ""},
 		{"revision over the limit", events.TypePolicyDelete, fmt.Sprintf(`{"kind":"queue","id":"q","revision":%d}`, events.MaxRevision+1), "revision"},
 	}
