@@ -127,6 +127,15 @@ func checkEnvelope(body []byte) error {
 	if attrs == nil {
 		return Errorf(CodeMalformed, "", "not a structured CloudEvent (a JSON object): null")
 	}
+	missing := 0
+	for _, name := range requiredAttributes {
+		if _, ok := attrs[name]; !ok {
+			missing++
+		}
+	}
+	if missing == len(requiredAttributes) {
+		return Errorf(CodeMalformed, "", "not a CloudEvent: no specversion, id, source or type (send the data inside a CloudEvent, or in the binary mode with ce- headers)")
+	}
 	for _, name := range requiredAttributes {
 		if _, ok := attrs[name]; !ok {
 			return Errorf(CodeMalformed, name, "missing required attribute %s", name)
