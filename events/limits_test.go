@@ -185,6 +185,7 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		{"cancel action note over the limit in bytes", events.TypePolicyPut, `{"kind":"exceptionPolicy","id":"x","spec":{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"cancel","note":` + str(x("é", events.MaxNoteBytes/2+1)) + `}]}]}}`, "spec/rules/0/actions/0/note"},
 		{"attached selector value over the limit in bytes", events.TypePolicyPut, `{"kind":"classificationPolicy","id":"c","spec":{"workerSelectorAttachments":[{"kind":"static","selectors":[` + selector("a", str(x("é", events.MaxLabelValueBytes/2+1))) + `]}]}}`, "spec/workerSelectorAttachments/0/selectors/0/value"},
 		{"workflow filter name over the limit in bytes", events.TypePolicyPut, `{"kind":"workflow","id":"wf","spec":{"filters":[{"name":` + str(x("é", events.MaxNameBytes/2+1)) + `,"expression":"a","targets":[{"queue":"q"}]}]}}`, "spec/filters/0/name"},
+		{"the deepest policy the contract defines", events.TypePolicyPut, `{"kind":"classificationPolicy","id":"c","spec":{"workerSelectorAttachments":[{"kind":"weightedAllocation","allocations":[{"weight":1,"selectors":[` + selector("a", "1") + `]}]}]}}`, ""},
 		{"revision at the limit", events.TypePolicyDelete, fmt.Sprintf(`{"kind":"queue","id":"q","revision":%d}`, events.MaxRevision), ""},
 		{"revision over the limit", events.TypePolicyDelete, fmt.Sprintf(`{"kind":"queue","id":"q","revision":%d}`, events.MaxRevision+1), "revision"},
 	}
