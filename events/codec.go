@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,33 +77,177 @@ func Binary(e Event) (map[string][]string, []byte) {
 }
 
 // Decode reads a CloudEvent from a NATS message in either content mode: binary when a
-// ce-specversion header is present, structured (JSON body) otherwise. The error is an
-// *Error with CodeMalformed saying what is wrong.
+// ce-specversion header is present, structured (JSON body) otherwise. Before parsing it
+// deeply it refuses a message larger than MaxMessageBytes and data nested deeper than
+// MaxJSONDepth (CodeInvalidData). Otherwise the error is an *Error with CodeMalformed
+// saying what is wrong and naming the attribute (or ce- header) that is, or
+// CodeInvalidData for an attribute longer than MaxAttributeBytes.
 func Decode(header map[string][]string, body []byte) (Event, error) {
+	var e Event
+	if err := checkSize(header, body); err != nil {
+		return e, err
+	}
 	h := lowerKeys(header)
 	if _, ok := h["ce-specversion"]; ok {
 		return decodeBinary(h, body)
 	}
-	var e Event
 	if len(bytes.TrimSpace(body)) == 0 {
 		return e, Errorf(CodeMalformed, "", "empty message: expected a CloudEvent (structured JSON body, or ce- headers)")
+	}
+	if err := checkDepth(body, 1); err != nil {
+		return e, err
+	}
+	if err := checkEnvelope(body); err != nil {
+		return e, err
 	}
 	if err := json.Unmarshal(body, &e); err != nil {
 		return e, Errorf(CodeMalformed, "", "not a structured CloudEvent: %v", err)
 	}
-	if v := e.SpecVersion(); v != cloudevents.CloudEventsVersionV1 {
-		return e, Errorf(CodeMalformed, "specversion", "unsupported specversion %q (want 1.0)", v)
-	}
 	if err := e.Validate(); err != nil {
 		return e, Errorf(CodeMalformed, "", "invalid CloudEvent: %v", err)
+	}
+	// data_base64 hides the data from the scan of the body.
+	if err := checkDepth(e.Data(), 0); err != nil {
+		return e, err
 	}
 	return e, nil
 }
 
+// requiredAttributes are the CloudEvent attributes every event has.
+var requiredAttributes = []string{"specversion", "id", "source", "type"}
+
+// checkEnvelope checks the attributes of a structured CloudEvent one by one, so that
+// an error names the attribute that is wrong (the CloudEvents SDK reports the first
+// problem its parser meets, often under another name).
+func checkEnvelope(body []byte) error {
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(body, &attrs); err != nil {
+		return Errorf(CodeMalformed, "", "not a structured CloudEvent (a JSON object): %v", err)
+	}
+	if attrs == nil {
+		return Errorf(CodeMalformed, "", "not a structured CloudEvent (a JSON object): null")
+	}
+	missing := 0
+	for _, name := range requiredAttributes {
+		if _, ok := attrs[name]; !ok {
+			missing++
+		}
+	}
+	if missing == len(requiredAttributes) {
+		return Errorf(CodeMalformed, "", "not a CloudEvent: no specversion, id, source or type (send the data inside a CloudEvent, or in the binary mode with ce- headers)")
+	}
+	for _, name := range requiredAttributes {
+		if _, ok := attrs[name]; !ok {
+			return Errorf(CodeMalformed, name, "missing required attribute %s", name)
+		}
+	}
+	for _, name := range sortedKeys(attrs) {
+		if name == "data" || name == "data_base64" {
+			continue
+		}
+		raw := attrs[name]
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			if !slices.Contains(requiredAttributes, name) && !isKnownAttribute(name) && isPrimitive(raw) {
+				continue // an extension may be a number or a boolean
+			}
+			return Errorf(CodeMalformed, name, "attribute %s must be a string (got %s)", name, jsonKind(raw))
+		}
+		if err := checkAttribute(name, name, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAttribute checks one attribute's value; field is how the error names it
+// (the attribute, or its ce- header).
+func checkAttribute(name, field, v string) error {
+	if len(v) > MaxAttributeBytes {
+		return Errorf(CodeInvalidData, field, "%s is %d bytes; the limit is %d", field, len(v), MaxAttributeBytes)
+	}
+	switch name {
+	case "specversion":
+		if v != cloudevents.CloudEventsVersionV1 {
+			return Errorf(CodeMalformed, field, "unsupported %s %q (want 1.0)", field, v)
+		}
+	case "id", "source", "type":
+		if v == "" {
+			return Errorf(CodeMalformed, field, "%s must not be empty", field)
+		}
+		if name == "source" {
+			if _, err := url.Parse(v); err != nil {
+				return Errorf(CodeMalformed, field, "%s %q is not a URI reference", field, v)
+			}
+		}
+	case "time":
+		if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+			return Errorf(CodeMalformed, field, "%s %q is not an RFC 3339 time", field, v)
+		}
+	case "dataschema":
+		if _, err := url.Parse(v); err != nil {
+			return Errorf(CodeMalformed, field, "%s %q is not a URI", field, v)
+		}
+	}
+	return nil
+}
+
+func isKnownAttribute(name string) bool {
+	switch name {
+	case "subject", "time", "datacontenttype", "dataschema":
+		return true
+	}
+	return false
+}
+
+func isPrimitive(raw json.RawMessage) bool {
+	switch jsonKind(raw) {
+	case "a number", "a boolean":
+		return true
+	}
+	return false
+}
+
+// jsonKind names the kind of a JSON value for a message.
+func jsonKind(raw json.RawMessage) string {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
 func decodeBinary(h map[string]string, body []byte) (Event, error) {
 	e := cloudevents.New(h["ce-specversion"])
-	if h["ce-specversion"] != cloudevents.CloudEventsVersionV1 {
-		return e, Errorf(CodeMalformed, "ce-specversion", "unsupported ce-specversion %q (want 1.0)", h["ce-specversion"])
+	if err := checkAttribute("specversion", "ce-specversion", h["ce-specversion"]); err != nil {
+		return e, err
+	}
+	for _, name := range requiredAttributes {
+		if _, ok := h["ce-"+name]; !ok {
+			return e, Errorf(CodeMalformed, "ce-"+name, "missing required header ce-%s", name)
+		}
+	}
+	for _, k := range sortedKeys(h) {
+		if strings.HasPrefix(k, "ce-") {
+			if err := checkAttribute(k[3:], k, h[k]); err != nil {
+				return e, err
+			}
+		}
+	}
+	if err := checkDepth(body, 0); err != nil {
+		return e, err
 	}
 	for k, v := range h {
 		if !strings.HasPrefix(k, "ce-") {
@@ -160,7 +306,7 @@ func lowerKeys(header map[string][]string) map[string]string {
 }
 
 // DecodeData unmarshals e's JSON data into v, refusing unknown fields so that a
-// misspelt field is reported rather than ignored.
+// misspelt field is reported rather than ignored, then checks v with CheckLimits.
 func DecodeData(e Event, v any) error {
 	ct := e.DataContentType()
 	if ct != "" && !strings.HasPrefix(ct, ContentTypeJSON) && !strings.HasSuffix(strings.SplitN(ct, ";", 2)[0], "+json") {
@@ -177,7 +323,7 @@ func DecodeData(e Event, v any) error {
 	if dec.More() {
 		return Errorf(CodeInvalidData, "data", "data has more than one JSON value")
 	}
-	return nil
+	return CheckLimits(v)
 }
 
 // strictJSON matches field names exactly (encoding/json ignores case) and refuses

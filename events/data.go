@@ -282,10 +282,6 @@ type Offer struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// MaxDurationSeconds bounds every duration a command or policy may name: selector
-// expiry, time to live, workflow target timeouts, exception wait times (a week).
-const MaxDurationSeconds = 7 * 24 * 3600
-
 // Revocation reasons (Offer.Reason).
 const (
 	RevokedJobAssigned        = "job_assigned"

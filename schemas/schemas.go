@@ -176,6 +176,8 @@ func ValidateData(t events.Type, data []byte) error {
 type leaf struct {
 	path []string
 	kind jsonschema.ErrorKind
+	// key is true when the problem is the property name at path, not its value.
+	key bool
 }
 
 // first returns the problem to report among all of ve's leaves: the one at the first
@@ -185,21 +187,29 @@ type leaf struct {
 // one the sender made.
 func first(ve *jsonschema.ValidationError) leaf {
 	var leaves []leaf
-	var walk func(*jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
+	var walk func(e *jsonschema.ValidationError, parent []string)
+	walk = func(e *jsonschema.ValidationError, parent []string) {
 		if len(e.Causes) == 0 {
 			leaves = append(leaves, at(e))
 			return
 		}
 		if k, ok := e.ErrorKind.(*kind.OneOf); ok && k.Subschemas == nil {
-			walk(closest(e))
+			walk(closest(e), e.InstanceLocation)
+			return
+		}
+		if k, ok := e.ErrorKind.(*kind.PropertyNames); ok && len(e.Causes) > 0 {
+			// The causes are about the key itself. The library does not keep this
+			// error's own location (it shares a buffer), so the key is placed under
+			// the location of the object's error, the parent.
+			l := first(e.Causes[0])
+			leaves = append(leaves, leaf{path: append(slices.Clip(parent), k.Property), kind: l.kind, key: true})
 			return
 		}
 		for _, c := range e.Causes {
-			walk(c)
+			walk(c, e.InstanceLocation)
 		}
 	}
-	walk(ve)
+	walk(ve, nil)
 	if len(leaves) == 0 {
 		return leaf{kind: ve.ErrorKind}
 	}
@@ -335,10 +345,17 @@ func describe(l leaf) (string, string) {
 		what = fmt.Sprintf("must be at least %d %s long (got %d)", k.Want, plural(k.Want, "character"), k.Got)
 	case *kind.MaxLength:
 		what = fmt.Sprintf("must be at most %d %s long (got %d)", k.Want, plural(k.Want, "character"), k.Got)
+	case *kind.MinProperties:
+		what = fmt.Sprintf("must have at least %d %s (got %d)", k.Want, plural(k.Want, "property"), k.Got)
+	case *kind.MaxProperties:
+		what = fmt.Sprintf("must have at most %d %s (got %d)", k.Want, plural(k.Want, "property"), k.Got)
 	case *kind.UniqueItems:
 		what = fmt.Sprintf("items %d and %d are equal", k.Duplicates[0], k.Duplicates[1])
 	default:
 		what = l.kind.LocalizedString(printer)
+	}
+	if l.key {
+		what = "the key " + what
 	}
 	return field, field + ": " + what
 }
@@ -369,8 +386,11 @@ func article(s string) string {
 }
 
 func plural(n int, s string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return s
+	case strings.HasSuffix(s, "y"):
+		return s[:len(s)-1] + "ies"
 	}
 	return s + "s"
 }

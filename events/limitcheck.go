@@ -1,0 +1,265 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// checkSize refuses a message larger than MaxMessageBytes, counting the body and
+// every header key and value.
+func checkSize(header map[string][]string, body []byte) error {
+	n := len(body)
+	for k, vs := range header {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	if n > MaxMessageBytes {
+		return Errorf(CodeInvalidData, "", "message is %d bytes; the limit is %d", n, MaxMessageBytes)
+	}
+	return nil
+}
+
+// checkDepth refuses JSON whose data nests objects and arrays deeper than
+// MaxJSONDepth; outer is the number of levels around the data (1 for a structured
+// CloudEvent, 0 for the data itself). It scans the bytes once without parsing them, so
+// that no parser recurses into hostile input; on malformed JSON it returns nil and
+// leaves the complaint to the parser.
+func checkDepth(b []byte, outer int) error {
+	limit := MaxJSONDepth + outer
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > limit {
+				return Errorf(CodeInvalidData, "data", "data nests objects and arrays more than %d levels deep (the limit)", MaxJSONDepth)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// CheckLimits checks an inbound payload (a pointer to one of the payload types
+// Payload returns) against the limits in limits.go that the JSON Schemas cannot state
+// exactly: string lengths in bytes of UTF-8, and the size of nested tag values. It
+// also checks the counts and numbers the schemas check, so that a payload built in Go
+// meets the same limits. It returns an *Error with CodeInvalidData naming the field
+// and the limit, or nil. DecodeData calls it.
+func CheckLimits(payload any) error {
+	var c limitChecker
+	switch d := payload.(type) {
+	case *JobCreated:
+		c.text("channelReference", d.ChannelReference, "channelReference", MaxReferenceBytes)
+		c.text("notes", d.Notes, "notes", MaxNoteBytes)
+		c.between("priority", d.Priority, MinPriority, MaxPriority)
+		c.seconds("timeToLiveSeconds", d.TimeToLiveSeconds)
+		c.labels("labels", d.Labels)
+		c.tags("tags", d.Tags)
+		c.selectors("requestedWorkerSelectors", d.WorkerSelectors)
+	case *WorkerRegister:
+		c.labels("labels", d.Labels)
+		c.tags("tags", d.Tags)
+		c.count("queues", len(d.Queues), "queues", MaxWorkerQueues)
+		c.count("channels", len(d.Channels), "channels", MaxWorkerChannels)
+		if d.TotalCapacity != nil {
+			c.between("totalCapacity", *d.TotalCapacity, 1, MaxCapacity)
+		}
+		if d.MaxConcurrentOffers != nil {
+			c.between("maxConcurrentOffers", *d.MaxConcurrentOffers, 0, MaxCapacity)
+		}
+		for i, ch := range d.Channels {
+			f := fmt.Sprintf("channels/%d/", i)
+			c.between(f+"capacityCostPerJob", ch.CapacityCostPerJob, 1, MaxCapacity)
+			c.between(f+"maxNumberOfJobs", ch.MaxNumberOfJobs, 0, MaxCapacity)
+		}
+	case *JobComplete:
+		c.text("note", d.Note, "note", MaxNoteBytes)
+	case *JobClose:
+		c.text("dispositionCode", d.DispositionCode, "dispositionCode", MaxDispositionCodeBytes)
+		c.text("note", d.Note, "note", MaxNoteBytes)
+	case *JobCancel:
+		c.text("dispositionCode", d.DispositionCode, "dispositionCode", MaxDispositionCodeBytes)
+		c.text("note", d.Note, "note", MaxNoteBytes)
+	case *PolicyPut:
+		c.policy(d)
+	}
+	if c.err != nil {
+		return c.err
+	}
+	return nil
+}
+
+// limitChecker keeps the first limit a payload breaks.
+type limitChecker struct{ err *Error }
+
+func (c *limitChecker) fail(field, format string, args ...any) {
+	if c.err == nil {
+		c.err = Errorf(CodeInvalidData, field, field+": "+format, args...)
+	}
+}
+
+// text checks that s, called what, is at most limit bytes.
+func (c *limitChecker) text(field, s, what string, limit int) {
+	if len(s) > limit {
+		c.fail(field, "%s is %d bytes; the limit is %d", what, len(s), limit)
+	}
+}
+
+func (c *limitChecker) count(field string, n int, what string, limit int) {
+	if n > limit {
+		c.fail(field, "%d %s; the limit is %d", n, what, limit)
+	}
+}
+
+func (c *limitChecker) between(field string, n, lo, hi int) {
+	if n < lo || n > hi {
+		c.fail(field, "%d is out of range; the limits are %d and %d", n, lo, hi)
+	}
+}
+
+func (c *limitChecker) seconds(field string, s float64) {
+	if s < 0 || s > MaxDurationSeconds {
+		c.fail(field, "%g seconds is out of range; the limits are 0 and %d", s, MaxDurationSeconds)
+	}
+}
+
+func (c *limitChecker) labels(field string, l Labels) {
+	c.count(field, len(l), "labels", MaxLabels)
+	for _, k := range sortedKeys(l) {
+		f := field + "/" + pointerToken(k)
+		c.text(f, k, "label key", MaxKeyBytes)
+		if s, ok := l[k].(string); ok {
+			c.text(f, s, "label value", MaxLabelValueBytes)
+		}
+	}
+}
+
+func (c *limitChecker) tags(field string, t map[string]any) {
+	c.count(field, len(t), "tags", MaxTags)
+	c.tagObject(field, t)
+}
+
+// tagObject and tagValue walk a tag value: every key and string within their limits,
+// every nested object and array with at most MaxTags entries. (Decode already bounded
+// the depth.)
+func (c *limitChecker) tagObject(field string, m map[string]any) {
+	for _, k := range sortedKeys(m) {
+		f := field + "/" + pointerToken(k)
+		c.text(f, k, "tag key", MaxKeyBytes)
+		c.tagValue(f, m[k])
+	}
+}
+
+func (c *limitChecker) tagValue(field string, v any) {
+	switch v := v.(type) {
+	case string:
+		c.text(field, v, "tag value", MaxTagValueBytes)
+	case map[string]any:
+		c.count(field, len(v), "entries", MaxTags)
+		c.tagObject(field, v)
+	case []any:
+		c.count(field, len(v), "entries", MaxTags)
+		for i, x := range v {
+			c.tagValue(fmt.Sprintf("%s/%d", field, i), x)
+		}
+	}
+}
+
+func (c *limitChecker) selectors(field string, ss []WorkerSelector) {
+	c.count(field, len(ss), "worker selectors", MaxWorkerSelectors)
+	for i, s := range ss {
+		f := fmt.Sprintf("%s/%d/", field, i)
+		c.text(f+"key", s.Key, "selector key", MaxKeyBytes)
+		if v, ok := s.Value.(string); ok {
+			c.text(f+"value", v, "selector value", MaxLabelValueBytes)
+		}
+		c.seconds(f+"expiresAfterSeconds", s.ExpiresAfterSeconds)
+	}
+}
+
+// policy checks the byte lengths in a policy's spec (the schema has checked the
+// counts, and characters). A spec that does not decode is left to the engine, which
+// says what is wrong with it.
+func (c *limitChecker) policy(p *PolicyPut) {
+	switch p.Kind {
+	case KindQueue:
+		var s QueueSpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			c.labels("spec/labels", s.Labels)
+		}
+	case KindDistributionPolicy:
+		var s DistributionPolicySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+		}
+	case KindWorkflow:
+		var s WorkflowSpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			for i, f := range s.Filters {
+				c.text(fmt.Sprintf("spec/filters/%d/name", i), f.Name, "name", MaxNameBytes)
+			}
+		}
+	case KindExceptionPolicy:
+		var s ExceptionPolicySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			for i, r := range s.Rules {
+				for j, a := range r.Actions {
+					f := fmt.Sprintf("spec/rules/%d/actions/%d/", i, j)
+					c.text(f+"dispositionCode", a.DispositionCode, "dispositionCode", MaxDispositionCodeBytes)
+					c.text(f+"note", a.Note, "note", MaxNoteBytes)
+					c.labels(f+"labelsToUpsert", a.LabelsToUpsert)
+					c.selectors(f+"workerSelectors", a.WorkerSelectors)
+				}
+			}
+		}
+	case KindClassificationPolicy:
+		var s ClassificationPolicySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+			for i, a := range s.WorkerSelectors {
+				f := fmt.Sprintf("spec/workerSelectorAttachments/%d/", i)
+				c.text(f+"key", a.Key, "key", MaxKeyBytes)
+				c.selectors(f+"selectors", a.Selectors)
+				for j, al := range a.Allocations {
+					c.selectors(fmt.Sprintf("%sallocations/%d/selectors", f, j), al.Selectors)
+				}
+			}
+			for i, a := range s.QueueSelectors {
+				c.text(fmt.Sprintf("spec/queueSelectorAttachments/%d/key", i), a.Key, "key", MaxKeyBytes)
+			}
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// pointerToken escapes a key as an RFC 6901 pointer token, as the schema errors do.
+func pointerToken(k string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+}
