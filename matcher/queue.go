@@ -156,5 +156,6 @@ func (e *Engine) enqueue(j *Job) {
 // dequeue takes j out of its queue and records the KV delete.
 func (e *Engine) dequeue(j *Job) {
 	e.queue(j.QueueID).remove(j)
+	e.emptied[j.QueueID] = true
 	e.queueOps = append(e.queueOps, Op{Bucket: events.BucketQueues, Key: QueueKey(j)})
 }
