@@ -29,7 +29,7 @@ func (h *harness) reload() *harness {
 			kv[b][k] = append([]byte(nil), v...)
 		}
 	}
-	return &harness{t: h.t, e: e, cfg: h.cfg, ids: ids, cmdN: h.cmdN, now: h.now, kv: kv}
+	return &harness{t: h.t, e: e, cfg: h.cfg, ids: ids, cmdN: h.cmdN, now: h.now, lastTick: h.lastTick, kv: kv}
 }
 
 // requireSameEngine checks that two engines hold the same state: the same entities

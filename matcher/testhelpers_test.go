@@ -34,7 +34,9 @@ type harness struct {
 	ids  *idSeq
 	cmdN int
 	now  time.Time
-	kv   kvModel
+	// lastTick is the time of the last Tick (or Resume): every timer due then has fired.
+	lastTick time.Time
+	kv       kvModel
 	// all is every event the engine emitted, in order.
 	all []ev
 }
@@ -86,7 +88,7 @@ func (h *harness) doID(id string, typ events.Type, data any) outcome {
 // tick moves the clock to at and fires the due timers.
 func (h *harness) tick(at time.Time) outcome {
 	h.t.Helper()
-	h.now = at
+	h.now, h.lastTick = at, at
 	return h.record(h.e.Tick(at))
 }
 
