@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -105,6 +106,8 @@ type Engine struct {
 	timers   timerHeap
 	seq      uint64 // last enqueue sequence
 	epoch    uint64 // largest registration epoch handed out or loaded
+	// seqStored is the sequence last written under SeqKey.
+	seqStored uint64
 
 	// per-Apply scratch
 	now        time.Time
@@ -119,6 +122,8 @@ type Engine struct {
 	queueOps    []Op
 	// emptied are the queues a job left; finish drops those left empty.
 	emptied map[string]bool
+	// forgot is set when a job was forgotten: finish records the sequence.
+	forgot bool
 	// touched queues are matched whole (after a policy change, at resume); touched
 	// jobs against their queue's workers; touched workers against their queues' jobs.
 	touched     map[string]bool
@@ -162,6 +167,7 @@ func (e *Engine) reset() {
 	e.timers = nil
 	e.seq = 0
 	e.epoch = 0
+	e.seqStored = 0
 }
 
 // Job returns a copy of a job's public snapshot.
@@ -214,6 +220,7 @@ func (e *Engine) begin(now time.Time) {
 	e.dirtyCursor = map[string]bool{}
 	e.queueOps = nil
 	e.emptied = map[string]bool{}
+	e.forgot = false
 	e.touched = map[string]bool{}
 	e.touchedJobs = map[string]bool{}
 	e.checkJobs = map[string]bool{}
@@ -268,6 +275,10 @@ func (e *Engine) finish() *Result {
 	res.Ops = append(res.Ops, e.queueOps...)
 	for _, q := range sortedKeys(e.dirtyCursor) {
 		res.Ops = append(res.Ops, Op{Bucket: events.BucketQueues, Key: CursorKey(q), Value: []byte(e.cursors[q])})
+	}
+	if e.forgot && e.seq != e.seqStored {
+		res.Ops = append(res.Ops, Op{Bucket: events.BucketQueues, Key: SeqKey, Value: []byte(strconv.FormatUint(e.seq, 10))})
+		e.seqStored = e.seq
 	}
 	e.res = nil
 	return res

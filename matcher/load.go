@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,8 @@ type State struct {
 	Offers  map[string][]byte
 	// Policies by "<kind>.<id>".
 	Policies map[string][]byte
-	// Queues is the queues bucket; Load reads the round-robin cursors from it (the
-	// queues themselves are rebuilt from the jobs).
+	// Queues is the queues bucket; Load reads the round-robin cursors and the enqueue
+	// sequence (SeqKey) from it (the queues themselves are rebuilt from the jobs).
 	Queues map[string][]byte
 }
 
@@ -37,6 +38,13 @@ func (e *Engine) Load(s State) error {
 	for k, v := range s.Queues {
 		if q, ok := strings.CutPrefix(k, CursorKey("")); ok {
 			e.cursors[q] = string(v)
+		}
+		if k == SeqKey {
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", SeqKey, err)
+			}
+			e.seq, e.seqStored = n, n
 		}
 	}
 	for k, v := range s.Jobs {

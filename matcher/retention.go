@@ -113,6 +113,7 @@ func (e *Engine) forgetJob(id string) {
 	}
 	delete(e.jobs, id)
 	e.dirtyJobs[id] = true // no longer in the map: finish writes a delete
+	e.forgot = true
 }
 
 // forgetWorker deletes an inactive worker whose retention ran out, its ended offers

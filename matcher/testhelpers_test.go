@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -473,6 +474,19 @@ func requireKVMatches(t testing.TB, m kvModel, e *Engine) {
 			queued[QueueKey(j)] = []byte(j.JobID)
 		}
 	}
+	// the enqueue sequence, kept once a job was forgotten: with the stored jobs', it
+	// gives back the engine's
+	seq := uint64(0)
+	for _, j := range e.jobs {
+		seq = max(seq, j.Seq)
+	}
+	if v, ok := m[events.BucketQueues][SeqKey]; ok {
+		queued[SeqKey] = v
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		require.NoError(t, err)
+		seq = max(seq, n)
+	}
+	require.Equal(t, e.seq, seq, "the stored enqueue sequence")
 	check(events.BucketQueues, queued)
 	for id := range e.queues {
 		require.Equal(t, nilIfEmpty(e.QueueJobIDs(id)), nilIfEmpty(m.queueOrder(id)), "queue %s order", id)
