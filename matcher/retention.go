@@ -1,7 +1,6 @@
 package matcher
 
 import (
-	"sort"
 	"time"
 
 	"github.com/patchbay/patchbay/lifecycle"
@@ -108,7 +107,7 @@ func (e *Engine) forgetJob(id string) {
 	if j == nil || !j.status().Terminal() || e.jobForgetAt(j).After(e.now) {
 		return
 	}
-	for _, o := range sortedOffers(e.offersByJob[id]) {
+	for _, o := range e.offersByJob[id] { // dropping while ranging is safe
 		e.dropOffer(o)
 	}
 	delete(e.jobs, id)
@@ -125,7 +124,7 @@ func (e *Engine) forgetWorker(id string) {
 	if w == nil || !w.inactive() || e.workerForgetAt(w).After(e.now) {
 		return
 	}
-	for _, o := range sortedOffers(e.offersByWorker[id]) {
+	for _, o := range e.offersByWorker[id] { // dropping while ranging is safe; order does not matter
 		j := e.jobs[o.JobID]
 		if j != nil && !j.status().Terminal() {
 			if _, ok := j.Declined[id]; ok {
@@ -199,20 +198,11 @@ func (e *Engine) dropOffer(o *Offer) {
 // dropEndedOffers deletes the ended offers of last's job to last's worker but last,
 // which has just ended.
 func (e *Engine) dropEndedOffers(last *Offer) {
-	for _, o := range sortedOffers(e.offersByJob[last.JobID]) {
+	for _, o := range e.offersByJob[last.JobID] { // dropping while ranging is safe
 		if o != last && o.WorkerID == last.WorkerID && o.status() != lifecycle.OfferIssued {
 			e.dropOffer(o)
 		}
 	}
-}
-
-func sortedOffers(m map[string]*Offer) []*Offer {
-	out := make([]*Offer, 0, len(m))
-	for _, o := range m {
-		out = append(out, o)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].OfferID < out[b].OfferID })
-	return out
 }
 
 // nextEpoch is a new registration epoch: the current time in nanoseconds, or one more
