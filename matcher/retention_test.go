@@ -512,6 +512,7 @@ func TestRetentionLeavesNothingBehind(t *testing.T) {
 		peak = max(peak, len(e.jobs)+len(e.offers))
 	}
 	// within the retention the engine holds what ended in the last second, not more
+	t.Logf("%d jobs: at most %d jobs and offers in memory at once", n, peak)
 	require.Less(t, peak, 1000, "jobs and offers in memory at the peak")
 	now = now.Add(2 * retention)
 	tick()
