@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -28,6 +29,8 @@ type Config struct {
 	NewID func() string
 	// Retention is how long a closed or cancelled job, and a deregistered worker that
 	// holds nothing, is kept before the engine forgets it (RetentionDefault when zero).
+	// A job forgotten is unknown afterwards: a command naming it is refused, and a
+	// job.created sent again with its id creates it again.
 	Retention time.Duration
 }
 
@@ -90,7 +93,11 @@ type Engine struct {
 	jobs    map[string]*Job
 	workers map[string]*Worker
 	offers  map[string]*Offer
-	queues  map[string]*Queue
+	// offersByJob and offersByWorker index every offer in offers: job or worker id ->
+	// offer id -> offer.
+	offersByJob    map[string]map[string]*Offer
+	offersByWorker map[string]map[string]*Offer
+	queues         map[string]*Queue
 	// policies by "<kind>.<id>"; cursors is each round-robin queue's last offered worker.
 	policies map[string]*policy
 	cursors  map[string]string
@@ -98,6 +105,9 @@ type Engine struct {
 	rates    rates
 	timers   timerHeap
 	seq      uint64 // last enqueue sequence
+	epoch    uint64 // largest registration epoch handed out or loaded
+	// seqStored is the sequence last written under SeqKey.
+	seqStored uint64
 
 	// per-Apply scratch
 	now        time.Time
@@ -110,6 +120,10 @@ type Engine struct {
 	dirtyPolicy map[string]bool
 	dirtyCursor map[string]bool
 	queueOps    []Op
+	// emptied are the queues a job left; finish drops those left empty.
+	emptied map[string]bool
+	// forgot is set when a job was forgotten: finish records the sequence.
+	forgot bool
 	// touched queues are matched whole (after a policy change, at resume); touched
 	// jobs against their queue's workers; touched workers against their queues' jobs.
 	touched     map[string]bool
@@ -142,6 +156,8 @@ func (e *Engine) reset() {
 	e.jobs = map[string]*Job{}
 	e.workers = map[string]*Worker{}
 	e.offers = map[string]*Offer{}
+	e.offersByJob = map[string]map[string]*Offer{}
+	e.offersByWorker = map[string]map[string]*Offer{}
 	e.queues = map[string]*Queue{}
 	e.policies = map[string]*policy{}
 	e.cursors = map[string]string{}
@@ -150,6 +166,8 @@ func (e *Engine) reset() {
 	e.rates = rates{}
 	e.timers = nil
 	e.seq = 0
+	e.epoch = 0
+	e.seqStored = 0
 }
 
 // Job returns a copy of a job's public snapshot.
@@ -201,6 +219,8 @@ func (e *Engine) begin(now time.Time) {
 	e.dirtyPolicy = map[string]bool{}
 	e.dirtyCursor = map[string]bool{}
 	e.queueOps = nil
+	e.emptied = map[string]bool{}
+	e.forgot = false
 	e.touched = map[string]bool{}
 	e.touchedJobs = map[string]bool{}
 	e.checkJobs = map[string]bool{}
@@ -219,15 +239,31 @@ func (e *Engine) finish() *Result {
 		}
 	}
 	e.matchTouched()
+	e.pruneQueues()
 	res := e.res
+	// An entity no longer in its map was forgotten: its key is deleted.
 	for _, id := range sortedKeys(e.dirtyJobs) {
-		res.Ops = append(res.Ops, Op{Bucket: events.BucketJobs, Key: id, Value: mustJSON(e.jobs[id])})
+		op := Op{Bucket: events.BucketJobs, Key: id}
+		if j := e.jobs[id]; j != nil {
+			e.noteJobEnd(j)
+			op.Value = mustJSON(j)
+		}
+		res.Ops = append(res.Ops, op)
 	}
 	for _, id := range sortedKeys(e.dirtyWrk) {
-		res.Ops = append(res.Ops, Op{Bucket: events.BucketWorkers, Key: id, Value: mustJSON(e.workers[id])})
+		op := Op{Bucket: events.BucketWorkers, Key: id}
+		if w := e.workers[id]; w != nil {
+			e.noteWorkerState(w)
+			op.Value = mustJSON(w)
+		}
+		res.Ops = append(res.Ops, op)
 	}
 	for _, id := range sortedKeys(e.dirtyOffer) {
-		res.Ops = append(res.Ops, Op{Bucket: events.BucketOffers, Key: id, Value: mustJSON(e.offers[id])})
+		op := Op{Bucket: events.BucketOffers, Key: id}
+		if o := e.offers[id]; o != nil {
+			op.Value = mustJSON(o)
+		}
+		res.Ops = append(res.Ops, op)
 	}
 	for _, k := range sortedKeys(e.dirtyPolicy) {
 		op := Op{Bucket: events.BucketPolicies, Key: k}
@@ -239,6 +275,10 @@ func (e *Engine) finish() *Result {
 	res.Ops = append(res.Ops, e.queueOps...)
 	for _, q := range sortedKeys(e.dirtyCursor) {
 		res.Ops = append(res.Ops, Op{Bucket: events.BucketQueues, Key: CursorKey(q), Value: []byte(e.cursors[q])})
+	}
+	if e.forgot && e.seq != e.seqStored {
+		res.Ops = append(res.Ops, Op{Bucket: events.BucketQueues, Key: SeqKey, Value: []byte(strconv.FormatUint(e.seq, 10))})
+		e.seqStored = e.seq
 	}
 	e.res = nil
 	return res

@@ -345,7 +345,7 @@ func TestDeclineForgottenAfterReregistration(t *testing.T) {
 				out = h.update(events.WorkerRegister{WorkerID: "alice", AvailableForOffers: new(true)})
 			}
 			requireOK(t, out)
-			require.Equal(t, epoch+1, h.e.workers["alice"].Epoch)
+			require.Greater(t, h.e.workers["alice"].Epoch, epoch)
 			require.Equal(t, []events.Type{events.TypeWorkerRegistered, events.TypeOfferIssued}, out.types())
 			require.Equal(t, "alice", h.offeredTo("j1"))
 			require.Equal(t, []string{"alice", "alice"}, h.issuedTo("j1"))

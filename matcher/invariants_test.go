@@ -27,7 +27,12 @@ import (
 //   - every change is in the Result's Ops (the KV model equals the engine), and Load
 //     from them gives back the same engine;
 //   - the engine is work-conserving: once no timer is due, no queued job without an
-//     offer has an eligible worker.
+//     offer has an eligible worker;
+//   - retention (a short one, and steps that jump past it): no job ended longer than
+//     Retention ago and no worker inactive longer than that is still in memory, no
+//     offer outlives its job, a job keeps at most one outstanding and one ended offer
+//     per worker, and the engine's size is bounded by live work plus what ended within
+//     the retention.
 func TestRandomizedInvariants(t *testing.T) {
 	seeds := []int64{1, 2, 3, 4}
 	steps := 3000
@@ -65,16 +70,22 @@ type sim struct {
 	creates   map[string]*events.JobCreated // CloudEvent id -> data, for re-sends
 	createIDs []string
 	counts    map[string]int
-	last      string // digest after the previous step
+	// endedAt and inactiveAt are when each job ended and each worker became inactive,
+	// from the events and snapshots of the steps (the retention model).
+	endedAt    map[string]time.Time
+	inactiveAt map[string]time.Time
+	forgotten  map[string]bool // jobs forgotten (their ids may be created again)
+	last       string          // digest after the previous step
 	// lateAccept is set when the step accepts an issued offer at or after its expiry
 	lateAccept bool
 }
 
 func newSim(t *testing.T, seed int64) *sim {
 	s := &sim{
-		t:        t,
-		r:        rand.New(rand.NewSource(seed)),
-		h:        newHarness(t, Config{OfferExpiry: 20 * time.Second, QueueOfferExpiry: map[string]time.Duration{"q2": 7 * time.Second}}),
+		t: t,
+		r: rand.New(rand.NewSource(seed)),
+		h: newHarness(t, Config{OfferExpiry: 20 * time.Second, QueueOfferExpiry: map[string]time.Duration{"q2": 7 * time.Second},
+			Retention: simRetention}),
 		workers:  []string{"w1", "w2", "w3", "w4", "w5"},
 		queues:   []string{"q1", "q2", "q3"},
 		epoch:    map[string]int{},
@@ -84,6 +95,10 @@ func newSim(t *testing.T, seed int64) *sim {
 		accepted: map[string]bool{},
 		creates:  map[string]*events.JobCreated{},
 		counts:   map[string]int{},
+
+		endedAt:    map[string]time.Time{},
+		inactiveAt: map[string]time.Time{},
+		forgotten:  map[string]bool{},
 	}
 	// every worker keeps its capacity configuration (the engine cannot give back
 	// capacity a held job already takes); queues, labels and availability change.
@@ -98,6 +113,10 @@ func newSim(t *testing.T, seed int64) *sim {
 	return s
 }
 
+// simRetention is the randomized test's retention: short, so that jobs and workers
+// are forgotten all along the run.
+const simRetention = time.Minute
+
 func (s *sim) pick(n int) int { return s.r.Intn(n) }
 
 func (s *sim) run(steps int) {
@@ -110,7 +129,10 @@ func (s *sim) run(steps int) {
 	s.t.Logf("steps: %v; jobs %d, offers %d", s.counts, len(s.h.e.jobs), len(s.h.e.offers))
 	// the run exercised the engine
 	require.Positive(s.t, s.counts["late accept refused"])
-	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update"} {
+	require.Positive(s.t, s.counts["job forgotten"])
+	require.Positive(s.t, s.counts["worker forgotten"])
+	require.Positive(s.t, s.counts["job created again after forgotten"])
+	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update", "past retention"} {
 		require.Positive(s.t, s.counts[k+" ok"], "no successful %s", k)
 	}
 }
@@ -263,6 +285,8 @@ func (s *sim) step() (string, outcome) {
 		return "job update", h.updateMode(j, kind)
 	case p < 90:
 		return "tick", h.tick(h.advance(time.Duration(s.r.Intn(15000)) * time.Millisecond))
+	case p < 92: // past the retention of everything that ended so far
+		return "past retention", h.tick(h.advance(simRetention + time.Duration(s.r.Intn(int(simRetention/time.Millisecond)))*time.Millisecond))
 	default:
 		at, ok := h.e.NextDeadline()
 		if !ok || at.Before(h.now) {
@@ -482,6 +506,7 @@ func (s *sim) after(i int, name string, o outcome) {
 	}
 	checkInvariants(t, h.e)
 	s.checkWorkConserving(i)
+	s.checkRetention(i, o)
 	if i%50 == 49 {
 		requireKVMatches(t, h.kv, h.e)
 	}
@@ -495,8 +520,154 @@ func (s *sim) after(i int, name string, o outcome) {
 			s.counts["resume changed"]++
 		}
 		checkInvariants(t, h2.e)
+		s.h.lastTick = h2.now
+		s.checkRetention(i, o)
 	}
 	s.last = s.digest()
+}
+
+// checkRetention checks what the engine keeps against the test's model of when each
+// job ended and each worker became inactive.
+func (s *sim) checkRetention(i int, o outcome) {
+	t, e, h := s.t, s.h.e, s.h
+	for _, x := range o.Evs {
+		switch x.Type {
+		case events.TypeWorkerRegistered, events.TypeWorkerUpdated, events.TypeWorkerDeregistered:
+			delete(s.inactiveAt, x.Worker.WorkerID) // a command restarts the worker's retention
+		case events.TypeJobReceived:
+			if s.forgotten[x.Job.JobID] {
+				s.counts["job created again after forgotten"]++
+				delete(s.forgotten, x.Job.JobID)
+			}
+		case events.TypeJobClosed, events.TypeJobCancelled:
+			s.endedAt[x.Job.JobID] = x.Time
+		}
+	}
+	// jobs: a terminal job is kept exactly until Retention after it ended
+	for id, at := range s.endedAt {
+		j := e.jobs[id]
+		if j == nil {
+			require.False(t, h.lastTick.Before(at.Add(simRetention)), "step %d: job %s forgotten before its retention ran out", i, id)
+			delete(s.endedAt, id)
+			s.forgetJob(id)
+			s.counts["job forgotten"]++
+			continue
+		}
+		require.True(t, j.status().Terminal(), "step %d: job %s ended but is %s", i, id, j.Status)
+		require.NotNil(t, j.EndedAt, "step %d: job %s has no end time", i, id)
+		require.True(t, at.Equal(*j.EndedAt), "step %d: job %s ended at %s, stored %s", i, id, at, j.EndedAt)
+		require.True(t, h.lastTick.Before(at.Add(simRetention)), "step %d: job %s ended at %s is still kept at %s", i, id, at, h.lastTick)
+	}
+	for id, j := range e.jobs {
+		if j.status().Terminal() {
+			_, ok := s.endedAt[id]
+			require.True(t, ok, "step %d: terminal job %s without an end event", i, id)
+		}
+	}
+	// workers: an inactive worker is kept exactly until Retention after it became inactive
+	for _, w := range s.workers {
+		x := e.workers[w]
+		at, tracked := s.inactiveAt[w]
+		switch {
+		case x == nil:
+			if tracked {
+				require.False(t, h.lastTick.Before(at.Add(simRetention)), "step %d: worker %s forgotten before its retention ran out", i, w)
+				delete(s.inactiveAt, w)
+				s.counts["worker forgotten"]++
+			}
+		case x.State == events.WorkerInactive:
+			if !tracked {
+				at = h.now
+				s.inactiveAt[w] = at
+			}
+			require.NotNil(t, x.InactiveSince, "step %d: inactive worker %s has no inactiveSince", i, w)
+			require.True(t, at.Equal(*x.InactiveSince), "step %d: worker %s inactive since %s, stored %s", i, w, at, x.InactiveSince)
+			require.True(t, h.lastTick.Before(at.Add(simRetention)), "step %d: worker %s inactive since %s is still kept at %s", i, w, at, h.lastTick)
+		default:
+			delete(s.inactiveAt, w)
+			require.Nil(t, x.InactiveSince, "step %d: %s worker %s has inactiveSince", i, x.State, w)
+		}
+	}
+	checkRetained(t, e)
+}
+
+// forgetJob drops a forgotten job from the test's models (its id may be used again).
+func (s *sim) forgetJob(id string) {
+	delete(s.assigned, id)
+	delete(s.declines, id)
+	s.forgotten[id] = true
+}
+
+// checkRetained checks that an engine keeps only what live work and the retention
+// need: the offer indexes hold exactly the offers; a job keeps at most one outstanding
+// and one ended offer per worker; an offer of a forgotten worker is the accepted offer
+// its job's assignment names; and so the engine's size is bounded by its live work
+// and what ended within the retention.
+func checkRetained(t testing.TB, e *Engine) {
+	t.Helper()
+	n := 0
+	for jobID, set := range e.offersByJob {
+		for id, o := range set {
+			if e.offers[id] != o || o.JobID != jobID || e.offersByWorker[o.WorkerID][id] != o {
+				t.Fatalf("retention: offer %s is misindexed", id)
+			}
+			n++
+		}
+	}
+	if n != len(e.offers) {
+		t.Fatalf("retention: %d offers indexed by job, %d offers", n, len(e.offers))
+	}
+	n = 0
+	for _, set := range e.offersByWorker {
+		n += len(set)
+	}
+	if n != len(e.offers) {
+		t.Fatalf("retention: %d offers indexed by worker, %d offers", n, len(e.offers))
+	}
+	type pair struct{ job, worker string }
+	issued, ended := map[pair]int{}, map[pair]int{}
+	for id, o := range e.offers {
+		j := e.jobs[o.JobID]
+		if j == nil {
+			t.Fatalf("retention: offer %s outlives its job %s", id, o.JobID)
+		}
+		if e.workers[o.WorkerID] == nil && (j.Assignment == nil || j.Assignment.OfferID != id) {
+			t.Fatalf("retention: offer %s of forgotten worker %s is kept", id, o.WorkerID)
+		}
+		p := pair{o.JobID, o.WorkerID}
+		if o.status() == lifecycle.OfferIssued {
+			issued[p]++
+		} else {
+			ended[p]++
+		}
+		if issued[p] > 1 || ended[p] > 1 {
+			t.Fatalf("retention: job %s keeps %d outstanding and %d ended offers to %s", p.job, issued[p], ended[p], p.worker)
+		}
+	}
+	liveJobs, queued := 0, 0
+	for _, j := range e.jobs {
+		if !j.status().Terminal() {
+			liveJobs++
+		}
+	}
+	for _, q := range e.queues {
+		if len(q.jobs) == 0 {
+			t.Fatalf("retention: empty queue %s is kept", q.ID)
+		}
+		queued += len(q.jobs)
+	}
+	// jobs and workers in memory are live or ended within the retention (checked by
+	// the caller); offers are at most two per job and worker, plus the assignment's.
+	jobs, workers := len(e.jobs), len(e.workers)
+	size := jobs + len(e.offers) + workers + queued
+	if bound := jobs + workers + jobs*(2*workers+1) + liveJobs; size > bound {
+		t.Fatalf("retention: engine holds %d entities, more than %d for %d jobs (%d live) and %d workers", size, bound, jobs, liveJobs, workers)
+	}
+	for q, ts := range e.rates.times {
+		if len(ts) == 0 || len(ts) > rateSamples {
+			t.Fatalf("retention: rates of queue %s hold %d times", q, len(ts))
+		}
+	}
 }
 
 // checkWorkConserving: when no timer is due, every queued job without an outstanding

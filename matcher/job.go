@@ -37,6 +37,9 @@ type Job struct {
 	// job.unassign that changed the job.
 	UpdatedBy    string `json:"updatedBy,omitempty"`
 	UnassignedBy string `json:"unassignedBy,omitempty"`
+	// EndedAt is when the job became terminal (closed or cancelled); the engine
+	// forgets it Retention later. Jobs stored before it existed use endedAt().
+	EndedAt *time.Time `json:"endedAt,omitempty"`
 }
 
 // repeated answers a command that already did its work on j (same CloudEvent id).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,13 +18,14 @@ type State struct {
 	Offers  map[string][]byte
 	// Policies by "<kind>.<id>".
 	Policies map[string][]byte
-	// Queues is the queues bucket; Load reads the round-robin cursors from it (the
-	// queues themselves are rebuilt from the jobs).
+	// Queues is the queues bucket; Load reads the round-robin cursors and the enqueue
+	// sequence (SeqKey) from it (the queues themselves are rebuilt from the jobs).
 	Queues map[string][]byte
 }
 
 // Load replaces the engine's state with a persisted one and rebuilds the indexes
-// (queues in dispatch order) and the timers (offer expiry, retry-offer-at, close-at).
+// (queues in dispatch order, offers by job and worker) and the timers (offer expiry,
+// retry-offer-at, close-at, forgetting of ended jobs and inactive workers).
 func (e *Engine) Load(s State) error {
 	e.reset()
 	for k, v := range s.Policies {
@@ -37,6 +39,13 @@ func (e *Engine) Load(s State) error {
 		if q, ok := strings.CutPrefix(k, CursorKey("")); ok {
 			e.cursors[q] = string(v)
 		}
+		if k == SeqKey {
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", SeqKey, err)
+			}
+			e.seq, e.seqStored = n, n
+		}
 	}
 	for k, v := range s.Jobs {
 		j := &Job{}
@@ -47,6 +56,9 @@ func (e *Engine) Load(s State) error {
 		if j.Seq > e.seq {
 			e.seq = j.Seq
 		}
+		for _, d := range j.Declined {
+			e.epoch = max(e.epoch, d.Epoch)
+		}
 	}
 	for k, v := range s.Workers {
 		w := &Worker{}
@@ -55,13 +67,17 @@ func (e *Engine) Load(s State) error {
 		}
 		e.workers[w.WorkerID] = w
 		e.index.reindex(w)
+		e.epoch = max(e.epoch, w.Epoch)
+		if w.inactive() {
+			e.schedule(e.workerForgetAt(w), timerForgetWorker, w.WorkerID)
+		}
 	}
 	for k, v := range s.Offers {
 		o := &Offer{}
 		if err := json.Unmarshal(v, o); err != nil {
 			return fmt.Errorf("load offer %q: %w", k, err)
 		}
-		e.offers[o.OfferID] = o
+		e.addOffer(o)
 		if o.status() == lifecycle.OfferIssued {
 			e.schedule(o.ExpiresAt, timerOfferExpiry, o.OfferID)
 		}
@@ -85,6 +101,9 @@ func (e *Engine) Load(s State) error {
 			if j.ScheduledCloseAt != nil {
 				e.schedule(*j.ScheduledCloseAt, timerCloseAt, j.JobID)
 			}
+		}
+		if j.status().Terminal() {
+			e.schedule(e.jobForgetAt(j), timerForgetJob, j.JobID)
 		}
 	}
 	return nil

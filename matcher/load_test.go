@@ -29,7 +29,7 @@ func (h *harness) reload() *harness {
 			kv[b][k] = append([]byte(nil), v...)
 		}
 	}
-	return &harness{t: h.t, e: e, cfg: h.cfg, ids: ids, cmdN: h.cmdN, now: h.now, kv: kv}
+	return &harness{t: h.t, e: e, cfg: h.cfg, ids: ids, cmdN: h.cmdN, now: h.now, lastTick: h.lastTick, kv: kv}
 }
 
 // requireSameEngine checks that two engines hold the same state: the same entities
@@ -78,8 +78,13 @@ func sameEvents(t testing.TB, want, got []ev) {
 // richState drives an engine through every kind of state: queued jobs with and
 // without offers, declines with and without retry time, assigned, completed with a
 // close scheduled, closed and cancelled jobs, a draining and an inactive worker.
-func richState(t *testing.T) *harness {
-	h := newHarness(t, Config{OfferExpiry: 30 * time.Second, QueueOfferExpiry: map[string]time.Duration{"q2": 10 * time.Second}})
+// A retention, when given, replaces the default.
+func richState(t *testing.T, retention ...time.Duration) *harness {
+	cfg := Config{OfferExpiry: 30 * time.Second, QueueOfferExpiry: map[string]time.Duration{"q2": 10 * time.Second}}
+	for _, r := range retention {
+		cfg.Retention = r
+	}
+	h := newHarness(t, cfg)
 	step := func(o outcome) outcome { t.Helper(); requireOK(t, o); h.advance(time.Second); return o }
 	step(h.register("alice", wQueues("q1", "q2"), wCapacity(3, ch("voice", 1, 0), ch("chat", 1, 1)), wLabels(events.Labels{"lang": "fr", "level": float64(3)})))
 	step(h.register("bob", wLabels(events.Labels{"lang": "en"})))

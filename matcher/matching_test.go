@@ -244,6 +244,9 @@ func TestCancelFromNewStates(t *testing.T) {
 	requireRefused(t, h.updateMode("susp", events.MatchQueueAndMatch), events.ErrInvalidTransition)
 	requireRefused(t, h.updateMode("nope", events.MatchQueueAndMatch), events.ErrUnknownJob)
 	checkInvariants(t, h.e)
-	_, ok := h.e.NextDeadline()
-	require.False(t, ok)
+	// nothing is left to do but forget the cancelled jobs, the first a retention
+	// after it was cancelled
+	next, ok := h.e.NextDeadline()
+	require.True(t, ok)
+	require.Equal(t, t0.Add(RetentionDefault), next)
 }

@@ -12,7 +12,7 @@ func (e *Engine) issue(j *Job, w *Worker, cost int) {
 		ChannelID: j.ChannelID, CapacityCost: cost, Status: string(lifecycle.OfferIssued),
 		IssuedAt: e.now, ExpiresAt: e.now.Add(e.offerExpiry(j.QueueID)),
 	}}
-	e.offers[o.OfferID] = o
+	e.addOffer(o)
 	j.OfferIDs = append(j.OfferIDs, o.OfferID)
 	w.Loads = append(w.Loads, Load{JobID: j.JobID, OfferID: o.OfferID, ChannelID: j.ChannelID, Cost: cost})
 	w.refreshState()
@@ -25,11 +25,15 @@ func (e *Engine) issue(j *Job, w *Worker, cost int) {
 }
 
 // end moves an issued offer to a terminal status, frees the worker's capacity it
-// held, takes it off the job, emits the event and marks the queue for matching.
+// held, takes it off the job, emits the event and marks the queue for matching. The
+// offer replaces the job's earlier ended offers to the same worker, which are
+// deleted: a job keeps at most one ended offer per worker (see retention.go), so its
+// offers are bounded by the workers, not by how many times it was offered.
 func (e *Engine) end(o *Offer, to lifecycle.OfferStatus, t events.Type, reason string) {
 	o.Status = string(to)
 	o.Reason = reason
 	e.dirtyOffer[o.OfferID] = true
+	e.dropEndedOffers(o)
 	if j := e.jobs[o.JobID]; j != nil {
 		j.removeOffer(o.OfferID)
 		e.dirtyJobs[j.JobID] = true

@@ -301,6 +301,7 @@ func (e *Engine) policyChanged(now, was *policy) {
 	switch p.Kind {
 	case events.KindQueue:
 		e.queue(p.ID).setOrder(e.queueSpec(p.ID).Order == events.OrderLIFO)
+		e.emptied[p.ID] = true // not kept if it has no jobs
 		e.touched[p.ID] = true
 		e.checkQueue(p.ID)
 	case events.KindExceptionPolicy:

@@ -136,6 +136,11 @@ func QueueKey(j *Job) string {
 // with a letter or digit, so it never collides with a job key).
 func CursorKey(queueID string) string { return "_cursor." + queueID }
 
+// SeqKey holds, in the queues bucket, the last enqueue sequence when the job that had
+// it may have been forgotten: Load takes the largest of it and the stored jobs'
+// sequences, so a reloaded engine numbers new jobs as the live one does.
+const SeqKey = "_seq"
+
 func (e *Engine) queue(id string) *Queue {
 	q := e.queues[id]
 	if q == nil {
@@ -156,5 +161,6 @@ func (e *Engine) enqueue(j *Job) {
 // dequeue takes j out of its queue and records the KV delete.
 func (e *Engine) dequeue(j *Job) {
 	e.queue(j.QueueID).remove(j)
+	e.emptied[j.QueueID] = true
 	e.queueOps = append(e.queueOps, Op{Bucket: events.BucketQueues, Key: QueueKey(j)})
 }

@@ -11,14 +11,43 @@ import (
 // rateWindow is how far back the assignment rate of a queue looks.
 const rateWindow = 15 * time.Minute
 
+// rateSamples caps the assignment times a queue keeps.
+const rateSamples = 1000
+
 // rates remembers recent assignment times per queue, in memory only: after a restart
-// the estimates start again from nothing.
+// the estimates start again from nothing. It is a sliding window: at most rateSamples
+// times per queue, none older than rateWindow once pruned, and no entry for a queue
+// without an assignment in the window, so it is bounded by recent work.
 type rates struct {
-	since time.Time              // when the engine started counting
-	times map[string][]time.Time // per queue, oldest first, within rateWindow
+	since  time.Time              // when the engine started counting
+	times  map[string][]time.Time // per queue, oldest first, within rateWindow
+	pruned time.Time              // when prune last ran
+}
+
+// prune drops the times older than rateWindow, and the queues left with none. It
+// scans every queue at most once per rateWindow (Tick and record call it), so it
+// costs next to nothing per command; between scans a queue holds at most two windows
+// of times (and never more than rateSamples).
+func (r *rates) prune(now time.Time) {
+	if now.Sub(r.pruned) < rateWindow {
+		return
+	}
+	r.pruned = now
+	for q, ts := range r.times {
+		i := 0
+		for i < len(ts) && now.Sub(ts[i]) > rateWindow {
+			i++
+		}
+		if i == len(ts) {
+			delete(r.times, q)
+		} else if i > 0 {
+			r.times[q] = append([]time.Time(nil), ts[i:]...)
+		}
+	}
 }
 
 func (r *rates) record(queueID string, at time.Time) {
+	r.prune(at)
 	if r.times == nil {
 		r.times = map[string][]time.Time{}
 	}
@@ -26,8 +55,8 @@ func (r *rates) record(queueID string, at time.Time) {
 	for len(ts) > 0 && at.Sub(ts[0]) > rateWindow {
 		ts = ts[1:]
 	}
-	if len(ts) > 1000 {
-		ts = ts[len(ts)-1000:]
+	if len(ts) > rateSamples {
+		ts = ts[len(ts)-rateSamples:]
 	}
 	r.times[queueID] = ts
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,9 @@ type harness struct {
 	ids  *idSeq
 	cmdN int
 	now  time.Time
-	kv   kvModel
+	// lastTick is the time of the last Tick (or Resume): every timer due then has fired.
+	lastTick time.Time
+	kv       kvModel
 	// all is every event the engine emitted, in order.
 	all []ev
 }
@@ -86,7 +89,7 @@ func (h *harness) doID(id string, typ events.Type, data any) outcome {
 // tick moves the clock to at and fires the due timers.
 func (h *harness) tick(at time.Time) outcome {
 	h.t.Helper()
-	h.now = at
+	h.now, h.lastTick = at, at
 	return h.record(h.e.Tick(at))
 }
 
@@ -471,6 +474,19 @@ func requireKVMatches(t testing.TB, m kvModel, e *Engine) {
 			queued[QueueKey(j)] = []byte(j.JobID)
 		}
 	}
+	// the enqueue sequence, kept once a job was forgotten: with the stored jobs', it
+	// gives back the engine's
+	seq := uint64(0)
+	for _, j := range e.jobs {
+		seq = max(seq, j.Seq)
+	}
+	if v, ok := m[events.BucketQueues][SeqKey]; ok {
+		queued[SeqKey] = v
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		require.NoError(t, err)
+		seq = max(seq, n)
+	}
+	require.Equal(t, e.seq, seq, "the stored enqueue sequence")
 	check(events.BucketQueues, queued)
 	for id := range e.queues {
 		require.Equal(t, nilIfEmpty(e.QueueJobIDs(id)), nilIfEmpty(m.queueOrder(id)), "queue %s order", id)

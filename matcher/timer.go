@@ -18,6 +18,8 @@ const (
 	timerJobTTL                              // id: job id
 	timerExceptionWait                       // id: job id
 	timerActivate                            // id: job id (scheduleAt of a scheduled job)
+	timerForgetJob                           // id: job id (Retention after it ended)
+	timerForgetWorker                        // id: worker id (Retention after it became inactive)
 )
 
 type timer struct {
@@ -83,6 +85,10 @@ func (e *Engine) live(t timer) bool {
 		return e.exceptionTimerLive(e.jobs[t.id], t.at)
 	case timerActivate:
 		return activationLive(e.jobs[t.id], t.at)
+	case timerForgetJob:
+		return e.forgetJobLive(e.jobs[t.id], t.at)
+	case timerForgetWorker:
+		return e.forgetWorkerLive(e.workers[t.id], t.at)
 	case timerJobTTL:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobQueued && j.ExpiresAt != nil && j.ExpiresAt.Equal(t.at)
@@ -105,10 +111,11 @@ func (e *Engine) live(t timer) bool {
 }
 
 // Tick fires every timer due at now: offers expire, declines whose retry time has
-// come make their job eligible again, scheduled closes happen. It returns nil when
-// nothing changed.
+// come make their job eligible again, scheduled closes happen, jobs and workers whose
+// retention ran out are forgotten. It returns nil when nothing changed.
 func (e *Engine) Tick(now time.Time) *Result {
 	e.begin(now)
+	e.rates.prune(e.now)
 	e.fireDue()
 	return e.finishQuiet()
 }
@@ -135,6 +142,10 @@ func (e *Engine) fireDue() {
 			e.exceptionWait(t.id)
 		case timerActivate:
 			e.activateJob(t.id)
+		case timerForgetJob:
+			e.forgetJob(t.id)
+		case timerForgetWorker:
+			e.forgetWorker(t.id)
 		}
 	}
 }

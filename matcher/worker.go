@@ -10,11 +10,17 @@ import (
 // Worker is a worker as the engine keeps it (and as it is stored in KV).
 type Worker struct {
 	events.Worker
-	// Epoch counts registrations: it grows when a deregistered worker registers
-	// again, which forgets its earlier declines.
+	// Epoch is the worker's registration epoch: it grows when a deregistered worker
+	// registers again, which forgets its earlier declines. New epochs come from
+	// Engine.nextEpoch, so a worker forgotten and registered again still starts an
+	// epoch greater than any a live job's declines recorded.
 	Epoch uint64 `json:"epoch"`
 	// Loads are what holds the worker's capacity: outstanding offers and held jobs.
 	Loads []Load `json:"loads,omitempty"`
+	// InactiveSince is when the worker last became inactive (not available for
+	// offers, holding nothing); the engine forgets it Retention later. Workers stored
+	// before it existed use inactiveSince().
+	InactiveSince *time.Time `json:"inactiveSince,omitempty"`
 }
 
 // Load is one claim on a worker's capacity.

@@ -145,7 +145,7 @@ func (e *Engine) setAvailable(w *Worker, available, was bool) {
 	w.AvailableForOffers = available
 	switch {
 	case available && !was:
-		w.Epoch++
+		w.Epoch = e.nextEpoch()
 	case !available && was:
 		for _, l := range append([]Load(nil), w.Loads...) {
 			if l.OfferID != "" {
@@ -176,6 +176,9 @@ func (e *Engine) revokeUnfit(w *Worker) {
 }
 
 func (e *Engine) finishWorker(w *Worker, t events.Type) {
+	// A command about the worker restarts its retention: finish stamps it again if it
+	// is still inactive, and a registration before it is forgotten cancels the forget.
+	w.InactiveSince = nil
 	w.refreshState()
 	e.index.reindex(w)
 	e.dirtyWrk[w.WorkerID] = true
