@@ -151,10 +151,12 @@ func newWorkerRunCmd(cf *clientFlags) *cobra.Command {
 		Long: `Run a demo worker. It subscribes to its offers, registers, and then for each offer:
 accepts it, works for --work, completes the job, wraps up for --wrap-up and closes
 the job with --disposition. It holds as many jobs at once as its capacity allows.
-With --decline-every N it declines every Nth offer instead.
+With --decline-every N it declines every Nth offer instead. Its accept, complete and
+close are resent (same command id) while the router cannot answer, for as long as it
+runs, so a router restart does not strand the jobs it holds.
 
 Ctrl-C deregisters the worker (its open offers are revoked), completes and closes
-the jobs it holds at once, and exits.`,
+the jobs it holds at once (within --timeout), and exits.`,
 		Example: `  patchbay worker run --id alice --queue support
   patchbay worker run --id bob --queue support --queue sales --channel voice:1:1 \
       --channel chat:1:3 --capacity 3 --label language=en --label skill=7 --work 5s`,
