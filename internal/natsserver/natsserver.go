@@ -1,5 +1,6 @@
 // Package natsserver starts the nats-server that `patchbay serve` embeds, and the
-// in-process servers (single or a three-node cluster) that tests use.
+// in-process servers (single or a three-node cluster) that tests use, and locks the
+// data directory so that one process at a time serves it (DirLock).
 package natsserver
 
 import (
