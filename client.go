@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,21 +29,33 @@ type (
 	MatchingMode   = events.MatchingMode
 )
 
-// Request timeouts.
+// Retry bounds.
 const (
-	// RequestTimeoutDefault bounds a request when the context has no deadline.
-	RequestTimeoutDefault = 5 * time.Second
+	// RetryDeadlineDefault bounds a call, all its attempts together, when its context
+	// has no deadline (WithRetryDeadline changes it).
+	RetryDeadlineDefault = 30 * time.Second
 	// AttemptTimeoutDefault bounds one attempt of a request; a request that gets no
 	// answer in that time is sent again with the same id.
 	AttemptTimeoutDefault = 2 * time.Second
+	// RetryBackoffMin is the pause before the first resend; each pause doubles, up to
+	// RetryBackoffMax, and is drawn at random from its upper half (jitter), so that
+	// clients a restarting router left waiting do not all come back at once.
+	RetryBackoffMin = 50 * time.Millisecond
+	// RetryBackoffMax is the longest pause between two attempts.
+	RetryBackoffMax = time.Second
+
+	// RequestTimeoutDefault was the default bound of a call.
+	//
+	// Deprecated: a call is bounded by RetryDeadlineDefault.
+	RequestTimeoutDefault = 5 * time.Second
 )
 
 // Client talks to a patchbay router over a NATS connection.
 type Client struct {
-	nc      *nats.Conn
-	source  string
-	timeout time.Duration
-	attempt time.Duration
+	nc       *nats.Conn
+	source   string
+	deadline time.Duration
+	attempt  time.Duration
 }
 
 // Option configures a Client.
@@ -52,8 +65,16 @@ type Option func(*Client)
 // (default "/patchbay/client").
 func WithSource(s string) Option { return func(c *Client) { c.source = s } }
 
-// WithTimeout sets the request timeout used when a context has no deadline.
-func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+// WithRetryDeadline sets how long a call, all its attempts together, may take when
+// its context has no deadline (RetryDeadlineDefault). 0 removes the bound: a call
+// then retries until its context ends or the router answers, so give such calls a
+// context that ends.
+func WithRetryDeadline(d time.Duration) Option { return func(c *Client) { c.deadline = d } }
+
+// WithTimeout is WithRetryDeadline.
+//
+// Deprecated: use WithRetryDeadline.
+func WithTimeout(d time.Duration) Option { return WithRetryDeadline(d) }
 
 // WithAttemptTimeout sets how long one attempt of a request waits for an answer
 // before it is sent again with the same id.
@@ -64,9 +85,15 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	if nc == nil {
 		return nil, errors.New("patchbay: nil NATS connection")
 	}
-	c := &Client{nc: nc, source: "/patchbay/client", timeout: RequestTimeoutDefault, attempt: AttemptTimeoutDefault}
+	c := &Client{nc: nc, source: "/patchbay/client", deadline: RetryDeadlineDefault, attempt: AttemptTimeoutDefault}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.deadline < 0 {
+		return nil, fmt.Errorf("patchbay: negative retry deadline %s", c.deadline)
+	}
+	if c.attempt <= 0 {
+		return nil, fmt.Errorf("patchbay: attempt timeout must be positive (got %s)", c.attempt)
 	}
 	return c, nil
 }
@@ -76,9 +103,17 @@ func (c *Client) Conn() *nats.Conn { return c.nc }
 
 // Request sends one command (a CloudEvent of type t with data) and waits for the
 // router's answer. A refusal comes back as an *Error (errors.Is with ErrOfferExpired
-// and the others). The id names the command; the router answers a repeated id
-// without applying it twice, so a request that timed out can be sent again with
-// the same id. An empty id gets a fresh one.
+// and the others). The id names the command (an empty id gets a fresh one).
+//
+// The event is built once and the same bytes are sent again, with the same id, while
+// the router cannot answer for a passing reason: no answer within the attempt timeout,
+// no router listening (it is restarting or not up yet), or a refusal marked
+// Retryable. Resending is safe because the router applies an id at most once and
+// answers a duplicate with the first result. Pauses between attempts grow from
+// RetryBackoffMin to RetryBackoffMax; the call gives up at the context's deadline, or
+// after the client's retry deadline when the context has none, with the last error
+// (which then also matches context.DeadlineExceeded). Any other refusal is returned at
+// once.
 func (c *Client) Request(ctx context.Context, t events.Type, id, subject string, data any) (*Result, error) {
 	if id == "" {
 		id = nuid.Next()
@@ -87,32 +122,87 @@ func (c *Client) Request(ctx context.Context, t events.Type, id, subject string,
 	if err != nil {
 		return nil, err
 	}
+	resp, err := c.roundTrip(ctx, m, t)
+	if err != nil {
+		return nil, err
+	}
+	return decodeReply(resp)
+}
+
+// roundTrip sends m and returns the router's answer, sending the same message again
+// while the failure may pass (see Request).
+func (c *Client) roundTrip(ctx context.Context, m *nats.Msg, t events.Type) (*nats.Msg, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	// Retry with the same id while the router is unreachable or slow to answer (it
-	// may be restarting): the router applies a command id once.
-	for {
+	pause := RetryBackoffMin
+	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, c.attempt)
 		resp, err := c.nc.RequestMsgWithContext(actx, m)
 		cancel()
-		if err == nil {
-			return decodeReply(resp)
-		}
-		retryable := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
-			errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
-		if !retryable || ctx.Err() != nil {
+		var last error
+		switch {
+		case err == nil:
+			refusal := retryableRefusal(resp)
+			if refusal == nil {
+				return resp, nil
+			}
+			last = refusal
+		case transient(err):
+			last = fmt.Errorf("patchbay %s: %w", t.Name(), err)
+		default:
 			return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
-		case <-time.After(retryPause):
+		if ctx.Err() == nil {
+			timer := time.NewTimer(jitter(pause))
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+			case <-timer.C:
+				pause = min(2*pause, RetryBackoffMax)
+				continue
+			}
 		}
+		if attempt > 1 {
+			last = fmt.Errorf("gave up after %d attempts: %w", attempt, last)
+		}
+		return nil, joinCtx(ctx, last)
 	}
 }
 
-// retryPause is the pause between attempts of a request.
-const retryPause = 100 * time.Millisecond
+// retryableRefusal returns the refusal a reply carries when it is marked Retryable.
+func retryableRefusal(m *nats.Msg) *Error {
+	ev, err := events.Decode(m.Header, m.Data)
+	if err != nil || events.Type(ev.Type()) != events.TypeCommandFailed {
+		return nil
+	}
+	f := &events.CommandFailure{}
+	if err := ev.DataAs(f); err != nil || f.Error == nil || !f.Error.Retryable {
+		return nil
+	}
+	return f.Error
+}
+
+// transient reports whether a request error may pass: the router did not answer in
+// time, none is listening yet, or the connection is being re-established.
+func transient(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// joinCtx adds the context's error to err, unless err already matches it.
+func joinCtx(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, cerr)
+}
+
+// jitter draws a pause from the upper half of d.
+func jitter(d time.Duration) time.Duration {
+	half := d / 2
+	return half + rand.N(half+1)
+}
 
 // message encodes a structured CloudEvent of type t for a NATS subject.
 func (c *Client) message(natsSubject string, t events.Type, id, subject string, data any) (*nats.Msg, error) {
@@ -130,12 +220,12 @@ func (c *Client) message(natsSubject string, t events.Type, id, subject string, 
 	return m, nil
 }
 
-// withTimeout gives ctx the client's default timeout when it has no deadline.
+// withTimeout gives ctx the client's retry deadline when it has no deadline of its own.
 func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
+	if _, ok := ctx.Deadline(); ok || c.deadline == 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, c.timeout)
+	return context.WithTimeout(ctx, c.deadline)
 }
 
 func decodeReply(m *nats.Msg) (*Result, error) {
@@ -307,17 +397,16 @@ type (
 	QueueInfo = events.QueueInfo
 )
 
-// query sends a read-only query and decodes the answer into out.
+// query sends a read-only query and decodes the answer into out. It is retried like
+// a command.
 func (c *Client) query(ctx context.Context, t events.Type, data, out any) error {
 	m, err := c.message(events.QuerySubject(t), t, nuid.Next(), "", data)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	resp, err := c.nc.RequestMsgWithContext(ctx, m)
+	resp, err := c.roundTrip(ctx, m, t)
 	if err != nil {
-		return fmt.Errorf("patchbay %s: %w", t.Name(), err)
+		return err
 	}
 	reply, err := events.Decode(resp.Header, resp.Data)
 	if err != nil {

@@ -10,6 +10,18 @@
 //	_, err := c.Accept(ctx, offer)
 //	if errors.Is(err, patchbay.ErrOfferExpired) { ... }
 //
+// # Retries
+//
+// A call builds its CloudEvent once and sends the same bytes again, with the same id,
+// while the router cannot answer for a passing reason: no answer in time, no router
+// listening (it is restarting, or not up yet), or a refusal whose Error.Retryable is
+// true. Resending a command with the same CloudEvent id is always safe: the router
+// applies an id at most once and answers a duplicate with the first result; Retryable
+// says whether resending may succeed. Pauses grow from RetryBackoffMin to
+// RetryBackoffMax, with jitter; a call gives up at its context's deadline, or after
+// RetryDeadlineDefault (WithRetryDeadline) when the context has none. Any other
+// refusal is returned at once.
+//
 // The wire contract the client speaks is documented in the README and in schemas/; a
 // client in any language can speak it with a plain NATS library.
 package patchbay

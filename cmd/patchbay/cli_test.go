@@ -443,11 +443,12 @@ func TestHelp(t *testing.T) {
 		{[]string{"job", "close"}, append([]string{"--disposition", "--close-at", "RFC 3339", "+duration"}, client...)},
 		{[]string{"worker"}, []string{"run", "register", "update", "deregister"}},
 		{[]string{"worker", "run"}, append([]string{"--id", "--queue", "--channel", "--capacity", "--label", "--work",
-			"--wrap-up", "--disposition", "--decline-every", "voice:1:1", "Ctrl-C"}, client...)},
+			"--wrap-up", "--disposition", "--decline-every", "voice:1:1", "Ctrl-C", "resent"}, client...)},
 		{[]string{"worker", "register"}, append([]string{"--id", "--queue", "--channel", "--capacity", "--label", "--unavailable"}, client...)},
 		{[]string{"worker", "update"}, append([]string{"--id", "--available", "--capacity"}, client...)},
 		{[]string{"worker", "deregister"}, append([]string{"--id"}, client...)},
 		{[]string{"events"}, append([]string{"--json", "--from-start", "--queue", "--worker", "--subject", "--count"}, client...)},
+		{[]string{"serve"}, []string{"--data-dir", "patchbay.lock", "--nats-listen", "--retention", "--lease-ttl"}},
 		{[]string{"bench"}, []string{"--jobs", "--workers", "--capacity", "--producers", "--nats-url", "--json"}},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,9 @@ import (
 	"github.com/patchbay/patchbay/events"
 )
 
+// TimeoutDefault is the default of --timeout.
+const TimeoutDefault = 5 * time.Second
+
 // NATSURLDefault is where the client commands look for NATS when --nats-url is not
 // given: the address `patchbay serve` listens on by default.
 const NATSURLDefault = "nats://127.0.0.1:4222"
@@ -33,29 +36,31 @@ func addClientFlags(fs *pflag.FlagSet) *clientFlags {
 	c := &clientFlags{}
 	fs.StringVar(&c.natsURL, "nats-url", NATSURLDefault, "NATS server(s) the router uses (comma-separated URLs)")
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file")
-	fs.DurationVar(&c.timeout, "timeout", patchbay.RequestTimeoutDefault, "how long to wait for NATS and for each answer of the router")
+	fs.DurationVar(&c.timeout, "timeout", TimeoutDefault, "how long to wait for NATS, and how long a command is resent while the router cannot answer (it is restarting)")
 	return c
 }
 
 // connect connects to NATS and returns a patchbay client and the function that
-// closes its connection. name tells the NATS server who is connected.
-func (c *clientFlags) connect(name string) (*patchbay.Client, func(), error) {
+// closes its connection. name tells the NATS server who is connected; opts are added
+// to the client's (a call retries for --timeout unless they say otherwise).
+func (c *clientFlags) connect(name string, opts ...patchbay.Option) (*patchbay.Client, func(), error) {
 	if c.timeout <= 0 {
 		return nil, nil, fmt.Errorf("--timeout must be positive (got %s)", c.timeout)
 	}
-	opts := []nats.Option{
+	nopts := []nats.Option{
 		nats.Name("patchbay " + name),
 		nats.Timeout(c.timeout),
 		nats.MaxReconnects(-1),
 	}
 	if c.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.natsCreds))
+		nopts = append(nopts, nats.UserCredentials(c.natsCreds))
 	}
-	nc, err := nats.Connect(c.natsURL, opts...)
+	nc, err := nats.Connect(c.natsURL, nopts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is `patchbay serve` running? see --nats-url)", c.natsURL, err)
 	}
-	client, err := patchbay.New(nc, patchbay.WithSource("/patchbay/cli/"+name), patchbay.WithTimeout(c.timeout))
+	copts := append([]patchbay.Option{patchbay.WithSource("/patchbay/cli/" + name), patchbay.WithRetryDeadline(c.timeout)}, opts...)
+	client, err := patchbay.New(nc, copts...)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
@@ -134,6 +139,19 @@ func checkIDFlag(flag, v string) error {
 // requests a command must still send while it stops (deregister, close a job).
 func withoutCancel(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// outlive returns a context that ends grace after ctx ends (or when its cancel is
+// called). A worker's accept, complete and close are sent with it: they are resent
+// through a router restart for as long as the worker runs, and may still finish for
+// grace once it is told to stop.
+func outlive(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(out, func() { t.Stop() })
+	})
+	return out, func() { stop(); cancel() }
 }
 
 // lineWriter serialises whole lines written from several goroutines.

@@ -226,7 +226,7 @@ func connect(t *testing.T, addr string) *patchbay.Client {
 	nc, err := nats.Connect("nats://"+addr, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	c, err := patchbay.New(nc, patchbay.WithTimeout(durabilityWait))
+	c, err := patchbay.New(nc, patchbay.WithRetryDeadline(durabilityWait))
 	require.NoError(t, err)
 	return c
 }

@@ -43,6 +43,7 @@ type serveConfig struct {
 	logFormat        string
 	stopTimeout      time.Duration
 	leaseTTL         time.Duration
+	retention        time.Duration
 	policies         string
 }
 
@@ -56,6 +57,13 @@ func newServeCmd() *cobra.Command {
 By default it embeds a NATS server with JetStream, stores its files under --data-dir
 and listens on --nats-listen, so any NATS client (or the nats CLI) can connect to it.
 With --nats-url it connects to an existing NATS deployment instead and embeds nothing.
+
+One data directory serves one process: serve locks --data-dir (the file
+patchbay.lock in it) before it starts the embedded server, and a second serve on the
+same directory stops at once, naming the directory and the pid that holds it. The lock
+goes with the process however it ends, so a killed router leaves none behind, and the
+next one takes over its lease at once. A listen address that is in use or invalid, and
+a data directory that cannot be written, are reported at once too.
 
 At start it creates or updates its streams and KV buckets, recovers its state and
 resumes its timers. SIGINT or SIGTERM drains it and exits.`,
@@ -83,6 +91,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take")
 	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied at start and whenever it changes")
 	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
+	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	return cmd
 }
 
@@ -156,8 +165,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if c.retention <= 0 {
+		return fmt.Errorf("--retention %s: must be positive", c.retention)
+	}
 	cfg := router.Config{
-		Engine:       matcher.Config{OfferExpiry: c.offerExpiry, QueueOfferExpiry: qexp},
+		Engine:       matcher.Config{OfferExpiry: c.offerExpiry, QueueOfferExpiry: qexp, Retention: c.retention},
 		AckWait:      c.ackWait,
 		EventsMaxAge: c.eventsMaxAge,
 		Replicas:     c.replicas,
@@ -183,6 +195,19 @@ func serve(ctx context.Context, c *serveConfig) error {
 		if err != nil {
 			return err
 		}
+		// The lock comes first: a second serve on the same directory must not touch
+		// the running one's server or files.
+		lock, err := natsserver.LockDir(dir)
+		if err != nil {
+			if errors.Is(err, natsserver.ErrDirLocked) {
+				return fmt.Errorf("--data-dir: %w; stop that router first, or give this one another --data-dir", err)
+			}
+			return fmt.Errorf("--data-dir: %w", err)
+		}
+		defer func() { _ = lock.Unlock() }()
+		// Holding the directory proves no predecessor router is alive on this store:
+		// its lease can be taken over at once.
+		cfg.OwnsStore = true
 		ns, err = natsserver.Start(natsserver.Config{Listen: c.natsListen, StoreDir: dir})
 		if err != nil {
 			return err

@@ -46,6 +46,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{"--queue-offer-expiry sa.les=1s", `"sa.les" is not a valid queue id`},
 		{"--offer-expiry -1s", "offer expiry must not be negative"},
 		{"--replicas 9", "replicas must be between 1 and 5"},
+		{"--retention -1h", "--retention -1h0m0s: must be positive"},
 		{"--nats-url nats://127.0.0.1:1 --tls-cert c.pem", "--tls-cert and --tls-key go together"},
 	} {
 		err := run(context.Background(), &bytes.Buffer{}, append([]string{"serve"}, strings.Fields(c.args)...)...)

@@ -151,10 +151,12 @@ func newWorkerRunCmd(cf *clientFlags) *cobra.Command {
 		Long: `Run a demo worker. It subscribes to its offers, registers, and then for each offer:
 accepts it, works for --work, completes the job, wraps up for --wrap-up and closes
 the job with --disposition. It holds as many jobs at once as its capacity allows.
-With --decline-every N it declines every Nth offer instead.
+With --decline-every N it declines every Nth offer instead. Its accept, complete and
+close are resent (same command id) while the router cannot answer, for as long as it
+runs, so a router restart does not strand the jobs it holds.
 
 Ctrl-C deregisters the worker (its open offers are revoked), completes and closes
-the jobs it holds at once, and exits.`,
+the jobs it holds at once (within --timeout), and exits.`,
 		Example: `  patchbay worker run --id alice --queue support
   patchbay worker run --id bob --queue support --queue sales --channel voice:1:1 \
       --channel chat:1:3 --capacity 3 --label language=en --label skill=7 --work 5s`,
@@ -170,7 +172,10 @@ the jobs it holds at once, and exits.`,
 			if d.declineEvery < 0 {
 				return fmt.Errorf("--decline-every %d: want 0 (never) or more", d.declineEvery)
 			}
-			c, closeConn, err := cf.connect("worker " + f.id)
+			// No retry deadline of the client's own: the worker's requests carry
+			// their bounds (see run), so that a router restart never strands a job
+			// the worker holds.
+			c, closeConn, err := cf.connect("worker "+f.id, patchbay.WithRetryDeadline(0))
 			if err != nil {
 				return err
 			}
@@ -211,15 +216,20 @@ func (w *demoWorker) logf(format string, args ...any) {
 // run subscribes, registers, serves offers until ctx ends, then deregisters and
 // finishes the jobs it holds.
 func (w *demoWorker) run(ctx context.Context) error {
-	// Requests are sent without ctx's cancellation: a Ctrl-C must not abandon an
-	// accept the router may already have applied. Waits end with ctx.
-	reqCtx := context.WithoutCancel(ctx)
+	// Accept, decline, complete and close are resent (same CloudEvent id) while the
+	// router cannot answer, for as long as the worker runs, so a router restart never
+	// strands a job it holds; a Ctrl-C gives them --timeout more to finish, and does
+	// not abandon an accept the router may already have applied. Waits end with ctx.
+	reqCtx, cancelReqs := outlive(ctx, w.timeout)
+	defer cancelReqs()
 	sub, err := w.c.OnOffer(w.spec.WorkerID, func(n patchbay.OfferNotice) { w.notice(ctx, reqCtx, n) })
 	if err != nil {
 		return fmt.Errorf("subscribe to offers: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	res, err := w.c.RegisterWorker(ctx, w.spec)
+	rctx, cancel := context.WithTimeout(ctx, w.timeout)
+	res, err := w.c.RegisterWorker(rctx, w.spec)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("register worker %s: %w", w.spec.WorkerID, err)
 	}

@@ -48,9 +48,16 @@ func (r *Router) acquire(ctx context.Context) error {
 		default:
 			var cur lease
 			_ = json.Unmarshal(e.Value(), &cur)
-			if cur.Holder == r.id || !cur.Until.After(now) || len(e.Value()) == 0 {
+			free := cur.Holder == r.id || !cur.Until.After(now) || len(e.Value()) == 0
+			// With OwnsStore no other router can be alive on this store: the holder is
+			// a predecessor that died without releasing the lease.
+			if free || r.cfg.OwnsStore {
 				rev, err := kv.Update(ctx, leaseKey, val, e.Revision())
 				if err == nil {
+					if !free {
+						r.log.Info().Str("holder", cur.Holder).Time("until", cur.Until).
+							Msg("took over the lease of a router that died (this process owns the store)")
+					}
 					r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
 					return nil
 				}
