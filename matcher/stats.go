@@ -128,13 +128,16 @@ func (e *Engine) QueueInfo(queueID string, now time.Time) events.QueueInfo {
 			}
 		}
 	}
-	q := e.queues[queueID]
-	if q == nil {
-		return info
+	var jobs []*Job // a queue with no jobs is not kept in memory
+	if q := e.queues[queueID]; q != nil {
+		jobs = q.jobs
 	}
-	info.Length = len(q.jobs)
+	if len(jobs) == 0 && info.AvailableWorkers == 0 && rate == 0 {
+		return info // a queue nobody uses: nothing to estimate
+	}
+	info.Length = len(jobs)
 	prios := map[int]bool{0: true}
-	for _, j := range q.jobs {
+	for _, j := range jobs {
 		prios[j.Priority] = true
 		if j.EnqueuedAt != nil {
 			if w := now.Sub(*j.EnqueuedAt).Seconds(); w > info.LongestWaitSeconds {
@@ -149,7 +152,7 @@ func (e *Engine) QueueInfo(queueID string, now time.Time) events.QueueInfo {
 	sort.Sort(sort.Reverse(sort.IntSlice(ps)))
 	for _, p := range ps {
 		ahead := 0
-		for _, j := range q.jobs {
+		for _, j := range jobs {
 			if j.Priority >= p {
 				ahead++
 			}

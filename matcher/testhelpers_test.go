@@ -69,7 +69,11 @@ func mkCommand(t testing.TB, id string, typ events.Type, data any, at time.Time)
 	require.NoError(t, err)
 	p := events.Payload(typ)
 	require.NotNil(t, p, "not an inbound type: %s", typ)
-	require.NoError(t, events.DecodeData(dec, p))
+	if err := events.DecodeData(dec, p); err != nil {
+		// Over an edge limit: the router refuses it before the engine; the engine's
+		// own checks are tested with what the JSON says.
+		require.NoError(t, json.Unmarshal(dec.Data(), p), "%v", err)
+	}
 	return Command{ID: dec.ID(), Type: events.Type(dec.Type()), Source: dec.Source(), Data: p}
 }
 
