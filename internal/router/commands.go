@@ -173,7 +173,14 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (done int, err er
 	}
 	for _, m := range msgs {
 		replyTo := m.Headers().Get(events.HeaderReplyTo)
+		badReply := checkReplyTo(replyTo)
+		if badReply != nil {
+			replyTo = "" // never answer on a subject a client may not name
+		}
 		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
+		if fail.Error == nil && badReply != nil {
+			fail.CommandID, fail.Error = cmd.ID, badReply
+		}
 		if fail.Error != nil {
 			if fail.CommandType == string(events.TypeJobCreated) {
 				rec.Events = append(rec.Events, r.rejectedJob(fail, m.Headers(), m.Data()))
@@ -285,6 +292,34 @@ const (
 	headerDeadSubject  = "Patchbay-Dead-Subject"
 	headerDeadSequence = "Patchbay-Dead-Sequence"
 )
+
+// checkReplyTo refuses a reply subject the router must not publish on: the answer is
+// a CloudEvent sent to whatever subject the header names, so a client could otherwise
+// make the router write into a KV bucket ($KV...), call the JetStream API ($JS...),
+// or publish a forged event (patchbay...).
+func checkReplyTo(s string) *events.Error {
+	if s == "" {
+		return nil
+	}
+	bad := func(why string) *events.Error {
+		if len(s) > 64 {
+			s = s[:64] + "..."
+		}
+		return events.Errorf(events.CodeInvalidData, events.HeaderReplyTo, "reply subject %q is not allowed: %s", s, why)
+	}
+	switch {
+	case len(s) > events.MaxAttributeBytes:
+		return bad(fmt.Sprintf("it is %d bytes; the limit is %d", len(s), events.MaxAttributeBytes))
+	case strings.HasPrefix(s, "$") || strings.HasPrefix(s, "_JS.") || strings.HasPrefix(s, "patchbay."):
+		return bad("subjects starting with $, _JS. or patchbay. belong to the system")
+	}
+	for _, tok := range strings.Split(s, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			return bad("it must be a subject without wildcards, spaces or empty tokens")
+		}
+	}
+	return nil
+}
 
 // refusal adds a command.failed event to the record and returns it as the reply.
 func (r *Router) refusal(rec *walRecord, fail events.CommandFailure) []byte {
@@ -401,10 +436,15 @@ func (r *Router) ack(m jetstream.Msg) {
 // patchbay.in.<name> with the requester's reply address, so requests and published
 // commands go through the same durable, ordered path.
 func (r *Router) forward(m *nats.Msg) {
+	// A reply subject the router may not publish on is kept on the stored command,
+	// which the router then refuses without answering; nothing is answered here.
+	replyOK := checkReplyTo(m.Reply) == nil
 	t, ok := events.TypeOfSubject(m.Subject)
 	if !ok {
-		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
-			Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>)", m.Subject)}))
+		if replyOK {
+			r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
+				Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>)", m.Subject)}))
+		}
 		return
 	}
 	out := nats.NewMsg(events.InSubject(t))
@@ -420,7 +460,7 @@ func (r *Router) forward(m *nats.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := r.js.PublishMsg(ctx, out); err != nil {
+	if _, err := r.js.PublishMsg(ctx, out); err != nil && replyOK {
 		fail := events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)
 		fail.Retryable = true
 		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject, Error: fail}))

@@ -174,7 +174,7 @@ func (r *Router) Start(ctx context.Context) error {
 		return errors.New("router already started")
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	cons, err := r.setup(sctx)
+	err := r.setup(sctx)
 	cancel()
 	if err != nil {
 		return err
@@ -184,6 +184,10 @@ func (r *Router) Start(ctx context.Context) error {
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	cons, err := r.takeConsumer(ctx)
+	if err != nil {
+		return err
+	}
 	if err := r.recoverWAL(ctx); err != nil {
 		return err
 	}

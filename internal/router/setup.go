@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOffers, events.BucketQueues,
 	events.BucketPolicies, events.BucketRouter}
 
-// setup creates or updates the streams, KV buckets and the matcher's consumer.
+// setup creates or updates the streams and KV buckets.
 // It is idempotent: running it against an existing deployment changes only what
 // the configuration changed.
-func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
+func (r *Router) setup(ctx context.Context) error {
 	storage := jetstream.FileStorage
 	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        events.StreamIn,
@@ -27,7 +28,7 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 		Replicas:    r.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
 	}); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.StreamIn, err)
+		return fmt.Errorf("stream %s: %w", events.StreamIn, err)
 	}
 	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        events.StreamEvents,
@@ -39,7 +40,7 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 		Replicas:    r.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
 	}); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.StreamEvents, err)
+		return fmt.Errorf("stream %s: %w", events.StreamEvents, err)
 	}
 	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        events.StreamDead,
@@ -51,7 +52,7 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 		Replicas:    r.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
 	}); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.StreamDead, err)
+		return fmt.Errorf("stream %s: %w", events.StreamDead, err)
 	}
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
@@ -65,9 +66,22 @@ func (r *Router) setup(ctx context.Context) (jetstream.Consumer, error) {
 			LimitMarkerTTL: markerTTL,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("kv bucket %s: %w", b, err)
+			return fmt.Errorf("kv bucket %s: %w", b, err)
 		}
 		r.kv[b] = kv
+	}
+	return nil
+}
+
+// takeConsumer deletes the matcher's consumer and creates it again, once this router
+// holds the lease. A predecessor that is paused or cut off may still have pull
+// requests waiting on the old consumer, which would take commands and sit on them
+// until their ack wait ran out; with the consumer gone they end at once, and every
+// unacknowledged command is delivered to this router (the stream is a work queue:
+// acknowledged commands are gone, the others stay).
+func (r *Router) takeConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	if err := r.js.DeleteConsumer(ctx, events.StreamIn, events.ConsumerMatcher); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("consumer %s: %w", events.ConsumerMatcher, err)
 	}
 	cons, err := r.js.CreateOrUpdateConsumer(ctx, events.StreamIn, jetstream.ConsumerConfig{
 		Durable:       events.ConsumerMatcher,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/limitstest"
 	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
 )
@@ -35,10 +35,14 @@ func runSmallServer(t *testing.T, maxPayload int32) *server.Server {
 }
 
 // publishJob puts a job.created command on the inbound stream, as a producer does.
-func publishJob(t *testing.T, nc *nats.Conn, ceID, jobID, notes string) {
+func publishJob(t *testing.T, nc *nats.Conn, ceID, jobID string) {
 	t.Helper()
-	ev, err := events.New(events.TypeJobCreated, ceID, "/test", jobID, time.Now(),
-		&events.JobCreated{JobID: jobID, QueueID: "q", ChannelID: "voice", Notes: notes})
+	publishJobData(t, nc, ceID, &events.JobCreated{JobID: jobID, QueueID: "q", ChannelID: "voice"})
+}
+
+func publishJobData(t *testing.T, nc *nats.Conn, ceID string, data *events.JobCreated) {
+	t.Helper()
+	ev, err := events.New(events.TypeJobCreated, ceID, "/test", data.JobID, time.Now(), data)
 	require.NoError(t, err)
 	body, err := events.Structured(ev)
 	require.NoError(t, err)
@@ -48,17 +52,18 @@ func publishJob(t *testing.T, nc *nats.Conn, ceID, jobID, notes string) {
 	require.NoError(t, err)
 }
 
-// A command whose effects the broker cannot store (here: a server that accepts 16 KiB
-// messages, and a job whose stored value is larger) is refused, set aside on the
+// A command whose effects the broker cannot store is refused, set aside on the
 // dead-letter stream and acknowledged; the commands around it are applied, and a
-// restarted router does not meet it again.
+// restarted router does not meet it again. Here the broker accepts messages of 64 KiB
+// (the most a client may send) and the job is the largest the limits allow, so its
+// stored value does not fit.
 func TestCommandThatCannotBeStoredIsSetAside(t *testing.T) {
 	t.Parallel()
-	ns := runSmallServer(t, 16<<10)
+	ns := runSmallServer(t, events.MaxMessageBytes+1024)
 	e := startOn(t, ns.ClientURL(), router.Config{})
-	publishJob(t, e.nc, "ce-a", "a", "")
-	publishJob(t, e.nc, "ce-p", "p", strings.Repeat("x", 12<<10))
-	publishJob(t, e.nc, "ce-b", "b", "")
+	publishJob(t, e.nc, "ce-a", "a")
+	publishJobData(t, e.nc, "ce-p", limitstest.LargestJobCreated("p", "q"))
+	publishJob(t, e.nc, "ce-b", "b")
 
 	e.jobEvent(events.TypeJobQueued, "a")
 	failed := e.next(events.TypeCommandFailed, func(s seen) bool { return s.Event.Subject() == "ce-p" })
@@ -93,22 +98,21 @@ func TestCommandThatCannotBeStoredIsSetAside(t *testing.T) {
 	require.ErrorIs(t, err, patchbay.ErrUnknownJob)
 }
 
-// One command may have any fan-out: a worker whose registration takes 120 queued jobs
-// of 10 KB each makes a record of several megabytes, written in chunks that each fit
-// in a message. The chunks are gone once the record is finished.
+// One command may have any fan-out: the largest worker registration the limits allow
+// takes 200 queued jobs, each the largest allowed, in one command. Its record is tens
+// of megabytes, written in chunks that each fit in a message; the chunks are gone once
+// the record is finished.
 func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	t.Parallel()
 	e := start(t, router.Config{})
-	const n = 120
+	const n = 200
 	for i := range n {
-		publishJob(t, e.nc, fmt.Sprintf("ce-%d", i), fmt.Sprintf("j%d", i), strings.Repeat("n", 10<<10))
+		publishJobData(t, e.nc, fmt.Sprintf("ce-%d", i), limitstest.LargestJobCreated(fmt.Sprintf("j%d", i), "q"))
 	}
 	for i := range n {
 		e.jobEvent(events.TypeJobQueued, fmt.Sprintf("j%d", i))
 	}
-	capacity := n
-	_, err := e.client.RegisterWorker(ctx(t), patchbay.WorkerSpec{WorkerID: "w", Queues: []string{"q"}, TotalCapacity: &capacity,
-		Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1, MaxNumberOfJobs: n}}})
+	_, err := e.client.RegisterWorker(ctx(t), *limitstest.LargestWorkerRegister("w", "q", n))
 	require.NoError(t, err)
 	offered := map[string]bool{}
 	for len(offered) < n {
@@ -199,7 +203,7 @@ func TestRoutersWithSkewedClocksNeverBothWrite(t *testing.T) {
 
 	const n = 40
 	for i := range n {
-		publishJob(t, e.nc, fmt.Sprintf("ce-%d", i), fmt.Sprintf("j%d", i), "")
+		publishJob(t, e.nc, fmt.Sprintf("ce-%d", i), fmt.Sprintf("j%d", i))
 	}
 	select {
 	case <-a.Failed():
@@ -239,7 +243,7 @@ func TestPausedRouterCannotWriteBack(t *testing.T) {
 			once.Do(func() { close(paused); <-resume })
 		}
 	})
-	publishJob(t, e.nc, "ce-x", "x", "")
+	publishJob(t, e.nc, "ce-x", "x")
 	<-paused // a wrote the record creating x and offering it, and stopped there
 
 	ncB := natstest.Connect(t, ns.ClientURL())
