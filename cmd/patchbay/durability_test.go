@@ -302,17 +302,27 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	t.Parallel()
 	const jobs = 60
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --offer-expiry 5s", dir, addr)
+	// The lease outlives the restart: the new router owns the data directory, so it
+	// takes the dead one's lease at once instead of waiting a minute.
+	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m --offer-expiry 5s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)
+	var mu sync.Mutex
+	var failures []string
 	for i := 0; i < 3; i++ {
 		id := fmt.Sprintf("w%d", i)
 		sub, err := c.OnOffer(id, func(n patchbay.OfferNotice) {
 			if n.Type != events.TypeOfferIssued {
 				return
 			}
-			go work(c, n.Offer)
+			go func() {
+				if err := work(c, n.Offer); err != nil {
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+				}
+			}()
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
@@ -320,7 +330,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	}
 	for i := 0; i < jobs; i++ {
 		createJob(t, c, fmt.Sprintf("job%03d", i), "load")
-		if i == jobs/3 {
+		if i == jobs/3 || i == 2*jobs/3 {
 			p.kill(t)
 			p = startServe(t, args)
 		}
@@ -334,21 +344,29 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 		require.Equal(t, 1, h.count(events.TypeJobAssigned, id), "%s assigned once", id)
 		require.Equal(t, 1, h.count(events.TypeJobClosed, id), "%s closed once", id)
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, failures, "every complete and close a worker sent succeeded")
 }
 
 // work accepts, completes and closes an offer, retrying through router restarts
-// (the client resends with the same command id).
-func work(c *patchbay.Client, o patchbay.Offer) {
+// (the client resends with the same command id). An accept may be refused (the
+// offer expired while the router was down: the job moves on); once a job is
+// accepted, its complete and close must succeed.
+func work(c *patchbay.Client, o patchbay.Offer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), durabilityWait)
 	defer cancel()
 	asg, err := c.Accept(ctx, o)
 	if err != nil {
-		return // expired or revoked while the router was down: the job moves on
+		return nil
 	}
 	if err := c.Complete(ctx, o.JobID, asg, ""); err != nil {
-		return
+		return fmt.Errorf("complete %s: %w", o.JobID, err)
 	}
-	_ = c.Close(ctx, o.JobID, asg, patchbay.CloseOptions{DispositionCode: "Resolved"})
+	if err := c.Close(ctx, o.JobID, asg, patchbay.CloseOptions{DispositionCode: "Resolved"}); err != nil {
+		return fmt.Errorf("close %s: %w", o.JobID, err)
+	}
+	return nil
 }
 
 // SIGTERM drains the router and exits 0; the next start finds everything in place.

@@ -30,8 +30,12 @@ func TestSIGSTOPPastTheLease(t *testing.T) {
 	first := startServe(t, args)
 	second := spawnServe(t, args) // stands by
 	addr := ns.Addr().String()
-	c := connect(t, addr)
-	h := follow(t, c)
+	// A request the paused router's subscription takes gets no answer: the workers'
+	// client sends it again (same id) soon, and the other router answers.
+	wnc := natstest.Connect(t, ns.ClientURL())
+	c, err := patchbay.New(wnc, patchbay.WithAttemptTimeout(300*time.Millisecond), patchbay.WithRetryDeadline(durabilityWait))
+	require.NoError(t, err)
+	h := follow(t, connect(t, addr))
 	for i := 0; i < 3; i++ {
 		id := fmt.Sprintf("w%d", i)
 		sub, err := c.OnOffer(id, func(n patchbay.OfferNotice) {
