@@ -49,7 +49,7 @@ func startOn(t *testing.T, url string, cfg router.Config) *env {
 	return e
 }
 
-func startRouter(t *testing.T, nc *nats.Conn, cfg router.Config) *router.Router {
+func startRouter(t testing.TB, nc *nats.Conn, cfg router.Config) *router.Router {
 	t.Helper()
 	r, err := router.New(nc, cfg)
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func startRouter(t *testing.T, nc *nats.Conn, cfg router.Config) *router.Router 
 	return r
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), waitFor)
 	t.Cleanup(cancel)
 	return c

@@ -1,12 +1,14 @@
 package router
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/matcher"
 )
 
 // queryTimeout bounds how long a query waits for the engine.
@@ -83,4 +85,20 @@ func (r *Router) query(m *nats.Msg) {
 		return
 	}
 	r.reply(m.Reply, r.event(events.TypeQueryResult, ev.Subject(), a.data))
+}
+
+// Size counts what the engine holds in memory, read between commands.
+func (r *Router) Size(ctx context.Context) (matcher.Size, error) {
+	got := make(chan matcher.Size, 1)
+	select {
+	case r.reads <- func() { got <- r.engine.Size() }:
+	case <-ctx.Done():
+		return matcher.Size{}, ctx.Err()
+	}
+	select {
+	case s := <-got:
+		return s, nil
+	case <-ctx.Done():
+		return matcher.Size{}, ctx.Err()
+	}
 }

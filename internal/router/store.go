@@ -485,7 +485,11 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		rec.Ops, rec.Events = append(rec.Ops, c.Ops...), append(rec.Events, c.Events...)
 	}
 	if complete {
-		if err := r.replay(ctx, rec, false); err != nil {
+		published, err := r.published(ctx, rec.Events)
+		if err != nil {
+			return fmt.Errorf("replay wal: %w", err)
+		}
+		if err := r.replay(ctx, &walRecord{Ops: rec.Ops, Events: published}, false); err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
 	}
@@ -498,6 +502,43 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 	}
 	r.walRev, r.walSeq, r.lastWAL = rev, rec.Seq, rec
 	return r.dropStaleChunks(ctx, nil)
+}
+
+// published returns the events of evs that are not in the event stream yet. JetStream
+// would drop a second copy from the stream anyway, but subscribers on the subject
+// (workers listening for offers) would see it twice. A record's events are published
+// in order on one connection, so when the last event of a subject is stored, the
+// earlier ones on that subject are too.
+func (r *Router) published(ctx context.Context, evs []matcher.Outbound) ([]matcher.Outbound, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	stream, err := r.js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		return nil, err
+	}
+	last := map[string]string{} // subject -> id of the record's last event on it
+	for _, ev := range evs {
+		last[ev.Subject] = ev.ID
+	}
+	stored := map[string]bool{}
+	for subject, id := range last {
+		m, err := stream.GetLastMsgForSubject(ctx, subject)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			stored[subject] = m.Header.Get(events.HeaderMsgID) == id
+		}
+	}
+	var out []matcher.Outbound
+	for _, ev := range evs {
+		if !stored[ev.Subject] {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
 }
 
 // dropStaleChunks removes every record chunk: called once the last record is
