@@ -577,3 +577,46 @@ func TestEmptyQueuesDropped(t *testing.T) {
 	require.Empty(t, h.kv[events.BucketQueues])
 	requireSameEngine(t, h.e, h.reload().e)
 }
+
+// Within the retention every command of a finished job sent again with its
+// CloudEvent id gets its first answer; after it the job is unknown and its id free.
+func TestRetriedCommandsWithinRetention(t *testing.T) {
+	h := newHarness(t, Config{Retention: testRetention})
+	requireOK(t, h.register("alice", func(d *events.WorkerRegister) { d.Queues = []string{"q1"} }))
+	created := h.doID("c-create", events.TypeJobCreated, jobData("j1", "q1"))
+	requireOK(t, created)
+	o := h.offerFor("j1")
+	accepted := h.doID("c-accept", events.TypeOfferAccept, &events.OfferAccept{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"})
+	requireOK(t, accepted)
+	a := accepted.Reply.AssignmentID
+	requireOK(t, h.doID("c-complete", events.TypeJobComplete, &events.JobComplete{JobID: "j1", AssignmentID: a}))
+	requireOK(t, h.doID("c-close", events.TypeJobClose, &events.JobClose{JobID: "j1", AssignmentID: a, DispositionCode: "done"}))
+
+	h.advance(testRetention - time.Second)
+	for _, c := range []struct {
+		id   string
+		typ  events.Type
+		data any
+	}{
+		{"c-create", events.TypeJobCreated, jobData("j1", "q1")},
+		{"c-accept", events.TypeOfferAccept, &events.OfferAccept{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"}},
+		{"c-complete", events.TypeJobComplete, &events.JobComplete{JobID: "j1", AssignmentID: a}},
+		{"c-close", events.TypeJobClose, &events.JobClose{JobID: "j1", AssignmentID: a, DispositionCode: "done"}},
+	} {
+		out := h.doID(c.id, c.typ, c.data)
+		require.Nil(t, out.Err, "%s: %v", c.id, out.Err)
+		require.True(t, out.Reply.Duplicate, "%s is answered as a duplicate", c.id)
+		require.Equal(t, "j1", out.Reply.JobID)
+		if c.typ == events.TypeOfferAccept {
+			require.Equal(t, a, out.Reply.AssignmentID, "the first answer's assignment")
+		}
+		require.Empty(t, out.Ops, "%s changes nothing", c.id)
+	}
+
+	h.tick(h.advance(2 * time.Second))
+	requireForgotten(t, h, "j1")
+	out := h.doID("c-complete", events.TypeJobComplete, &events.JobComplete{JobID: "j1", AssignmentID: a})
+	require.ErrorIs(t, out.Err, events.ErrUnknownJob)
+	requireOK(t, h.doID("c-create-again", events.TypeJobCreated, jobData("j1", "q1")))
+	require.Equal(t, "queued", h.job("j1").Status)
+}
