@@ -458,11 +458,56 @@ func (r *Router) forward(m *nats.Msg) {
 	if m.Reply != "" {
 		out.Header.Set(events.HeaderReplyTo, m.Reply)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := r.js.PublishMsg(ctx, out); err != nil && replyOK {
-		fail := events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)
-		fail.Retryable = true
-		r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject, Error: fail}))
+	// Stored asynchronously: the subscription goroutine goes on with the next request
+	// while JetStream acknowledges this one; watchForwards answers the failures.
+	f, err := r.js.PublishMsgAsync(out)
+	if err != nil {
+		r.forwardFailed(m.Subject, m.Reply, replyOK, err)
+		return
 	}
+	select {
+	case r.forwards <- forwarded{f: f, subject: m.Subject, reply: m.Reply, replyOK: replyOK}:
+	default: // too many in flight: the client's retry will find room
+		r.forwardFailed(m.Subject, m.Reply, replyOK, errors.New("too many requests in flight"))
+	}
+}
+
+// forwarded is a request being stored on the stream.
+type forwarded struct {
+	f       jetstream.PubAckFuture
+	subject string
+	reply   string
+	replyOK bool
+}
+
+// forwardsMax bounds the requests being stored at once.
+const forwardsMax = 4096
+
+// watchForwards answers the requests that could not be stored, in the order they came.
+func (r *Router) watchForwards(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fw := <-r.forwards:
+			select {
+			case <-fw.f.Ok():
+			case err := <-fw.f.Err():
+				r.forwardFailed(fw.subject, fw.reply, fw.replyOK, err)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// forwardFailed answers a request that could not be stored: retryable, since sending
+// it again (same CloudEvent id) may succeed once the broker is reachable.
+func (r *Router) forwardFailed(subject, reply string, replyOK bool, err error) {
+	if !replyOK {
+		return
+	}
+	fail := events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)
+	fail.Retryable = true
+	r.reply(reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: subject, Error: fail}))
 }

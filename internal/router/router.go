@@ -120,6 +120,8 @@ type Router struct {
 	msgs    jetstream.MessagesContext
 	// reads are queries' reads of the engine, run on the router's goroutine.
 	reads chan func()
+	// forwards are the requests being stored on the stream.
+	forwards chan forwarded
 }
 
 // New returns a router that will use nc. It does nothing until Start.
@@ -159,7 +161,7 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()),
+	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), forwards: make(chan forwarded, forwardsMax),
 		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}}, nil
 }
 
@@ -222,6 +224,7 @@ func (r *Router) Start(ctx context.Context) error {
 	runCtx, runCancel := context.WithCancel(context.Background())
 	r.cancel, r.done, r.started = runCancel, make(chan struct{}), true
 	go r.run(runCtx, msgs)
+	go r.watchForwards(runCtx)
 	go r.keepLease(runCtx)
 	r.log.Info().Int("jobs", len(state.Jobs)).Int("workers", len(state.Workers)).Msg("router started")
 	return nil
