@@ -67,12 +67,24 @@ func (r *Router) handleBatch(msgs []jetstream.Msg) {
 		if r.Err() != nil {
 			return // another router took over: leave the messages to it
 		}
+		if r.stale {
+			// A record that failed: its commands go first.
+			var pe *pipelineError
+			if err := r.settle(); errors.As(err, &pe) {
+				msgs = append(pe.msgs, msgs...)
+			}
+		}
 		if !r.ensureLease() || !r.fresh() {
 			wait.pause(msgs)
 			continue
 		}
-		done, err := r.applyBatch(msgs, single)
-		msgs = msgs[done:]
+		submitted, err := r.applyBatch(msgs, single)
+		var pe *pipelineError
+		if errors.As(err, &pe) {
+			msgs = append(pe.msgs, msgs[submitted:]...)
+		} else {
+			msgs = msgs[submitted:]
+		}
 		switch {
 		case err == nil:
 			return
@@ -143,32 +155,26 @@ type answer struct {
 	reply   []byte
 }
 
-// applyBatch runs the messages through the engine, committing as it goes (one
-// command per record when single), and returns how many of them, from the first,
-// were answered and acknowledged. On an error the engine is marked stale: the caller
-// reloads it before it applies the rest again.
-func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (done int, err error) {
+// applyBatch runs the messages through the engine and hands their records to the
+// persister (one command per record, each stored before the next, when single). It
+// returns how many of the messages, from the first, were handed over in records. An
+// error of a record handed over earlier comes back as a *pipelineError; the engine is
+// then stale and is reloaded before the rest is applied again.
+func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (submitted int, err error) {
 	rec := &walRecord{}
 	var answers []answer
 	flush := func() error {
 		if len(answers) == 0 {
 			return nil
 		}
-		if len(rec.Commands) > 0 || len(rec.Ops) > 0 || len(rec.Events) > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := r.commit(ctx, rec)
-			cancel()
-			if err != nil {
-				r.stale = true
-				return err
-			}
+		if err := r.submit(&pending{rec: rec, answers: answers}); err != nil {
+			return err
 		}
-		for _, a := range answers {
-			r.reply(a.replyTo, a.reply)
-			r.ack(a.m)
-		}
-		done += len(answers)
+		submitted += len(answers)
 		rec, answers = &walRecord{}, nil
+		if single {
+			return r.settle()
+		}
 		return nil
 	}
 	for _, m := range msgs {
@@ -188,7 +194,7 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (done int, err er
 			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
 			continue
 		}
-		if w, ok := r.lastWAL.command(cmd.ID, cmd.Source); ok {
+		if w, ok := r.appliedCommand(cmd.ID, cmd.Source); ok {
 			// Redelivered after it was applied (the ack was lost): answer from the record.
 			answers = append(answers, answer{m, replyTo, r.duplicateReply(w)})
 			continue
@@ -199,23 +205,28 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (done int, err er
 			tooLarge = r.checkSizes(res.Ops, res.Events)
 		}
 		if panicked != nil || tooLarge != nil {
-			// The engine holds this command's changes, which cannot be stored: keep
-			// what the batch did before it, reload, and set the command aside.
-			r.stale = true
+			// The engine holds this command's changes, which cannot be stored: store
+			// what came before it, reload, and set the command aside.
 			if err := flush(); err != nil {
-				return done, err
+				r.stale = true
+				return submitted, err
+			}
+			err := r.settle()
+			r.stale = true
+			if err != nil {
+				return submitted, err
 			}
 			if !r.fresh() {
-				return done, errors.New("reload after a command that cannot be applied")
+				return submitted, errors.New("reload after a command that cannot be applied")
 			}
 			why := tooLarge
 			if panicked != nil {
 				why = fmt.Errorf("%w: the router failed on it: %v", errPermanent, panicked)
 			}
 			if !r.setAside(m, why) {
-				return done, errors.New("could not set a command aside")
+				return submitted, errors.New("could not set a command aside")
 			}
-			done++
+			submitted++
 			continue
 		}
 		if res.Err != nil {
@@ -231,11 +242,11 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (done int, err er
 		answers = append(answers, answer{m, replyTo, reply})
 		if single || rec.size() > batchRecordBytes {
 			if err := flush(); err != nil {
-				return done, err
+				return submitted, err
 			}
 		}
 	}
-	return done, flush()
+	return submitted, flush()
 }
 
 // setAside refuses a command whose effects cannot be stored, for a reason retrying

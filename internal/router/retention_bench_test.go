@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
@@ -143,6 +144,10 @@ func restartRouter(b *testing.B, nc *nats.Conn, r *router.Router, cfg router.Con
 	defer cancel()
 	if err := r.Stop(ctx); err != nil {
 		b.Fatal(err)
+	}
+	if testing.Verbose() {
+		log := zerolog.New(os.Stderr)
+		cfg.Logger = &log
 	}
 	next, err := router.New(nc, cfg)
 	if err != nil {

@@ -90,6 +90,7 @@ type Router struct {
 	// lastWAL is the last record written or recovered; walRev its revision (the
 	// condition of the next record's write) and walSeq its number.
 	lastWAL *walRecord
+	walMu   sync.Mutex // guards lastWAL: written by the persister, read by the engine goroutine
 	walRev  uint64
 	walSeq  uint64
 	// revs is the revision of every key this router wrote or loaded: the condition of
@@ -122,6 +123,10 @@ type Router struct {
 	reads chan func()
 	// forwards are the requests being stored on the stream.
 	forwards chan forwarded
+	// persistQ hands records to the persister; inflight is the one it stores now
+	// (engine goroutine only).
+	persistQ chan *pending
+	inflight *pending
 }
 
 // New returns a router that will use nc. It does nothing until Start.
@@ -176,7 +181,9 @@ func (r *Router) Start(ctx context.Context) error {
 		return errors.New("router already started")
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	start := r.cfg.Now()
 	err := r.setup(sctx)
+	setUp := r.cfg.Now()
 	cancel()
 	if err != nil {
 		return err
@@ -186,13 +193,16 @@ func (r *Router) Start(ctx context.Context) error {
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	began := r.cfg.Now()
 	cons, err := r.takeConsumer(ctx)
 	if err != nil {
 		return err
 	}
+	tookConsumer := r.cfg.Now()
 	if err := r.recoverWAL(ctx); err != nil {
 		return err
 	}
+	recovered := r.cfg.Now()
 	state, err := r.loadState(ctx)
 	if err != nil {
 		return err
@@ -223,10 +233,14 @@ func (r *Router) Start(ctx context.Context) error {
 	}
 	runCtx, runCancel := context.WithCancel(context.Background())
 	r.cancel, r.done, r.started = runCancel, make(chan struct{}), true
+	r.persistQ = make(chan *pending, 1)
+	go r.persister()
 	go r.run(runCtx, msgs)
 	go r.watchForwards(runCtx)
 	go r.keepLease(runCtx)
-	r.log.Info().Int("jobs", len(state.Jobs)).Int("workers", len(state.Workers)).Msg("router started")
+	r.log.Info().Int("jobs", len(state.Jobs)).Int("workers", len(state.Workers)).
+		Dur("setup", setUp.Sub(start)).Dur("lease", began.Sub(setUp)).Dur("consumer", tookConsumer.Sub(began)).Dur("recover", recovered.Sub(tookConsumer)).Dur("load", r.cfg.Now().Sub(recovered)).
+		Msg("router started")
 	return nil
 }
 
@@ -301,6 +315,10 @@ func (r *Router) fail(err error) {
 // stream and timers, one at a time.
 func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 	defer close(r.done)
+	defer func() {
+		_ = r.settle() // the record in hand is finished; unacknowledged commands are redelivered
+		close(r.persistQ)
+	}()
 	incoming := make(chan jetstream.Msg, r.cfg.BatchMax)
 	go func() {
 		defer close(incoming)
@@ -335,6 +353,11 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 				return
 			}
 			r.handleBatch(takeBatch(m, incoming, r.cfg.BatchMax))
+		case <-r.inflightDone():
+			var pe *pipelineError
+			if err := r.settle(); errors.As(err, &pe) {
+				r.handleBatch(pe.msgs)
+			}
 		case <-timer.C:
 			r.tick(work)
 		case read := <-r.reads:
@@ -381,6 +404,11 @@ func (r *Router) resetTimer(t *time.Timer) {
 // engine is reloaded before anything else (timers are derived from the stored state,
 // so they fire again), after a growing pause.
 func (r *Router) tick(ctx context.Context) {
+	var pe *pipelineError
+	if err := r.settle(); errors.As(err, &pe) { // timers see only stored state
+		r.handleBatch(pe.msgs)
+		return
+	}
 	if !r.ensureLease() || !r.fresh() {
 		r.tickWait.pause(nil)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,7 +20,7 @@ var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOff
 // the configuration changed.
 func (r *Router) setup(ctx context.Context) error {
 	storage := jetstream.FileStorage
-	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := r.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        events.StreamIn,
 		Description: "patchbay inbound commands (job created, worker register, offer accept, ...)",
 		Subjects:    []string{events.SubjectInAll},
@@ -30,7 +31,7 @@ func (r *Router) setup(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", events.StreamIn, err)
 	}
-	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := r.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        events.StreamEvents,
 		Description: "patchbay outbound events, one per state change",
 		Subjects:    []string{events.SubjectEventsAll},
@@ -42,7 +43,7 @@ func (r *Router) setup(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", events.StreamEvents, err)
 	}
-	if _, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := r.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        events.StreamDead,
 		Description: "patchbay commands set aside: their effects could not be stored (see the Patchbay-Dead-Reason header)",
 		Subjects:    []string{events.SubjectDeadAll},
@@ -56,7 +57,7 @@ func (r *Router) setup(ctx context.Context) error {
 	}
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
-		kv, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err := r.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   b,
 			History:  1,
 			Storage:  storage,
@@ -96,4 +97,44 @@ func (r *Router) takeConsumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("consumer %s: %w", events.ConsumerMatcher, err)
 	}
 	return cons, nil
+}
+
+// ensureStream creates a stream, or updates it when its configuration differs from
+// cfg. An update of a stream holding many messages costs the broker time; a start
+// that changes nothing does not ask for one.
+func (r *Router) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := r.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return r.js.CreateStream(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur := s.CachedInfo().Config
+	if cur.Description == cfg.Description && slices.Equal(cur.Subjects, cfg.Subjects) && cur.Retention == cfg.Retention &&
+		cur.MaxAge == cfg.MaxAge && cur.Storage == cfg.Storage && cur.Replicas == cfg.Replicas && cur.Duplicates == cfg.Duplicates {
+		return s, nil
+	}
+	return r.js.UpdateStream(ctx, cfg)
+}
+
+// ensureBucket is ensureStream for a KV bucket.
+func (r *Router) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := r.js.KeyValue(ctx, cfg.Bucket)
+	if err == nil {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			c := s.StreamInfo().Config
+			if st.History() == int64(cfg.History) && c.Storage == cfg.Storage && c.Replicas == cfg.Replicas &&
+				st.LimitMarkerTTL() == cfg.LimitMarkerTTL {
+				return kv, nil
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, err
+	}
+	return r.js.CreateOrUpdateKeyValue(ctx, cfg)
 }

@@ -69,6 +69,19 @@ var (
 	errPermanent = errors.New("cannot be stored")
 )
 
+func (r *Router) setLastWAL(rec *walRecord) {
+	r.walMu.Lock()
+	r.lastWAL = rec
+	r.walMu.Unlock()
+}
+
+// appliedCommand finds a command in the last record written.
+func (r *Router) appliedCommand(id, source string) (walCommand, bool) {
+	r.walMu.Lock()
+	defer r.walMu.Unlock()
+	return r.lastWAL.command(id, source)
+}
+
 // command finds an applied command in the record.
 func (w *walRecord) command(id, source string) (walCommand, bool) {
 	if w == nil {
@@ -172,7 +185,8 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) error {
 		}
 		return fmt.Errorf("write wal: %w", err)
 	}
-	r.walRev, r.walSeq, r.lastWAL = rev, rec.Seq, rec
+	r.walRev, r.walSeq = rev, rec.Seq
+	r.setLastWAL(rec)
 	if r.pause != nil {
 		r.pause("written")
 	}
@@ -459,7 +473,8 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("write wal: %w", err)
 		}
-		r.walRev, r.walSeq, r.lastWAL = rev, 0, rec
+		r.walRev, r.walSeq = rev, 0
+		r.setLastWAL(rec)
 		return r.dropStaleChunks(ctx, nil)
 	case err != nil:
 		return fmt.Errorf("read wal: %w", err)
@@ -500,7 +515,8 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		}
 		return fmt.Errorf("fence wal: %w", err)
 	}
-	r.walRev, r.walSeq, r.lastWAL = rev, rec.Seq, rec
+	r.walRev, r.walSeq = rev, rec.Seq
+	r.setLastWAL(rec)
 	return r.dropStaleChunks(ctx, nil)
 }
 

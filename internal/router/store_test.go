@@ -104,23 +104,40 @@ func TestCommandThatCannotBeStoredIsSetAside(t *testing.T) {
 // the record is finished.
 func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	t.Parallel()
-	e := start(t, router.Config{})
+	ns := natstest.RunServer(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	// Only the events this test waits for: each carries a job of ~55 KB.
+	queued := make(chan *nats.Msg, 500)
+	offered := make(chan *nats.Msg, 500)
+	for subject, ch := range map[string]chan *nats.Msg{events.JobQueueType("q", events.TypeJobQueued): queued,
+		events.OfferSubject("w", events.TypeOfferIssued): offered} {
+		sub, err := nc.ChanSubscribe(subject, ch)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	require.NoError(t, nc.Flush())
+	startRouter(t, nc, router.Config{})
+	client, err := patchbay.New(nc, patchbay.WithRetryDeadline(2*waitFor))
+	require.NoError(t, err)
+
 	const n = 200
 	for i := range n {
-		publishJobData(t, e.nc, fmt.Sprintf("ce-%d", i), limitstest.LargestJobCreated(fmt.Sprintf("j%d", i), "q"))
+		publishJobData(t, nc, fmt.Sprintf("ce-%d", i), limitstest.LargestJobCreated(fmt.Sprintf("j%d", i), "q"))
 	}
-	for i := range n {
-		e.jobEvent(events.TypeJobQueued, fmt.Sprintf("j%d", i))
+	for range n {
+		receive(t, queued)
 	}
-	_, err := e.client.RegisterWorker(ctx(t), *limitstest.LargestWorkerRegister("w", "q", n))
+	_, err = client.RegisterWorker(ctx(t), *limitstest.LargestWorkerRegister("w", "q", n))
 	require.NoError(t, err)
-	offered := map[string]bool{}
-	for len(offered) < n {
-		o := e.next(events.TypeOfferIssued, nil).offer()
-		require.Equal(t, "w", o.WorkerID)
-		offered[o.JobID] = true
+	jobs := map[string]bool{}
+	for len(jobs) < n {
+		ev, err := events.Decode(nil, receive(t, offered).Data)
+		require.NoError(t, err)
+		var o events.Offer
+		require.NoError(t, ev.DataAs(&o))
+		jobs[o.JobID] = true
 	}
-	js, err := jetstream.New(e.nc)
+	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	kv, err := js.KeyValue(ctx(t), events.BucketRouter)
 	require.NoError(t, err)
@@ -128,6 +145,17 @@ func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	require.NoError(t, err)
 	for k := range keys.Keys() {
 		t.Fatalf("chunk %s left behind", k)
+	}
+}
+
+func receive(t *testing.T, ch chan *nats.Msg) *nats.Msg {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(2 * waitFor):
+		t.Fatal("no message")
+		return nil
 	}
 }
 
