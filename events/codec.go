@@ -329,3 +329,47 @@ func DecodeData(e Event, v any) error {
 // strictJSON matches field names exactly (encoding/json ignores case) and refuses
 // unknown fields, so "WORKERID" cannot stand in for "workerId".
 var strictJSON = jsoniter.Config{CaseSensitive: true, DisallowUnknownFields: true, UseNumber: false}.Froze()
+
+// Encode builds and encodes a structured CloudEvent in one pass: what
+// Structured(New(...)) gives, without building the SDK's event model first. The router
+// encodes every event it publishes this way: it is a third of the work otherwise.
+// The attributes are the router's own (ids, types, sources and subjects it made or
+// already checked), the data any JSON-encodable value.
+func Encode(t Type, id, source, subject string, at time.Time, data any) ([]byte, error) {
+	payload, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", t, err)
+	}
+	if id == "" || source == "" || t == "" {
+		return nil, fmt.Errorf("encode %s: id, source and type are required", t)
+	}
+	b := make([]byte, 0, len(payload)+len(id)+len(source)+len(subject)+len(t)+160)
+	b = append(b, `{"specversion":"1.0","id":`...)
+	b = appendJSONString(b, id)
+	b = append(b, `,"source":`...)
+	b = appendJSONString(b, source)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, string(t))
+	if subject != "" {
+		b = append(b, `,"subject":`...)
+		b = appendJSONString(b, subject)
+	}
+	b = append(b, `,"datacontenttype":"`+ContentTypeJSON+`","time":"`...)
+	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
+	b = append(b, payload...)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s) // rare: escape properly
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

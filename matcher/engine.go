@@ -347,11 +347,7 @@ func (e *Engine) refuse(cmd Command, err error) *Result {
 // emit records one outbound event.
 func (e *Engine) emit(subject string, t events.Type, ceSubject string, data any) {
 	id := e.newID()
-	ev, err := events.New(t, id, events.RouterSource, ceSubject, e.now, data)
-	if err != nil {
-		panic(fmt.Sprintf("matcher: build %s: %v", t, err))
-	}
-	body, err := events.Structured(ev)
+	body, err := events.Encode(t, id, events.RouterSource, ceSubject, e.now, data)
 	if err != nil {
 		panic(fmt.Sprintf("matcher: encode %s: %v", t, err))
 	}

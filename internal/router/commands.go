@@ -392,11 +392,7 @@ func (r *Router) event(t events.Type, subject string, data any) []byte {
 
 func (r *Router) eventWithID(t events.Type, subject string, data any) (string, []byte) {
 	id := nuid.Next()
-	ev, err := events.New(t, id, events.RouterSource, subject, r.cfg.Now(), data)
-	if err != nil {
-		panic(fmt.Sprintf("router: build %s: %v", t, err))
-	}
-	b, err := events.Structured(ev)
+	b, err := events.Encode(t, id, events.RouterSource, subject, r.cfg.Now(), data)
 	if err != nil {
 		panic(fmt.Sprintf("router: encode %s: %v", t, err))
 	}
