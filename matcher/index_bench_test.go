@@ -1,0 +1,144 @@
+package matcher
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+// Benchmarks of the matching indexes: a freed worker finding its next job among many
+// waiting jobs, and a new job finding its worker among many available workers. Each
+// loop iteration is one offer, with the commands around it that keep the state the
+// same from one iteration to the next.
+
+// benchApply applies a command built directly (no CloudEvent round trip) and fails
+// the benchmark when it is refused.
+func benchApply(b *testing.B, e *Engine, id string, t events.Type, data any, now time.Time) *Result {
+	b.Helper()
+	res := e.Apply(Command{ID: id, Type: t, Data: data}, now)
+	if res.Err != nil {
+		b.Fatalf("%s %s: %v", t, id, res.Err)
+	}
+	return res
+}
+
+// backlogSelectors are the selectors of the waiting jobs in the "selectors" runs:
+// an equality selector every worker satisfies (so the index cannot narrow) and a
+// comparison.
+func backlogSelectors() []events.WorkerSelector {
+	return []events.WorkerSelector{
+		{Key: "language", Operator: events.OpEqual, Value: "en"},
+		{Key: "level", Operator: events.OpGreaterThanOrEqual, Value: float64(3)},
+	}
+}
+
+// BenchmarkFreedWorker is the cost of a freed worker taking the next job with n jobs
+// waiting. One worker with room for one job holds a job; each iteration queues one more
+// job at the tail, completes and closes the held job (the freed worker is offered the
+// head of the queue) and accepts that offer, so n jobs wait again.
+func BenchmarkFreedWorker(b *testing.B) {
+	for _, n := range []int{0, 10000, 100000} {
+		for _, mode := range []string{"no-selectors", "selectors"} {
+			b.Run(fmt.Sprintf("jobs=%d/%s", n, mode), func(b *testing.B) {
+				e, err := New(Config{NewID: (&idSeq{}).next})
+				if err != nil {
+					b.Fatal(err)
+				}
+				now := t0
+				benchApply(b, e, "reg", events.TypeWorkerRegister, &events.WorkerRegister{
+					WorkerID: "w", Queues: []string{"q"}, TotalCapacity: intPtr(1),
+					Labels:   events.Labels{"language": "en", "level": float64(5)},
+					Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}},
+				}, now)
+				seq := 0
+				create := func() string {
+					seq++
+					id := fmt.Sprintf("j%d", seq)
+					d := &events.JobCreated{JobID: id, QueueID: "q", ChannelID: "voice"}
+					if mode == "selectors" {
+						d.WorkerSelectors = backlogSelectors()
+					}
+					benchApply(b, e, "c-"+id, events.TypeJobCreated, d, now)
+					return id
+				}
+				accept := func(jobID string) string {
+					j := e.jobs[jobID]
+					if j == nil || len(j.OfferIDs) != 1 {
+						b.Fatalf("job %s was not offered", jobID)
+					}
+					res := benchApply(b, e, "a-"+jobID, events.TypeOfferAccept,
+						&events.OfferAccept{JobID: jobID, OfferID: j.OfferIDs[0], WorkerID: "w"}, now)
+					return res.Reply.AssignmentID
+				}
+				held := create()
+				asg := accept(held)
+				for range n {
+					create()
+				}
+				head := 2 // the head of the queue: jobs are numbered in creation order
+				b.ReportAllocs()
+				for b.Loop() {
+					now = now.Add(time.Millisecond)
+					create()
+					benchApply(b, e, "m-"+held, events.TypeJobComplete, &events.JobComplete{JobID: held, AssignmentID: asg}, now)
+					benchApply(b, e, "x-"+held, events.TypeJobClose, &events.JobClose{JobID: held, AssignmentID: asg}, now)
+					held = fmt.Sprintf("j%d", head)
+					head++
+					asg = accept(held)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkNewJob is the cost of a new job finding its worker among n available
+// workers (each with room for many jobs), by distribution mode, with no selectors or
+// with selectors every worker satisfies: create (and offer), then cancel (which
+// revokes the offer and frees the worker again).
+func BenchmarkNewJob(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		for _, dist := range []string{"longestIdle", "roundRobin"} {
+			e, err := New(Config{NewID: (&idSeq{}).next})
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := t0
+			if dist != "longestIdle" {
+				benchApply(b, e, "dist", events.TypePolicyPut, &events.PolicyPut{Kind: events.KindDistributionPolicy, ID: "d",
+					Spec: []byte(`{"mode":{"kind":"` + dist + `"}}`)}, now)
+				benchApply(b, e, "queue", events.TypePolicyPut, &events.PolicyPut{Kind: events.KindQueue, ID: "q",
+					Spec: []byte(`{"distributionPolicyId":"d"}`)}, now)
+			}
+			capacity := 1 << 20
+			for i := range n {
+				benchApply(b, e, fmt.Sprintf("r%d", i), events.TypeWorkerRegister, &events.WorkerRegister{
+					WorkerID: fmt.Sprintf("w%06d", i), Queues: []string{"q"}, TotalCapacity: &capacity,
+					Labels:   events.Labels{"language": "en", "level": float64(3 + i%5)},
+					Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}},
+				}, now)
+				now = now.Add(time.Microsecond)
+			}
+			for _, mode := range []string{"no-selectors", "selectors"} {
+				b.Run(fmt.Sprintf("workers=%d/%s/%s", n, dist, mode), func(b *testing.B) {
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						i++
+						id := fmt.Sprintf("%s-%d", mode, i)
+						d := &events.JobCreated{JobID: id, QueueID: "q", ChannelID: "voice"}
+						if mode == "selectors" {
+							d.WorkerSelectors = backlogSelectors()
+						}
+						benchApply(b, e, "c-"+id, events.TypeJobCreated, d, now)
+						if len(e.jobs[id].OfferIDs) != 1 {
+							b.Fatalf("job %s was not offered", id)
+						}
+						benchApply(b, e, "x-"+id, events.TypeJobCancel, &events.JobCancel{JobID: id}, now)
+					}
+				})
+			}
+		}
+	}
+}
