@@ -62,28 +62,24 @@ func keysOf[V any](m map[string]V) map[string]bool {
 // matchFreed offers the workers that gained room the jobs of a queue they can take,
 // in dispatch order, until they are full. Each such job goes to the workers its
 // distribution picks (a freed worker among them, unless a better one can take it too).
+// The walk visits only the jobs the index gives for the workers, from the head of the
+// queue, and stops as soon as they are full.
 func (e *Engine) matchFreed(queueID string, ws []*Worker) {
 	q := e.queues[queueID]
 	if q == nil || len(q.jobs) == 0 {
 		return
 	}
 	dist := e.distributionOf(queueID)
-	jobs := q.jobs
-	if !dist.bypass {
-		jobs = q.jobsFor(ws)
-	} else {
-		jobs = append([]*Job(nil), jobs...)
-	}
-	for _, j := range jobs {
+	try := func(j *Job) bool {
 		room := false
 		for _, w := range ws {
 			room = room || w.hasRoom()
 		}
 		if !room {
-			return
+			return false
 		}
 		if len(j.OfferIDs) >= dist.max || j.status() != lifecycle.JobQueued {
-			continue
+			return true
 		}
 		t := e.target(j)
 		for _, w := range ws {
@@ -92,7 +88,15 @@ func (e *Engine) matchFreed(queueID string, ws []*Worker) {
 				break
 			}
 		}
+		return true
 	}
+	if dist.bypass { // selectors do not count: every job may be for them
+		// Offering changes no queue, so the walk may read q.jobs as it goes.
+		for i := 0; i < len(q.jobs) && try(q.jobs[i]); i++ {
+		}
+		return
+	}
+	q.walkFor(ws, try)
 }
 
 // matchJob offers j to the workers its distribution picks, from pool (nil: the
@@ -130,37 +134,26 @@ func (e *Engine) matchQueue(queueID string) {
 		return
 	}
 	dist := e.distributionOf(queueID)
-	cands := e.candidates(queueID)
 	for _, j := range append([]*Job(nil), q.jobs...) {
-		if len(cands) == 0 {
+		if e.index.roomIn(queueID) == 0 {
 			return // every worker of the queue is full: nothing more can be offered
 		}
-		for _, w := range e.matchJob(j, dist, cands) {
-			if !w.hasRoom() {
-				cands = without(cands, w)
-			}
-		}
+		e.matchJob(j, dist, nil)
 	}
-}
-
-func without(ws []*Worker, w *Worker) []*Worker {
-	for i, x := range ws {
-		if x == w {
-			return append(ws[:i:i], ws[i+1:]...)
-		}
-	}
-	return ws
 }
 
 // candidates are the queue's workers available for offers with room for one more job
 // on some channel.
 func (e *Engine) candidates(queueID string) []*Worker {
-	var ws []*Worker
-	for w := range e.index.queue[queueID] {
-		if w.hasRoom() {
-			ws = append(ws, w)
-		}
+	rs := e.index.room[queueID]
+	if rs == nil {
+		return nil
 	}
+	ws := make([]*Worker, 0, rs.byID.Len())
+	rs.byID.Ascend(func(w *Worker) bool {
+		ws = append(ws, w)
+		return true
+	})
 	return ws
 }
 
@@ -179,7 +172,19 @@ type pick struct {
 //   - longestIdle: lowest load ratio, then longest since the last assignment;
 //   - roundRobin: the workers after the one offered last (by worker id), wrapping;
 //   - bestWorker: highest score, ties to the longest idle.
+//
+// Without a list of candidates, in longest-idle and round-robin mode and without a
+// workflow order_by, the workers are walked in that order from the index and the walk
+// stops at the n-th eligible worker (see pickInOrder). Best-worker scores and order_by
+// keys depend on the job and on every candidate, so those compare every eligible worker
+// of the pool.
 func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
+	t := e.target(j)
+	if cands == nil && d.mode != events.ModeBestWorker && (t == nil || len(t.orderBy.Clauses) == 0) {
+		if ps, ok := e.pickInOrder(j, t, d, n); ok {
+			return ps
+		}
+	}
 	if set := e.pool(j, d.bypass); cands == nil || len(set) < len(cands) {
 		// The index narrows the search to the workers with the right labels.
 		cands = make([]*Worker, 0, len(set))
@@ -188,7 +193,6 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 		}
 	}
 	var ps []pick
-	t := e.target(j)
 	for _, w := range cands {
 		cost, ok := e.eligible(j, w, d.bypass)
 		if !ok || !e.targetAllows(j, t, w) {
@@ -249,6 +253,71 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 		ps = ps[:n]
 	}
 	return ps
+}
+
+// smallPool is the size up to which a pool is searched whole rather than walked in
+// order (a variable so that tests can walk every pool).
+var smallPool = 16
+
+// pickInOrder is pick for the longest-idle and round-robin modes without an order_by:
+// it walks the queue's workers with room in the mode's order (longest idle first; or
+// the ids after the round-robin cursor, then from the start) and stops once it has n
+// eligible workers that never let an offer for j expire. Those that did come after
+// the others, by the age of their expiry; a stable sort by that rank keeps the mode's
+// order among equals, which is pick's order. The walk visits at most as many workers
+// as the pool the index gives for j has; ok is false when that was not enough (many
+// workers with room lack a value j's equality selectors ask for), or when the pool is
+// small enough to search whole, and then pick compares the pool's workers.
+func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []pick, ok bool) {
+	set := e.pool(j, d.bypass)
+	rs := e.index.room[j.QueueID]
+	if len(set) == 0 || rs == nil {
+		return nil, true
+	}
+	if len(set) <= smallPool {
+		return nil, false
+	}
+	budget, fresh, exhausted := len(set), 0, false
+	visit := func(w *Worker) bool {
+		if budget == 0 {
+			exhausted = true
+			return false
+		}
+		budget--
+		cost, ok := e.eligible(j, w, d.bypass)
+		if !ok || !e.targetAllows(j, t, w) {
+			return true
+		}
+		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
+		if p.rank == 0 {
+			fresh++
+		}
+		ps = append(ps, p)
+		return fresh < n
+	}
+	if d.mode == events.ModeRoundRobin {
+		cursor := e.cursors[j.QueueID]
+		pivot := &Worker{Worker: events.Worker{WorkerID: cursor}}
+		rs.byID.AscendGreaterOrEqual(pivot, func(w *Worker) bool {
+			return w.WorkerID == cursor || visit(w)
+		})
+		if fresh < n && !exhausted {
+			rs.byID.AscendLessThan(pivot, visit)
+			if w, ok := rs.byID.Get(pivot); ok && fresh < n && !exhausted {
+				visit(w)
+			}
+		}
+	} else {
+		rs.idle.Ascend(func(k idleKey) bool { return visit(k.w) })
+	}
+	if exhausted {
+		return nil, false
+	}
+	sort.SliceStable(ps, func(a, b int) bool { return ps[a].rank < ps[b].rank })
+	if len(ps) > n {
+		ps = ps[:n]
+	}
+	return ps, true
 }
 
 // score is the best-worker score: with a scoring rule, the sum of the weights of its
