@@ -1,9 +1,9 @@
 package matcher
 
 import (
-	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/google/btree"
 
@@ -57,7 +57,13 @@ func (q *Queue) slotLess(a, b slot) bool {
 	return a.j.JobID < b.j.JobID
 }
 
-func (q *Queue) newSet() *btree.BTreeG[slot] { return btree.NewG(btreeDegree, q.slotLess) }
+// slotNodes recycles the nodes of the queues' sets (queues come and go with their
+// jobs); it is safe for concurrent use, so engines may share it.
+var slotNodes = btree.NewFreeListG[slot](btree.DefaultFreeListSize)
+
+func (q *Queue) newSet() *btree.BTreeG[slot] {
+	return btree.NewWithFreeListG(btreeDegree, q.slotLess, slotNodes)
+}
 
 // jobKey is the index key of a job: its first equality selector ("" for none).
 func jobKey(j *Job) string {
@@ -224,11 +230,31 @@ func (q *Queue) remove(j *Job) {
 // expedited job or "n" for the others, then 000 for priority 100 up to 200 for
 // priority -100; a LIFO queue takes each rank's keys from the end.
 func QueueKey(j *Job) string {
-	x := "n"
+	x := byte('n')
 	if j.expedited() {
-		x = "e"
+		x = 'e'
 	}
-	return fmt.Sprintf("%s.%s%03d.%020d.%s", j.QueueID, x, 100-j.Priority, j.Seq, j.JobID)
+	b := make([]byte, 0, len(j.QueueID)+len(j.JobID)+28)
+	b = append(append(b, j.QueueID...), '.', x)
+	if r := 100 - j.Priority; r < 0 {
+		b = appendPadded(append(b, '-'), uint64(-r), 2)
+	} else {
+		b = appendPadded(b, uint64(r), 3)
+	}
+	b = append(b, '.')
+	b = appendPadded(b, j.Seq, 20)
+	b = append(append(b, '.'), j.JobID...)
+	return string(b)
+}
+
+// appendPadded appends n in decimal, zero-padded to width digits.
+func appendPadded(b []byte, n uint64, width int) []byte {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], n, 10)
+	for range width - len(d) {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
 
 // CursorKey is a round-robin queue's cursor in the queues bucket (queue ids start
