@@ -120,10 +120,10 @@ func BenchmarkNewJob(b *testing.B) {
 				}, now)
 				now = now.Add(time.Microsecond)
 			}
+			i := 0 // job ids stay unique over the runs on this engine (-count)
 			for _, mode := range []string{"no-selectors", "selectors"} {
 				b.Run(fmt.Sprintf("workers=%d/%s/%s", n, dist, mode), func(b *testing.B) {
 					b.ReportAllocs()
-					i := 0
 					for b.Loop() {
 						i++
 						id := fmt.Sprintf("%s-%d", mode, i)
