@@ -37,23 +37,27 @@ func backlogSelectors() []events.WorkerSelector {
 // BenchmarkFreedWorker is the cost of a freed worker taking the next job with n jobs
 // waiting. One worker with room for one job holds a job; each iteration queues one more
 // job at the tail, completes and closes the held job (the freed worker is offered the
-// head of the queue) and accepts that offer, so n jobs wait again.
+// first job that can take an offer) and accepts that offer, so n jobs wait again. In
+// the "offers-out" runs, 1000 other workers (never answering) hold offers for the 1000
+// jobs at the head of the queue, which the freed worker must not walk past one by one.
 func BenchmarkFreedWorker(b *testing.B) {
 	for _, n := range []int{0, 10000, 100000} {
-		for _, mode := range []string{"no-selectors", "selectors"} {
+		for _, mode := range []string{"no-selectors", "selectors", "offers-out"} {
 			b.Run(fmt.Sprintf("jobs=%d/%s", n, mode), func(b *testing.B) {
-				e, err := New(Config{NewID: (&idSeq{}).next})
+				e, err := New(Config{NewID: (&idSeq{}).next, OfferExpiry: time.Hour})
 				if err != nil {
 					b.Fatal(err)
 				}
 				now := t0
-				benchApply(b, e, "reg", events.TypeWorkerRegister, &events.WorkerRegister{
-					WorkerID: "w", Queues: []string{"q"}, TotalCapacity: intPtr(1),
-					Labels:   events.Labels{"language": "en", "level": float64(5)},
-					Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}},
-				}, now)
+				register := func(id string) {
+					benchApply(b, e, "reg-"+id, events.TypeWorkerRegister, &events.WorkerRegister{
+						WorkerID: id, Queues: []string{"q"}, TotalCapacity: intPtr(1),
+						Labels:   events.Labels{"language": "en", "level": float64(5)},
+						Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}},
+					}, now)
+				}
 				seq := 0
-				create := func() string {
+				create := func() {
 					seq++
 					id := fmt.Sprintf("j%d", seq)
 					d := &events.JobCreated{JobID: id, QueueID: "q", ChannelID: "voice"}
@@ -61,32 +65,38 @@ func BenchmarkFreedWorker(b *testing.B) {
 						d.WorkerSelectors = backlogSelectors()
 					}
 					benchApply(b, e, "c-"+id, events.TypeJobCreated, d, now)
-					return id
 				}
-				accept := func(jobID string) string {
-					j := e.jobs[jobID]
-					if j == nil || len(j.OfferIDs) != 1 {
-						b.Fatalf("job %s was not offered", jobID)
+				w := e.workers
+				accept := func() (string, string) { // the freed worker accepts its offer
+					for _, l := range w["w"].Loads {
+						if l.OfferID != "" {
+							res := benchApply(b, e, "a-"+l.JobID, events.TypeOfferAccept,
+								&events.OfferAccept{JobID: l.JobID, OfferID: l.OfferID, WorkerID: "w"}, now)
+							return l.JobID, res.Reply.AssignmentID
+						}
 					}
-					res := benchApply(b, e, "a-"+jobID, events.TypeOfferAccept,
-						&events.OfferAccept{JobID: jobID, OfferID: j.OfferIDs[0], WorkerID: "w"}, now)
-					return res.Reply.AssignmentID
+					b.Fatal("the freed worker was offered nothing")
+					return "", ""
 				}
-				held := create()
-				asg := accept(held)
+				register("w")
+				create()
+				held, asg := accept()
+				if mode == "offers-out" {
+					for i := range 1000 {
+						register(fmt.Sprintf("o%d", i))
+						create()
+					}
+				}
 				for range n {
 					create()
 				}
-				head := 2 // the head of the queue: jobs are numbered in creation order
 				b.ReportAllocs()
 				for b.Loop() {
 					now = now.Add(time.Millisecond)
 					create()
 					benchApply(b, e, "m-"+held, events.TypeJobComplete, &events.JobComplete{JobID: held, AssignmentID: asg}, now)
 					benchApply(b, e, "x-"+held, events.TypeJobClose, &events.JobClose{JobID: held, AssignmentID: asg}, now)
-					held = fmt.Sprintf("j%d", head)
-					head++
-					asg = accept(held)
+					held, asg = accept()
 				}
 			})
 		}

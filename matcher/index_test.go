@@ -20,7 +20,8 @@ func walkEveryPool(t *testing.T) {
 }
 
 // TestRandomizedInvariantsOrderedWalk runs the randomized invariants test with every
-// pool walked in the index's orders (its 5 workers are otherwise compared whole).
+// pool walked in the index's orders (its 5 workers are otherwise compared whole), and
+// checks after every step that the ordered indexes hold what they should.
 func TestRandomizedInvariantsOrderedWalk(t *testing.T) {
 	walkEveryPool(t)
 	seeds := []int64{5, 6}
@@ -30,8 +31,89 @@ func TestRandomizedInvariantsOrderedWalk(t *testing.T) {
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			newSim(t, seed).run(steps)
+			s := newSim(t, seed)
+			for i := range steps {
+				s.h.advance(time.Duration(s.r.Intn(3000)) * time.Millisecond)
+				name, o := s.step()
+				s.after(i, name, o)
+				requireIndexesHold(t, s.h.e, i)
+			}
 		})
+	}
+}
+
+// requireIndexesHold checks the ordered indexes against the engine: each queue's sets
+// hold exactly its jobs that can take another offer, in dispatch order, and the room
+// sets exactly the available workers with room, in longest-idle and id order.
+func requireIndexesHold(t *testing.T, e *Engine, step int) {
+	t.Helper()
+	for id, q := range e.queues {
+		require.Equal(t, e.distributionOf(id).max, q.maxOffers, "step %d queue %s", step, id)
+		require.Len(t, q.slots, len(q.jobs), "step %d queue %s", step, id)
+		var want []*Job
+		for _, j := range q.jobs {
+			if len(j.OfferIDs) < q.maxOffers {
+				want = append(want, j)
+			}
+		}
+		var got []*Job
+		q.walkFor(nil, func(j *Job) bool { // the unkeyed set
+			got = append(got, j)
+			return true
+		})
+		n := len(got)
+		for _, set := range q.byKey {
+			require.Positive(t, set.Len(), "step %d queue %s: an empty set is kept", step, id)
+			n += set.Len()
+			var prev *Job
+			set.Ascend(func(sl slot) bool {
+				require.Equal(t, jobKey(sl.j), sl.key)
+				if prev != nil {
+					require.True(t, q.less(prev, sl.j), "step %d queue %s: set out of dispatch order", step, id)
+				}
+				prev = sl.j
+				got = append(got, sl.j)
+				return true
+			})
+		}
+		require.Len(t, got, n)
+		require.ElementsMatch(t, want, got, "step %d queue %s", step, id)
+	}
+	queues := map[string]bool{}
+	for _, w := range e.workers {
+		if w.AvailableForOffers && w.hasRoom() {
+			for _, q := range w.Queues {
+				queues[q] = true
+			}
+		}
+	}
+	for q := range e.index.room {
+		queues[q] = true
+	}
+	for q := range queues {
+		var want []*Worker
+		for _, w := range e.workers {
+			if w.AvailableForOffers && w.hasRoom() && w.inQueue(q) {
+				want = append(want, w)
+			}
+		}
+		sortWorkers(want)
+		cands := e.candidates(q)
+		require.ElementsMatch(t, want, cands, "step %d queue %s", step, q)
+		var idle []*Worker
+		if rs := e.index.room[q]; rs != nil {
+			rs.idle.Ascend(func(k idleKey) bool {
+				idle = append(idle, k.w)
+				return true
+			})
+		}
+		require.Equal(t, len(want), len(idle), "step %d queue %s", step, q)
+		for i := range want {
+			require.Equal(t, want[i].WorkerID, idle[i].WorkerID, "step %d queue %s: longest-idle order", step, q)
+		}
+		for i := 1; i < len(cands); i++ {
+			require.Less(t, cands[i-1].WorkerID, cands[i].WorkerID)
+		}
 	}
 }
 
@@ -205,4 +287,26 @@ func TestQueueKeyMatchesSprintf(t *testing.T) {
 		}
 		require.Equal(t, fmt.Sprintf("%s.%s%03d.%020d.%s", j.QueueID, x, 100-j.Priority, j.Seq, j.JobID), QueueKey(j))
 	}
+}
+
+// A job offered to as many workers as its queue allows is out of the freed workers'
+// walk; when the queue's distribution allows more offers, it is back in it.
+func TestFreedWorkerAfterMaxOffersRaised(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.putPolicy(events.KindDistributionPolicy, "d", nil, `{"mode":{"kind":"longestIdle","maxConcurrentOffers":1}}`))
+	requireOK(t, h.putPolicy(events.KindQueue, "q1", nil, `{"distributionPolicyId":"d"}`))
+	requireOK(t, h.register("busy"))
+	requireOK(t, h.create("held", "q1"))
+	asg := h.assign("held", "busy")
+	requireOK(t, h.register("a"))
+	requireOK(t, h.create("j1", "q1"))
+	require.Equal(t, []string{"a"}, h.issuedTo("j1"))
+
+	requireOK(t, h.putPolicy(events.KindDistributionPolicy, "d", nil, `{"mode":{"kind":"longestIdle","maxConcurrentOffers":2}}`))
+	requireOK(t, h.complete("held", asg))
+	out := h.close("held", asg, "", nil)
+	requireOK(t, out)
+	require.Len(t, out.issued(), 1, "the freed worker gets the job's second offer")
+	require.Equal(t, "busy", out.issued()[0].WorkerID)
+	require.Equal(t, "j1", out.issued()[0].JobID)
 }

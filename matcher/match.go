@@ -19,6 +19,9 @@ import (
 //     each against the workers the index gives for it.
 func (e *Engine) matchTouched() {
 	for _, q := range sortedKeys(e.touched) {
+		if x := e.queues[q]; x != nil { // its distribution may have changed
+			x.setMaxOffers(e.distributionOf(q).max)
+		}
 		e.matchQueue(q)
 	}
 	freed := map[string][]*Worker{}

@@ -14,6 +14,7 @@ func (e *Engine) issue(j *Job, w *Worker, cost int) {
 	}}
 	e.addOffer(o)
 	j.OfferIDs = append(j.OfferIDs, o.OfferID)
+	e.reslot(j)
 	w.Loads = append(w.Loads, Load{JobID: j.JobID, OfferID: o.OfferID, ChannelID: j.ChannelID, Cost: cost})
 	e.refresh(w)
 	e.dirtyOffer[o.OfferID], e.dirtyJobs[j.JobID], e.dirtyWrk[w.WorkerID] = true, true, true
@@ -36,6 +37,7 @@ func (e *Engine) end(o *Offer, to lifecycle.OfferStatus, t events.Type, reason s
 	e.dropEndedOffers(o)
 	if j := e.jobs[o.JobID]; j != nil {
 		j.removeOffer(o.OfferID)
+		e.reslot(j)
 		e.dirtyJobs[j.JobID] = true
 		e.touchedJobs[j.JobID] = true
 	}

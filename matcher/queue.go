@@ -16,13 +16,18 @@ type Queue struct {
 	ID   string
 	jobs []*Job
 	lifo bool // last in, first out within a priority
-	// byKey holds the jobs by their first equality selector (labelKey without the
-	// queue), each set in dispatch order; unkeyed holds the jobs that have none. A
-	// worker can only take a job indexed under one of its own labels, or an unkeyed
-	// one. slots are the entries of the jobs in those sets, as they were inserted.
+	// byKey holds the jobs that can take another offer by their first equality
+	// selector (labelKey without the queue), each set in dispatch order; unkeyed holds
+	// those that have none. A worker can only take a job indexed under one of its own
+	// labels, or an unkeyed one. slots are the entries of every job of the queue, as
+	// they were inserted.
 	byKey   map[string]*btree.BTreeG[slot]
 	unkeyed *btree.BTreeG[slot]
 	slots   map[*Job]slot
+	// maxOffers is the queue's maxConcurrentOffers (0: no limit): a job with that many
+	// offers out is kept out of the sets until one of them ends, so that a freed
+	// worker does not walk past the jobs already offered to others.
+	maxOffers int
 }
 
 // slot is a job's entry in its queue's ordered sets: what the dispatch order reads,
@@ -33,6 +38,7 @@ type slot struct {
 	seq       uint64
 	key       string
 	j         *Job
+	inSet     bool // the job is in its set (it can take another offer)
 }
 
 func slotOf(j *Job) slot {
@@ -97,7 +103,12 @@ func (q *Queue) set(k string, make bool) *btree.BTreeG[slot] {
 func (q *Queue) indexJob(j *Job, add bool) {
 	if add {
 		sl := slotOf(j)
-		q.set(sl.key, true).ReplaceOrInsert(sl)
+		sl.inSet = q.open(j)
+		if sl.inSet {
+			q.set(sl.key, true).ReplaceOrInsert(sl)
+		} else {
+			q.set("", false) // makes the maps
+		}
 		q.slots[j] = sl
 		return
 	}
@@ -106,6 +117,15 @@ func (q *Queue) indexJob(j *Job, add bool) {
 		return
 	}
 	delete(q.slots, j)
+	if sl.inSet {
+		q.unset(sl)
+	}
+}
+
+// open reports whether j can take another offer.
+func (q *Queue) open(j *Job) bool { return q.maxOffers <= 0 || len(j.OfferIDs) < q.maxOffers }
+
+func (q *Queue) unset(sl slot) {
 	set := q.set(sl.key, false)
 	set.Delete(sl)
 	if sl.key != "" && set.Len() == 0 {
@@ -113,12 +133,38 @@ func (q *Queue) indexJob(j *Job, add bool) {
 	}
 }
 
+// reslot puts a job of the queue whose offers changed in its set or out of it.
+func (q *Queue) reslot(j *Job) {
+	sl, ok := q.slots[j]
+	if !ok || sl.inSet == q.open(j) {
+		return
+	}
+	if sl.inSet {
+		q.unset(sl)
+	} else {
+		q.set(sl.key, true).ReplaceOrInsert(sl)
+	}
+	sl.inSet = !sl.inSet
+	q.slots[j] = sl
+}
+
+// setMaxOffers changes the queue's maxConcurrentOffers (after a policy change).
+func (q *Queue) setMaxOffers(n int) {
+	if q.maxOffers == n {
+		return
+	}
+	q.maxOffers = n
+	for j := range q.slots {
+		q.reslot(j)
+	}
+}
+
 // walkFor calls f with the queued jobs the workers ws could take as far as the index
 // tells (their own label values, their ids, or no equality selector), in dispatch
 // order, until f returns false or there are no more. It merges the ordered sets of
 // those keys, reading one job ahead in each, so it visits only the jobs it hands to f
-// (plus one per set). f may offer jobs but must not add jobs to the queue or take
-// jobs out of it.
+// (plus one per set). f may offer the job it is given (which may take it out of its
+// set) but must not add jobs to the queue or take jobs out of it.
 func (q *Queue) walkFor(ws []*Worker, f func(*Job) bool) {
 	if q.slots == nil {
 		return
@@ -269,10 +315,17 @@ const SeqKey = "_seq"
 func (e *Engine) queue(id string) *Queue {
 	q := e.queues[id]
 	if q == nil {
-		q = &Queue{ID: id, lifo: e.queueSpec(id).Order == events.OrderLIFO}
+		q = &Queue{ID: id, lifo: e.queueSpec(id).Order == events.OrderLIFO, maxOffers: e.distributionOf(id).max}
 		e.queues[id] = q
 	}
 	return q
+}
+
+// reslot keeps a queued job whose offers changed in its queue's sets or out of them.
+func (e *Engine) reslot(j *Job) {
+	if q := e.queues[j.QueueID]; q != nil {
+		q.reslot(j)
+	}
 }
 
 // enqueue puts j in its queue and records the KV write.
