@@ -21,6 +21,10 @@ type workerIndex struct {
 	// placed is where each of them is in it (place keeps both up to date).
 	room   map[string]*roomSet
 	placed map[*Worker]placement
+	// orders holds, per queue id, the same workers in the order of each workflow
+	// order_by a job of the queue was picked with (made on first use, then kept up to
+	// date by place).
+	orders map[string][]*orderSet
 }
 
 func newWorkerIndex() workerIndex {
@@ -30,7 +34,84 @@ func newWorkerIndex() workerIndex {
 		keys:   map[*Worker][]string{},
 		room:   map[string]*roomSet{},
 		placed: map[*Worker]placement{},
+		orders: map[string][]*orderSet{},
 	}
+}
+
+// orderSet is a queue's available workers with room in the order of one order_by:
+// their values for its clauses, then longest idle, then id (OrderBy.compare), as they
+// were when each was placed.
+type orderSet struct {
+	by    OrderBy
+	text  string // by.String()
+	tree  *btree.BTreeG[orderItem]
+	items map[*Worker]orderItem
+	// bad counts the workers with a value that is not an integer for some clause:
+	// while there is one, whether the order_by applies depends on which workers are
+	// eligible, so pick compares them all.
+	bad int
+}
+
+type orderItem struct {
+	keys []orderKey
+	idle time.Time
+	bad  bool
+	w    *Worker
+}
+
+func newOrderSet(by OrderBy) *orderSet {
+	ob := &orderSet{by: by, text: by.String(), items: map[*Worker]orderItem{}}
+	ob.tree = btree.NewG(btreeDegree, func(a, b orderItem) bool {
+		if r := by.compareKeys(a.keys, b.keys); r != 0 {
+			return r < 0
+		}
+		if r := a.idle.Compare(b.idle); r != 0 {
+			return r < 0
+		}
+		return a.w.WorkerID < b.w.WorkerID
+	})
+	return ob
+}
+
+func (ob *orderSet) add(w *Worker, idle time.Time) {
+	it := orderItem{keys: ob.by.keys(w), idle: idle, w: w}
+	for _, k := range it.keys {
+		it.bad = it.bad || k.state == attrBad
+	}
+	if it.bad {
+		ob.bad++
+	}
+	ob.tree.ReplaceOrInsert(it)
+	ob.items[w] = it
+}
+
+func (ob *orderSet) remove(w *Worker) {
+	if it, ok := ob.items[w]; ok {
+		ob.tree.Delete(it)
+		delete(ob.items, w)
+		if it.bad {
+			ob.bad--
+		}
+	}
+}
+
+// orderSet is the queue's set for order_by by, made (from the room set) on first use.
+func (x *workerIndex) orderSet(queueID string, by OrderBy) *orderSet {
+	text := by.String()
+	for _, ob := range x.orders[queueID] {
+		if ob.text == text {
+			return ob
+		}
+	}
+	ob := newOrderSet(by)
+	if rs := x.room[queueID]; rs != nil {
+		rs.byID.Ascend(func(w *Worker) bool {
+			ob.add(w, x.placed[w].key.idle)
+			return true
+		})
+	}
+	x.orders[queueID] = append(x.orders[queueID], ob)
+	return ob
 }
 
 // roomSet is one queue's available workers with room, in two orders: longest idle
@@ -83,7 +164,8 @@ func (x *workerIndex) place(w *Worker) {
 	var key idleKey
 	if in {
 		key = idleKey{ratio: w.loadRatio(), idle: w.idleSince(), w: w}
-		if had && old.key.ratio == key.ratio && old.key.idle.Equal(key.idle) && slices.Equal(old.queues, w.Queues) {
+		if had && old.key.ratio == key.ratio && old.key.idle.Equal(key.idle) && slices.Equal(old.queues, w.Queues) &&
+			!x.labelsChanged(w) {
 			return
 		}
 	}
@@ -95,6 +177,9 @@ func (x *workerIndex) place(w *Worker) {
 				if rs.byID.Len() == 0 {
 					delete(x.room, q)
 				}
+			}
+			for _, ob := range x.orders[q] {
+				ob.remove(w)
 			}
 		}
 		delete(x.placed, w)
@@ -110,8 +195,24 @@ func (x *workerIndex) place(w *Worker) {
 		}
 		rs.idle.ReplaceOrInsert(key)
 		rs.byID.ReplaceOrInsert(w)
+		for _, ob := range x.orders[q] {
+			ob.add(w, key.idle)
+		}
 	}
 	x.placed[w] = placement{key: key, queues: w.Queues}
+}
+
+// labelsChanged reports whether w's values for some order_by of its queues differ
+// from those it was placed with (its labels changed).
+func (x *workerIndex) labelsChanged(w *Worker) bool {
+	for _, q := range w.Queues {
+		for _, ob := range x.orders[q] {
+			if it, ok := ob.items[w]; ok && !slices.Equal(it.keys, ob.by.keys(w)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // roomIn counts the queue's available workers with room.

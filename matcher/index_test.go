@@ -121,8 +121,10 @@ func requireIndexesHold(t *testing.T, e *Engine, step int) {
 // orders picks exactly the workers, in the same order, that comparing every eligible
 // worker of the pool picks: over random workers (labels, capacities, loads, idle
 // times, caps on offers), random jobs (selectors, declines, expired offers), both
-// modes that walk, a random round-robin cursor, with and without bypassed selectors,
-// and one to three workers at a time.
+// modes, a workflow target's order_by (with missing values, and in some runs values
+// that are not integers), a random round-robin cursor, with and without bypassed
+// selectors, one to three workers at a time, and workers whose labels and loads change
+// between picks.
 func TestPickInOrderEqualsCompareAll(t *testing.T) {
 	walkEveryPool(t)
 	for seed := int64(1); seed <= 12; seed++ {
@@ -135,14 +137,31 @@ func TestPickInOrderEqualsCompareAll(t *testing.T) {
 			now = now.Add(time.Duration(r.Intn(3)) * time.Second) // equal times happen too
 			return res
 		}
+		require.Nil(t, apply(events.TypePolicyPut, &events.PolicyPut{Kind: events.KindWorkflow, ID: "wf",
+			Spec: []byte(`{"filters":[{"name":"all","expression":"true","targets":[{"queue":"q","orderBy":"worker.level DESC, worker.tier ASC"}]}]}`)}).Err)
 		langs := []string{"en", "fr", "de"}
+		labels := func() events.Labels {
+			l := events.Labels{"lang": langs[r.Intn(3)], "level": float64(r.Intn(5))}
+			switch r.Intn(4) {
+			case 0: // no tier: sorts after those with one
+			case 1:
+				if seed%3 == 0 {
+					l["tier"] = "gold" // not an integer: the order_by does not apply
+					break
+				}
+				l["tier"] = float64(r.Intn(3))
+			default:
+				l["tier"] = float64(r.Intn(3))
+			}
+			return l
+		}
 		var ids []string
 		for i := range 40 {
 			id := fmt.Sprintf("w%02d", r.Intn(100))
 			ids = append(ids, id)
 			d := &events.WorkerRegister{
 				WorkerID: id, Queues: []string{"q"}, TotalCapacity: intPtr(1 + r.Intn(3)),
-				Labels:   events.Labels{"lang": langs[r.Intn(3)], "level": float64(r.Intn(5))},
+				Labels:   labels(),
 				Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}, {ChannelID: "chat", CapacityCostPerJob: 1, MaxNumberOfJobs: 1}},
 			}
 			if i%7 == 0 {
@@ -170,7 +189,26 @@ func TestPickInOrderEqualsCompareAll(t *testing.T) {
 			}
 		}
 		for probe := range 300 {
+			if probe%10 == 9 { // change the workers between picks
+				id := ids[r.Intn(len(ids))]
+				switch r.Intn(3) {
+				case 0:
+					apply(events.TypeWorkerUpdate, &events.WorkerRegister{WorkerID: id, Labels: labels()})
+				case 1:
+					jobID := fmt.Sprintf("more%d", probe)
+					apply(events.TypeJobCreated, &events.JobCreated{JobID: jobID, QueueID: "q", ChannelID: "voice"})
+					if j := e.jobs[jobID]; j != nil && len(j.OfferIDs) > 0 {
+						o := e.offers[j.OfferIDs[0]]
+						apply(events.TypeOfferAccept, &events.OfferAccept{JobID: jobID, OfferID: o.OfferID, WorkerID: o.WorkerID})
+					}
+				case 2:
+					apply(events.TypeWorkerUpdate, &events.WorkerRegister{WorkerID: id, AvailableForOffers: new(r.Intn(2) == 0)})
+				}
+			}
 			j := &Job{Job: events.Job{JobID: fmt.Sprintf("probe%d", probe), QueueID: "q", ChannelID: []string{"voice", "chat"}[r.Intn(2)]}}
+			if r.Intn(2) == 0 {
+				j.Workflow = &events.WorkflowPosition{WorkflowID: "wf", Filter: "all"}
+			}
 			switch r.Intn(4) {
 			case 1:
 				j.WorkerSelectors = []events.WorkerSelector{{Key: "lang", Operator: events.OpEqual, Value: langs[r.Intn(3)]}}
@@ -202,12 +240,13 @@ func TestPickInOrderEqualsCompareAll(t *testing.T) {
 			case 2:
 				e.cursors["q"] = fmt.Sprintf("w%02d5", r.Intn(100)) // between two ids
 			}
-			for _, mode := range []string{events.ModeLongestIdle, events.ModeRoundRobin} {
+			for _, mode := range []string{events.ModeLongestIdle, events.ModeRoundRobin, events.ModeBestWorker} {
 				for n := 1; n <= 3; n++ {
 					d := distribution{mode: mode, min: 1, max: n, bypass: r.Intn(4) == 0}
 					walked := e.pick(j, nil, d, n)
 					whole := e.pick(j, e.candidates("q"), d, n)
-					require.Equal(t, pickedIDs(whole), pickedIDs(walked), "seed %d probe %d mode %s n %d bypass %v", seed, probe, mode, n, d.bypass)
+					require.Equal(t, pickedIDs(whole), pickedIDs(walked), "seed %d probe %d mode %s n %d bypass %v workflow %v",
+						seed, probe, mode, n, d.bypass, j.Workflow != nil)
 				}
 			}
 		}

@@ -176,14 +176,14 @@ type pick struct {
 //   - roundRobin: the workers after the one offered last (by worker id), wrapping;
 //   - bestWorker: highest score, ties to the longest idle.
 //
-// Without a list of candidates, in longest-idle and round-robin mode and without a
-// workflow order_by, the workers are walked in that order from the index and the walk
-// stops at the n-th eligible worker (see pickInOrder). Best-worker scores and order_by
-// keys depend on the job and on every candidate, so those compare every eligible worker
-// of the pool.
+// Without a list of candidates, the workers are walked in the order from the index and
+// the walk stops at the n-th eligible worker (see pickInOrder): longest idle, round
+// robin, or a workflow target's order_by (which replaces the mode's order) while every
+// worker with room has integer values for it. Best-worker scores depend on the job and
+// each worker, so that mode compares every eligible worker of the pool.
 func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 	t := e.target(j)
-	if cands == nil && d.mode != events.ModeBestWorker && (t == nil || len(t.orderBy.Clauses) == 0) {
+	if cands == nil && (d.mode != events.ModeBestWorker || t != nil && len(t.orderBy.Clauses) > 0) {
 		if ps, ok := e.pickInOrder(j, t, d, n); ok {
 			return ps
 		}
@@ -262,15 +262,17 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 // order (a variable so that tests can walk every pool).
 var smallPool = 16
 
-// pickInOrder is pick for the longest-idle and round-robin modes without an order_by:
-// it walks the queue's workers with room in the mode's order (longest idle first; or
-// the ids after the round-robin cursor, then from the start) and stops once it has n
-// eligible workers that never let an offer for j expire. Those that did come after
-// the others, by the age of their expiry; a stable sort by that rank keeps the mode's
-// order among equals, which is pick's order. The walk visits at most as many workers
-// as the pool the index gives for j has; ok is false when that was not enough (many
-// workers with room lack a value j's equality selectors ask for), or when the pool is
-// small enough to search whole, and then pick compares the pool's workers.
+// pickInOrder is pick walking the queue's workers with room in the order from the
+// index: a workflow target's order_by (its own ordered set), else longest idle first,
+// or in round-robin mode the ids after the cursor, then from the start. It stops once
+// it has n eligible workers that never let an offer for j expire. Those that did come
+// after the others, by the age of their expiry; a stable sort by that rank keeps the
+// walk's order among equals, which is pick's order. The walk visits at most as many
+// workers as the pool the index gives for j has. ok is false, and pick compares the
+// pool's workers, when that was not enough (many workers with room lack a value j's
+// equality selectors ask for), when the pool is small enough to compare whole, or when
+// a worker with room has a value that is not an integer for the order_by (then
+// whether it applies depends on which workers are eligible).
 func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []pick, ok bool) {
 	set := e.pool(j, d.bypass)
 	rs := e.index.room[j.QueueID]
@@ -298,7 +300,14 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 		ps = append(ps, p)
 		return fresh < n
 	}
-	if d.mode == events.ModeRoundRobin {
+	switch {
+	case t != nil && len(t.orderBy.Clauses) > 0:
+		ob := e.index.orderSet(j.QueueID, t.orderBy)
+		if ob.bad > 0 {
+			return nil, false
+		}
+		ob.tree.Ascend(func(it orderItem) bool { return visit(it.w) })
+	case d.mode == events.ModeRoundRobin:
 		cursor := e.cursors[j.QueueID]
 		pivot := &Worker{Worker: events.Worker{WorkerID: cursor}}
 		rs.byID.AscendGreaterOrEqual(pivot, func(w *Worker) bool {
@@ -310,7 +319,7 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 				visit(w)
 			}
 		}
-	} else {
+	default:
 		rs.idle.Ascend(func(k idleKey) bool { return visit(k.w) })
 	}
 	if exhausted {
