@@ -104,22 +104,27 @@ func BenchmarkFreedWorker(b *testing.B) {
 }
 
 // BenchmarkNewJob is the cost of a new job finding its worker among n available
-// workers (each with room for many jobs), by distribution mode, with no selectors or
-// with selectors every worker satisfies: create (and offer), then cancel (which
-// revokes the offer and frees the worker again).
+// workers (each with room for many jobs), by distribution mode (and a workflow
+// target's order_by), with no selectors or with selectors every worker satisfies:
+// create (and offer), then cancel (which revokes the offer and frees the worker
+// again). Best-worker scoring still compares every eligible worker.
 func BenchmarkNewJob(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
-		for _, dist := range []string{"longestIdle", "roundRobin"} {
+		for _, dist := range []string{"longestIdle", "roundRobin", "orderBy", "bestWorker"} {
 			e, err := New(Config{NewID: (&idSeq{}).next})
 			if err != nil {
 				b.Fatal(err)
 			}
 			now := t0
-			if dist != "longestIdle" {
+			switch dist {
+			case "roundRobin", "bestWorker":
 				benchApply(b, e, "dist", events.TypePolicyPut, &events.PolicyPut{Kind: events.KindDistributionPolicy, ID: "d",
 					Spec: []byte(`{"mode":{"kind":"` + dist + `"}}`)}, now)
 				benchApply(b, e, "queue", events.TypePolicyPut, &events.PolicyPut{Kind: events.KindQueue, ID: "q",
 					Spec: []byte(`{"distributionPolicyId":"d"}`)}, now)
+			case "orderBy": // jobs come through a workflow whose target orders the workers
+				benchApply(b, e, "wf", events.TypePolicyPut, &events.PolicyPut{Kind: events.KindWorkflow, ID: "wf",
+					Spec: []byte(`{"filters":[{"name":"all","expression":"true","targets":[{"queue":"q","orderBy":"worker.level DESC"}]}]}`)}, now)
 			}
 			capacity := 1 << 20
 			for i := range n {
@@ -138,6 +143,9 @@ func BenchmarkNewJob(b *testing.B) {
 						i++
 						id := fmt.Sprintf("%s-%d", mode, i)
 						d := &events.JobCreated{JobID: id, QueueID: "q", ChannelID: "voice"}
+						if dist == "orderBy" {
+							d.QueueID, d.WorkflowID = "", "wf"
+						}
 						if mode == "selectors" {
 							d.WorkerSelectors = backlogSelectors()
 						}

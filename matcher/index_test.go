@@ -139,6 +139,13 @@ func TestPickInOrderEqualsCompareAll(t *testing.T) {
 		}
 		require.Nil(t, apply(events.TypePolicyPut, &events.PolicyPut{Kind: events.KindWorkflow, ID: "wf",
 			Spec: []byte(`{"filters":[{"name":"all","expression":"true","targets":[{"queue":"q","orderBy":"worker.level DESC, worker.tier ASC"}]}]}`)}).Err)
+		require.Nil(t, apply(events.TypePolicyPut, &events.PolicyPut{Kind: events.KindDistributionPolicy, ID: "scored",
+			Spec: []byte(`{"mode":{"kind":"bestWorker","scoringRule":[{"expression":"lang == task.lang","weight":2},
+				{"expression":"level >= 3","weight":1.5},{"expression":"tier == 0","weight":-1}]}}`)}).Err)
+		require.Nil(t, apply(events.TypePolicyPut, &events.PolicyPut{Kind: events.KindQueue, ID: "scored",
+			Spec: []byte(`{"distributionPolicyId":"scored"}`)}).Err)
+		rule := e.distributionOf("scored").scoring
+		require.Len(t, rule, 3)
 		langs := []string{"en", "fr", "de"}
 		labels := func() events.Labels {
 			l := events.Labels{"lang": langs[r.Intn(3)], "level": float64(r.Intn(5))}
@@ -209,6 +216,12 @@ func TestPickInOrderEqualsCompareAll(t *testing.T) {
 			if r.Intn(2) == 0 {
 				j.Workflow = &events.WorkflowPosition{WorkflowID: "wf", Filter: "all"}
 			}
+			if r.Intn(2) == 0 { // labels: best-worker scores
+				j.Labels = events.Labels{"lang": langs[r.Intn(3)]}
+				if r.Intn(2) == 0 {
+					j.Labels["level"] = float64(r.Intn(5))
+				}
+			}
 			switch r.Intn(4) {
 			case 1:
 				j.WorkerSelectors = []events.WorkerSelector{{Key: "lang", Operator: events.OpEqual, Value: langs[r.Intn(3)]}}
@@ -243,6 +256,9 @@ func TestPickInOrderEqualsCompareAll(t *testing.T) {
 			for _, mode := range []string{events.ModeLongestIdle, events.ModeRoundRobin, events.ModeBestWorker} {
 				for n := 1; n <= 3; n++ {
 					d := distribution{mode: mode, min: 1, max: n, bypass: r.Intn(4) == 0}
+					if mode == events.ModeBestWorker && r.Intn(2) == 0 {
+						d.scoring = rule
+					}
 					walked := e.pick(j, nil, d, n)
 					whole := e.pick(j, e.candidates("q"), d, n)
 					require.Equal(t, pickedIDs(whole), pickedIDs(walked), "seed %d probe %d mode %s n %d bypass %v workflow %v",

@@ -179,11 +179,12 @@ type pick struct {
 // Without a list of candidates, the workers are walked in the order from the index and
 // the walk stops at the n-th eligible worker (see pickInOrder): longest idle, round
 // robin, or a workflow target's order_by (which replaces the mode's order) while every
-// worker with room has integer values for it. Best-worker scores depend on the job and
-// each worker, so that mode compares every eligible worker of the pool.
+// worker with room has integer values for it. In best-worker mode the walk is in
+// longest-idle order (the tie-break) and stops at the n-th worker with the highest
+// score the job allows; when fewer reach it, every eligible worker is scored.
 func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 	t := e.target(j)
-	if cands == nil && (d.mode != events.ModeBestWorker || t != nil && len(t.orderBy.Clauses) > 0) {
+	if cands == nil {
 		if ps, ok := e.pickInOrder(j, t, d, n); ok {
 			return ps
 		}
@@ -265,9 +266,10 @@ var smallPool = 16
 // pickInOrder is pick walking the queue's workers with room in the order from the
 // index: a workflow target's order_by (its own ordered set), else longest idle first,
 // or in round-robin mode the ids after the cursor, then from the start. It stops once
-// it has n eligible workers that never let an offer for j expire. Those that did come
-// after the others, by the age of their expiry; a stable sort by that rank keeps the
-// walk's order among equals, which is pick's order. The walk visits at most as many
+// it has n eligible workers that never let an offer for j expire (in best-worker mode:
+// that have the highest score j allows). Those that did come after the others, by the
+// age of their expiry; a stable sort by that rank (and score) keeps the walk's order
+// among equals, which is pick's order. The walk visits at most as many
 // workers as the pool the index gives for j has. ok is false, and pick compares the
 // pool's workers, when that was not enough (many workers with room lack a value j's
 // equality selectors ask for), when the pool is small enough to compare whole, or when
@@ -282,7 +284,13 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 	if len(set) <= smallPool {
 		return nil, false
 	}
-	budget, fresh, exhausted := len(set), 0, false
+	orderBy := t != nil && len(t.orderBy.Clauses) > 0
+	scored := d.mode == events.ModeBestWorker && !orderBy
+	top := 0.0 // in best-worker mode, the highest score j allows
+	if scored {
+		top = topScore(j, d.scoring)
+	}
+	budget, done, exhausted := len(set), 0, false
 	visit := func(w *Worker) bool {
 		if budget == 0 {
 			exhausted = true
@@ -294,14 +302,17 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 			return true
 		}
 		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
-		if p.rank == 0 {
-			fresh++
+		if scored {
+			p.score = score(j, w, d.scoring)
+		}
+		if p.rank == 0 && (!scored || p.score >= top) {
+			done++ // nobody after it in the walk can go before it
 		}
 		ps = append(ps, p)
-		return fresh < n
+		return done < n
 	}
 	switch {
-	case t != nil && len(t.orderBy.Clauses) > 0:
+	case orderBy:
 		ob := e.index.orderSet(j.QueueID, t.orderBy)
 		if ob.bad > 0 {
 			return nil, false
@@ -313,9 +324,9 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 		rs.byID.AscendGreaterOrEqual(pivot, func(w *Worker) bool {
 			return w.WorkerID == cursor || visit(w)
 		})
-		if fresh < n && !exhausted {
+		if done < n && !exhausted {
 			rs.byID.AscendLessThan(pivot, visit)
-			if w, ok := rs.byID.Get(pivot); ok && fresh < n && !exhausted {
+			if w, ok := rs.byID.Get(pivot); ok && done < n && !exhausted {
 				visit(w)
 			}
 		}
@@ -325,11 +336,32 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 	if exhausted {
 		return nil, false
 	}
-	sort.SliceStable(ps, func(a, b int) bool { return ps[a].rank < ps[b].rank })
+	sort.SliceStable(ps, func(a, b int) bool {
+		if ps[a].rank != ps[b].rank {
+			return ps[a].rank < ps[b].rank
+		}
+		return ps[a].score > ps[b].score // all 0 but in best-worker mode
+	})
 	if len(ps) > n {
 		ps = ps[:n]
 	}
 	return ps, true
+}
+
+// topScore is the highest best-worker score j can get: with a scoring rule, the sum
+// of its positive weights (added in the rule's order, as score adds them); by default,
+// one per label and per selector of j.
+func topScore(j *Job, rule []scoringTerm) float64 {
+	if len(rule) > 0 {
+		s := 0.0
+		for _, t := range rule {
+			if t.weight > 0 {
+				s += t.weight
+			}
+		}
+		return s
+	}
+	return float64(len(j.Labels) + len(j.WorkerSelectors))
 }
 
 // score is the best-worker score: with a scoring rule, the sum of the weights of its
