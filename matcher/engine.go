@@ -213,25 +213,40 @@ func (e *Engine) QueueJobIDs(queueID string) []string {
 func (e *Engine) begin(now time.Time) {
 	e.now = now.UTC()
 	e.res = &Result{}
-	e.dirtyJobs = map[string]bool{}
-	e.dirtyWrk = map[string]bool{}
-	e.dirtyOffer = map[string]bool{}
-	e.dirtyPolicy = map[string]bool{}
-	e.dirtyCursor = map[string]bool{}
-	e.queueOps = nil
-	e.emptied = map[string]bool{}
+	e.dirtyJobs = scratch(e.dirtyJobs)
+	e.dirtyWrk = scratch(e.dirtyWrk)
+	e.dirtyOffer = scratch(e.dirtyOffer)
+	e.dirtyPolicy = scratch(e.dirtyPolicy)
+	e.dirtyCursor = scratch(e.dirtyCursor)
+	clear(e.queueOps) // finish copied them into the Result
+	e.queueOps = e.queueOps[:0]
+	e.emptied = scratch(e.emptied)
 	e.forgot = false
-	e.touched = map[string]bool{}
-	e.touchedJobs = map[string]bool{}
-	e.checkJobs = map[string]bool{}
-	e.touchedWorkers = map[string]bool{}
+	e.touched = scratch(e.touched)
+	e.touchedJobs = scratch(e.touchedJobs)
+	e.checkJobs = scratch(e.checkJobs)
+	e.touchedWorkers = scratch(e.touchedWorkers)
+}
+
+// scratchMax is the most entries a per-command scratch map may have held to be
+// cleared for the next command rather than made again: clearing a map costs its
+// capacity, so one a big command filled is dropped.
+const scratchMax = 64
+
+// scratch returns m empty, for the next command.
+func scratch(m map[string]bool) map[string]bool {
+	if m == nil || len(m) > scratchMax {
+		return map[string]bool{}
+	}
+	clear(m)
+	return m
 }
 
 // finish matches the touched queues and turns the dirty entities into KV writes.
 func (e *Engine) finish() *Result {
 	for len(e.checkJobs) > 0 { // exceptions first: a job they move or cancel is not offered
 		ids := sortedKeys(e.checkJobs)
-		e.checkJobs = map[string]bool{}
+		e.checkJobs = scratch(e.checkJobs)
 		for _, id := range ids {
 			if j := e.jobs[id]; j != nil {
 				e.checkExceptions(j)

@@ -279,7 +279,7 @@ func (e *Engine) release(j *Job) {
 		return
 	}
 	w.removeLoad(j.JobID, "")
-	w.refreshState()
+	e.refresh(w)
 	e.dirtyWrk[w.WorkerID] = true
 	e.touchWorker(w)
 }

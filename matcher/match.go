@@ -19,6 +19,9 @@ import (
 //     each against the workers the index gives for it.
 func (e *Engine) matchTouched() {
 	for _, q := range sortedKeys(e.touched) {
+		if x := e.queues[q]; x != nil { // its distribution may have changed
+			x.setMaxOffers(e.distributionOf(q).max)
+		}
 		e.matchQueue(q)
 	}
 	freed := map[string][]*Worker{}
@@ -62,28 +65,24 @@ func keysOf[V any](m map[string]V) map[string]bool {
 // matchFreed offers the workers that gained room the jobs of a queue they can take,
 // in dispatch order, until they are full. Each such job goes to the workers its
 // distribution picks (a freed worker among them, unless a better one can take it too).
+// The walk visits only the jobs the index gives for the workers, from the head of the
+// queue, and stops as soon as they are full.
 func (e *Engine) matchFreed(queueID string, ws []*Worker) {
 	q := e.queues[queueID]
 	if q == nil || len(q.jobs) == 0 {
 		return
 	}
 	dist := e.distributionOf(queueID)
-	jobs := q.jobs
-	if !dist.bypass {
-		jobs = q.jobsFor(ws)
-	} else {
-		jobs = append([]*Job(nil), jobs...)
-	}
-	for _, j := range jobs {
+	try := func(j *Job) bool {
 		room := false
 		for _, w := range ws {
 			room = room || w.hasRoom()
 		}
 		if !room {
-			return
+			return false
 		}
 		if len(j.OfferIDs) >= dist.max || j.status() != lifecycle.JobQueued {
-			continue
+			return true
 		}
 		t := e.target(j)
 		for _, w := range ws {
@@ -92,7 +91,15 @@ func (e *Engine) matchFreed(queueID string, ws []*Worker) {
 				break
 			}
 		}
+		return true
 	}
+	if dist.bypass { // selectors do not count: every job may be for them
+		// Offering changes no queue, so the walk may read q.jobs as it goes.
+		for i := 0; i < len(q.jobs) && try(q.jobs[i]); i++ {
+		}
+		return
+	}
+	q.walkFor(ws, try)
 }
 
 // matchJob offers j to the workers its distribution picks, from pool (nil: the
@@ -130,37 +137,26 @@ func (e *Engine) matchQueue(queueID string) {
 		return
 	}
 	dist := e.distributionOf(queueID)
-	cands := e.candidates(queueID)
 	for _, j := range append([]*Job(nil), q.jobs...) {
-		if len(cands) == 0 {
+		if e.index.roomIn(queueID) == 0 {
 			return // every worker of the queue is full: nothing more can be offered
 		}
-		for _, w := range e.matchJob(j, dist, cands) {
-			if !w.hasRoom() {
-				cands = without(cands, w)
-			}
-		}
+		e.matchJob(j, dist, nil)
 	}
-}
-
-func without(ws []*Worker, w *Worker) []*Worker {
-	for i, x := range ws {
-		if x == w {
-			return append(ws[:i:i], ws[i+1:]...)
-		}
-	}
-	return ws
 }
 
 // candidates are the queue's workers available for offers with room for one more job
 // on some channel.
 func (e *Engine) candidates(queueID string) []*Worker {
-	var ws []*Worker
-	for w := range e.index.queue[queueID] {
-		if w.hasRoom() {
-			ws = append(ws, w)
-		}
+	rs := e.index.room[queueID]
+	if rs == nil {
+		return nil
 	}
+	ws := make([]*Worker, 0, rs.byID.Len())
+	rs.byID.Ascend(func(w *Worker) bool {
+		ws = append(ws, w)
+		return true
+	})
 	return ws
 }
 
@@ -179,7 +175,20 @@ type pick struct {
 //   - longestIdle: lowest load ratio, then longest since the last assignment;
 //   - roundRobin: the workers after the one offered last (by worker id), wrapping;
 //   - bestWorker: highest score, ties to the longest idle.
+//
+// Without a list of candidates, the workers are walked in the order from the index and
+// the walk stops at the n-th eligible worker (see pickInOrder): longest idle, round
+// robin, or a workflow target's order_by (which replaces the mode's order) while every
+// worker with room has integer values for it. In best-worker mode the walk is in
+// longest-idle order (the tie-break) and stops at the n-th worker with the highest
+// score the job allows; when fewer reach it, every eligible worker is scored.
 func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
+	t := e.target(j)
+	if cands == nil {
+		if ps, ok := e.pickInOrder(j, t, d, n); ok {
+			return ps
+		}
+	}
 	if set := e.pool(j, d.bypass); cands == nil || len(set) < len(cands) {
 		// The index narrows the search to the workers with the right labels.
 		cands = make([]*Worker, 0, len(set))
@@ -188,7 +197,6 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 		}
 	}
 	var ps []pick
-	t := e.target(j)
 	for _, w := range cands {
 		cost, ok := e.eligible(j, w, d.bypass)
 		if !ok || !e.targetAllows(j, t, w) {
@@ -249,6 +257,111 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 		ps = ps[:n]
 	}
 	return ps
+}
+
+// smallPool is the size up to which a pool is searched whole rather than walked in
+// order (a variable so that tests can walk every pool).
+var smallPool = 16
+
+// pickInOrder is pick walking the queue's workers with room in the order from the
+// index: a workflow target's order_by (its own ordered set), else longest idle first,
+// or in round-robin mode the ids after the cursor, then from the start. It stops once
+// it has n eligible workers that never let an offer for j expire (in best-worker mode:
+// that have the highest score j allows). Those that did come after the others, by the
+// age of their expiry; a stable sort by that rank (and score) keeps the walk's order
+// among equals, which is pick's order. The walk visits at most as many
+// workers as the pool the index gives for j has. ok is false, and pick compares the
+// pool's workers, when that was not enough (many workers with room lack a value j's
+// equality selectors ask for), when the pool is small enough to compare whole, or when
+// a worker with room has a value that is not an integer for the order_by (then
+// whether it applies depends on which workers are eligible).
+func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []pick, ok bool) {
+	set := e.pool(j, d.bypass)
+	rs := e.index.room[j.QueueID]
+	if len(set) == 0 || rs == nil {
+		return nil, true
+	}
+	if len(set) <= smallPool {
+		return nil, false
+	}
+	orderBy := t != nil && len(t.orderBy.Clauses) > 0
+	scored := d.mode == events.ModeBestWorker && !orderBy
+	top := 0.0 // in best-worker mode, the highest score j allows
+	if scored {
+		top = topScore(j, d.scoring)
+	}
+	budget, done, exhausted := len(set), 0, false
+	visit := func(w *Worker) bool {
+		if budget == 0 {
+			exhausted = true
+			return false
+		}
+		budget--
+		cost, ok := e.eligible(j, w, d.bypass)
+		if !ok || !e.targetAllows(j, t, w) {
+			return true
+		}
+		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
+		if scored {
+			p.score = score(j, w, d.scoring)
+		}
+		if p.rank == 0 && (!scored || p.score >= top) {
+			done++ // nobody after it in the walk can go before it
+		}
+		ps = append(ps, p)
+		return done < n
+	}
+	switch {
+	case orderBy:
+		ob := e.index.orderSet(j.QueueID, t.orderBy)
+		if ob.bad > 0 {
+			return nil, false
+		}
+		ob.tree.Ascend(func(it orderItem) bool { return visit(it.w) })
+	case d.mode == events.ModeRoundRobin:
+		cursor := e.cursors[j.QueueID]
+		pivot := &Worker{Worker: events.Worker{WorkerID: cursor}}
+		rs.byID.AscendGreaterOrEqual(pivot, func(w *Worker) bool {
+			return w.WorkerID == cursor || visit(w)
+		})
+		if done < n && !exhausted {
+			rs.byID.AscendLessThan(pivot, visit)
+			if w, ok := rs.byID.Get(pivot); ok && done < n && !exhausted {
+				visit(w)
+			}
+		}
+	default:
+		rs.idle.Ascend(func(k idleKey) bool { return visit(k.w) })
+	}
+	if exhausted {
+		return nil, false
+	}
+	sort.SliceStable(ps, func(a, b int) bool {
+		if ps[a].rank != ps[b].rank {
+			return ps[a].rank < ps[b].rank
+		}
+		return ps[a].score > ps[b].score // all 0 but in best-worker mode
+	})
+	if len(ps) > n {
+		ps = ps[:n]
+	}
+	return ps, true
+}
+
+// topScore is the highest best-worker score j can get: with a scoring rule, the sum
+// of its positive weights (added in the rule's order, as score adds them); by default,
+// one per label and per selector of j.
+func topScore(j *Job, rule []scoringTerm) float64 {
+	if len(rule) > 0 {
+		s := 0.0
+		for _, t := range rule {
+			if t.weight > 0 {
+				s += t.weight
+			}
+		}
+		return s
+	}
+	return float64(len(j.Labels) + len(j.WorkerSelectors))
 }
 
 // score is the best-worker score: with a scoring rule, the sum of the weights of its

@@ -14,8 +14,9 @@ func (e *Engine) issue(j *Job, w *Worker, cost int) {
 	}}
 	e.addOffer(o)
 	j.OfferIDs = append(j.OfferIDs, o.OfferID)
+	e.reslot(j)
 	w.Loads = append(w.Loads, Load{JobID: j.JobID, OfferID: o.OfferID, ChannelID: j.ChannelID, Cost: cost})
-	w.refreshState()
+	e.refresh(w)
 	e.dirtyOffer[o.OfferID], e.dirtyJobs[j.JobID], e.dirtyWrk[w.WorkerID] = true, true, true
 	e.schedule(o.ExpiresAt, timerOfferExpiry, o.OfferID)
 	snap := o.Offer
@@ -36,12 +37,13 @@ func (e *Engine) end(o *Offer, to lifecycle.OfferStatus, t events.Type, reason s
 	e.dropEndedOffers(o)
 	if j := e.jobs[o.JobID]; j != nil {
 		j.removeOffer(o.OfferID)
+		e.reslot(j)
 		e.dirtyJobs[j.JobID] = true
 		e.touchedJobs[j.JobID] = true
 	}
 	if w := e.workers[o.WorkerID]; w != nil {
 		w.removeLoad(o.JobID, o.OfferID)
-		w.refreshState()
+		e.refresh(w)
 		e.dirtyWrk[w.WorkerID] = true
 		e.touchWorker(w)
 	}
@@ -125,7 +127,7 @@ func (e *Engine) acceptOffer(_ Command, d *events.OfferAccept) error {
 	w.Loads = append(w.Loads, Load{JobID: j.JobID, ChannelID: j.ChannelID, Cost: o.CapacityCost})
 	w.LastAssignedAt = timePtr(e.now)
 	e.rates.record(j.QueueID, e.now)
-	w.refreshState()
+	e.refresh(w)
 	e.dirtyWrk[w.WorkerID] = true
 	e.revokeOffers(j, events.RevokedJobAssigned)
 	e.emitJob(j, events.TypeJobAssigned)

@@ -257,6 +257,17 @@ func (o OrderBy) Less(a, b *Worker) bool {
 }
 
 func (o OrderBy) compare(a *Worker, ka []orderKey, b *Worker, kb []orderKey) int {
+	if r := o.compareKeys(ka, kb); r != 0 {
+		return r
+	}
+	if r := a.idleSince().Compare(b.idleSince()); r != 0 {
+		return r
+	}
+	return strings.Compare(a.WorkerID, b.WorkerID)
+}
+
+// compareKeys compares two workers' values clause by clause (0: equal on every one).
+func (o OrderBy) compareKeys(ka, kb []orderKey) int {
 	for i, c := range o.Clauses {
 		ha, hb := ka[i].state == attrInt, kb[i].state == attrInt
 		switch {
@@ -274,10 +285,7 @@ func (o OrderBy) compare(a *Worker, ka []orderKey, b *Worker, kb []orderKey) int
 			return r
 		}
 	}
-	if r := a.idleSince().Compare(b.idleSince()); r != 0 {
-		return r
-	}
-	return strings.Compare(a.WorkerID, b.WorkerID)
+	return 0
 }
 
 // SortWorkers sorts ws in place: by o when o has clauses and is Applicable to ws, else

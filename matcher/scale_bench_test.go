@@ -50,10 +50,10 @@ func BenchmarkOfferScale(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
 		e := scaleEngine(b, n)
 		now := t0.Add(time.Second)
+		i := 0 // job ids stay unique over the runs on this engine (-count)
 		for _, mode := range []string{"equality", "no-selectors"} {
 			b.Run(fmt.Sprintf("workers=%d/jobs=%d/%s", n, n, mode), func(b *testing.B) {
 				b.ReportAllocs()
-				i := 0
 				for b.Loop() {
 					id := fmt.Sprintf("%s-%d", mode, i)
 					d := &events.JobCreated{JobID: id, QueueID: "q", ChannelID: "voice"}

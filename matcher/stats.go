@@ -104,11 +104,8 @@ func (e *Engine) JobInfo(jobID string, now time.Time) (events.JobInfo, error) {
 		return info, nil
 	}
 	q := e.queues[j.QueueID]
-	for i, x := range q.jobs {
-		if x == j {
-			info.Position = i + 1
-			break
-		}
+	if i := sort.Search(len(q.jobs), func(i int) bool { return !q.less(q.jobs[i], j) }); i < len(q.jobs) && q.jobs[i] == j {
+		info.Position = i + 1
 	}
 	info.QueueLength = len(q.jobs)
 	info.EstimatedWaitSeconds = estimate(info.Position-1, e.rates.perSecond(j.QueueID, now))
@@ -120,14 +117,8 @@ func (e *Engine) QueueInfo(queueID string, now time.Time) events.QueueInfo {
 	info := events.QueueInfo{QueueID: queueID}
 	rate := e.rates.perSecond(queueID, now)
 	info.AssignmentsPerMinute = rate * 60
-	for _, w := range e.workers {
-		if w.AvailableForOffers && w.inQueue(queueID) {
-			info.AvailableWorkers++
-			if w.hasRoom() {
-				info.IdleWorkers++
-			}
-		}
-	}
+	info.AvailableWorkers = len(e.index.queue[queueID])
+	info.IdleWorkers = e.index.roomIn(queueID)
 	var jobs []*Job // a queue with no jobs is not kept in memory
 	if q := e.queues[queueID]; q != nil {
 		jobs = q.jobs

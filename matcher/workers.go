@@ -187,6 +187,13 @@ func (e *Engine) finishWorker(w *Worker, t events.Type) {
 	e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State}
 }
 
+// refresh recomputes w's derived fields after its loads changed, and its place in the
+// index's orders of workers with room.
+func (e *Engine) refresh(w *Worker) {
+	w.refreshState()
+	e.index.place(w)
+}
+
 // touchWorker marks w for matching against the jobs of its queues.
 func (e *Engine) touchWorker(w *Worker) {
 	if w.AvailableForOffers {
