@@ -553,8 +553,11 @@ func (r *run) finish(end time.Time) Report {
 		if b.AsyncPublish > 0 {
 			rep.ThroughputVsRaw = 100 * rep.Throughput / b.AsyncPublish
 		}
-		if b.PublishAck.P99 > 0 {
-			rep.OfferP99VsRaw = float64(rep.CreatedToOffer.P99) / float64(b.PublishAck.P99)
+		if raw := float64(b.PublishAck.P99); raw > 0 {
+			if rep.Mode == ModeRate {
+				rep.OfferP99VsRaw = float64(rep.CreatedToOffer.P99) / raw
+			}
+			rep.FreedP99VsRaw = float64(rep.FreedToOffer.P99) / raw
 		}
 	}
 	return rep

@@ -43,6 +43,9 @@ func TestRunEmbedded(t *testing.T) {
 		assert.LessOrEqual(t, l.Max, rep.Duration, name)
 	}
 	assert.LessOrEqual(t, rep.CreatedToOffer.P50, rep.CreatedToAssigned.P50)
+	// Flat out, up to 1000 jobs wait for the 5 workers: each close is followed by the
+	// worker's next offer, but for the last job of each worker.
+	assert.Equal(t, 45, rep.FreedToOffer.Count)
 
 	s := rep.String()
 	assert.Contains(t, s, "50/50 jobs")
@@ -63,7 +66,8 @@ func TestRunEmbedded(t *testing.T) {
 	assert.Equal(t, 100, rep.Baseline.PublishAck.Count)
 	assert.Greater(t, rep.Baseline.MsgBytes, 200)
 	assert.Positive(t, rep.ThroughputVsRaw)
-	assert.Positive(t, rep.OfferP99VsRaw)
+	assert.Zero(t, rep.OfferP99VsRaw, "flat out, created -> offer is the wait for a worker")
+	assert.Positive(t, rep.FreedP99VsRaw)
 
 	// Every job's four commands, and every stream counted.
 	assertWrites(t, rep, 4*50)
@@ -129,7 +133,12 @@ func TestRunRate(t *testing.T) {
 	require.NotNil(t, rep.Baseline)
 	assert.Equal(t, 200.0, rep.Baseline.SyncRate, "the baseline's synchronous publishes go at the run's rate")
 	assert.Equal(t, 100, rep.Baseline.PublishAck.Count)
+	assert.Positive(t, rep.OfferP99VsRaw)
+	assert.Zero(t, rep.FreedP99VsRaw)
 	assert.Contains(t, rep.String(), "created at 200 jobs/s")
+	// Below the workers' capacity a freed worker waits for the next job: not a latency.
+	assert.Zero(t, rep.FreedToOffer.Count)
+	assert.Contains(t, rep.String(), "measured only when jobs wait for workers")
 }
 
 func TestRunBacklog(t *testing.T) {

@@ -251,12 +251,21 @@ func (r *run) onJob(m *nats.Msg) {
 	r.send(events.TypeJobComplete, r.runID+"-complete-"+a.AssignmentID, j.JobID,
 		&events.JobComplete{JobID: j.JobID, AssignmentID: a.AssignmentID})
 	// The worker is free once its close is applied; its next offer is timed from
-	// the close's publish.
-	r.mu.Lock()
-	r.freed[a.WorkerID] = time.Now()
-	r.mu.Unlock()
+	// the close's publish, when jobs wait for workers (otherwise it would time the
+	// worker's idleness).
+	if r.jobsWait() {
+		r.mu.Lock()
+		r.freed[a.WorkerID] = time.Now()
+		r.mu.Unlock()
+	}
 	r.send(events.TypeJobClose, r.runID+"-close-"+a.AssignmentID, j.JobID,
 		&events.JobClose{JobID: j.JobID, AssignmentID: a.AssignmentID, DispositionCode: "Benchmarked"})
+}
+
+// jobsWait reports whether the run keeps jobs waiting for workers: a backlog, or
+// flat out with more jobs open than the workers can take.
+func (r *run) jobsWait() bool {
+	return r.cfg.Backlog > 0 || (r.cfg.Rate == 0 && r.cfg.MaxOpen > r.cfg.Workers*r.cfg.Capacity)
 }
 
 // onFailed counts the run's refused commands by type and error code.
