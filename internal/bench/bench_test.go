@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -245,11 +246,35 @@ func TestPercentile(t *testing.T) {
 	assert.Equal(t, Latency{}, latency(nil))
 }
 
+func TestRunOnCluster(t *testing.T) {
+	t.Parallel()
+	url := natstest.ClusterURLs(natstest.RunCluster(t))
+	startRouterOn(t, url, router.Config{Replicas: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	// The scratch stream has the replicas of patchbay's streams, or those asked for.
+	for _, tt := range []struct{ replicas, want int }{{0, 3}, {1, 1}} {
+		rep, err := Run(ctx, Config{Jobs: 20, Workers: 4, URL: url, Baseline: 50, Replicas: tt.replicas})
+		require.NoError(t, err, rep.String())
+		assert.Equal(t, 20, rep.Closed)
+		assert.Equal(t, tt.want, rep.Replicas)
+		require.NotNil(t, rep.Baseline)
+		assert.Equal(t, tt.want, rep.Baseline.Replicas)
+		assert.Contains(t, rep.String(), fmt.Sprintf("stream R%d", tt.want))
+	}
+}
+
 func startRouter(tb testing.TB) string {
 	tb.Helper()
 	ns := natstest.RunServer(tb)
-	nc := natstest.Connect(tb, ns.ClientURL())
-	r, err := router.New(nc, router.Config{})
+	startRouterOn(tb, ns.ClientURL(), router.Config{})
+	return ns.ClientURL()
+}
+
+func startRouterOn(tb testing.TB, url string, cfg router.Config) {
+	tb.Helper()
+	nc := natstest.Connect(tb, url)
+	r, err := router.New(nc, cfg)
 	require.NoError(tb, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -259,7 +284,6 @@ func startRouter(tb testing.TB) string {
 		defer cancel()
 		_ = r.Stop(ctx)
 	})
-	return ns.ClientURL()
 }
 
 // BenchmarkLifecycle runs b.N jobs through their whole lifecycle on one router and
