@@ -543,9 +543,7 @@ func (r *run) finish(end time.Time) Report {
 		rep.Throughput = float64(rep.Closed) / rep.Duration.Seconds()
 	}
 	rep.Failures = maps.Clone(r.failures)
-	for _, n := range r.failures {
-		rep.Errors += n
-	}
+	rep.Errors = sum(r.failures)
 	rep.CreatedToOffer = latency(r.toOffer)
 	rep.CreatedToAssigned = latency(r.toAssign)
 	rep.FreedToOffer = latency(r.freedToOffer)

@@ -71,5 +71,17 @@ func (r *run) runProgress() string {
 	if r.cfg.Backlog > 0 {
 		s += fmt.Sprintf("queued %d  ", r.queued)
 	}
-	return s + fmt.Sprintf("offered %d  closed %d  (%.0f jobs/s)", r.offers, r.closed, rate)
+	s += fmt.Sprintf("offered %d  closed %d  (%.0f jobs/s)", r.offers, r.closed, rate)
+	if n := sum(r.failures); n > 0 {
+		s += fmt.Sprintf("  %d errors", n)
+	}
+	return s
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

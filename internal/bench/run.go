@@ -160,7 +160,7 @@ func (r *run) publish(m *nats.Msg) {
 		out := nats.NewMsg(m.Subject)
 		out.Header, out.Data = m.Header, m.Data
 		_, err := r.js.PublishMsgAsync(out, jetstream.WithStallWait(r.cfg.RequestTimeout))
-		if err == nil || r.ctx.Err() != nil {
+		if err == nil || r.ctx.Err() != nil || r.isStopping() {
 			return
 		}
 		r.fail("publish", err)
@@ -168,6 +168,14 @@ func (r *run) publish(m *nats.Msg) {
 			time.Sleep(100 * time.Millisecond) // before sending it again
 		}
 	}
+}
+
+// isStopping reports whether the run stopped following events (then nothing more
+// is sent).
+func (r *run) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
 }
 
 // onOffer is every simulated worker's answer to an offer: accept at once.
