@@ -267,7 +267,7 @@ func connect(url, role string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-func (r *run) run(ctx context.Context, url string) (Report, error) {
+func (r *run) run(ctx context.Context, url string) (rep Report, err error) {
 	// Commands and requests on one connection, events on another.
 	cmdConn, err := connect(url, "commands")
 	if err != nil {
@@ -322,8 +322,10 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 	r.report.RegisterDuration = time.Since(began)
 	defer func() {
 		if !r.report.Embedded {
-			r.setPhase("deregistering workers", nil)
+			r.setPhase("deregistering workers", r.deregistrationProgress)
+			began := time.Now()
 			r.deregister(ctx, registered)
+			rep.DeregisterDuration = time.Since(began)
 		}
 	}()
 	if err != nil {
@@ -336,7 +338,7 @@ func (r *run) run(ctx context.Context, url string) (Report, error) {
 	}
 	r.setPhase("running", r.runProgress)
 	end, err := r.lifecycles(ctx)
-	rep := r.finish(end)
+	rep = r.finish(end)
 	if err != nil {
 		return rep, err
 	}
@@ -432,9 +434,13 @@ func (r *run) deregister(ctx context.Context, ids []string) {
 	for range min(r.cfg.RegisterParallel, len(ids)) {
 		wg.Go(func() {
 			for id := range next {
-				if _, err := r.client.DeregisterWorker(dctx, id); err != nil {
+				_, err := r.client.DeregisterWorker(dctx, id)
+				if err != nil {
 					r.fail("deregister", err)
 				}
+				r.mu.Lock()
+				r.deregistered++
+				r.mu.Unlock()
 			}
 		})
 	}

@@ -56,6 +56,13 @@ func (r *run) registrationProgress() string {
 	return fmt.Sprintf("registered %d/%d workers", r.registered, r.cfg.Workers)
 }
 
+// deregistrationProgress is the status while the workers deregister.
+func (r *run) deregistrationProgress() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprintf("deregistered %d/%d workers", r.deregistered, r.registered)
+}
+
 // runProgress is the status while the jobs go through their lifecycle, with the
 // closing rate since the previous line.
 func (r *run) runProgress() string {

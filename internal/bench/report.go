@@ -32,6 +32,9 @@ type Report struct {
 	// RegisterDuration is how long the workers took to register (not measured
 	// otherwise).
 	RegisterDuration time.Duration `json:"registerDurationNs"`
+	// DeregisterDuration is how long they took to deregister at the end (only from
+	// a running router: an embedded one is thrown away).
+	DeregisterDuration time.Duration `json:"deregisterDurationNs,omitempty"`
 	// BacklogQueued (backlog mode) is from the first create to the last job queued.
 	BacklogQueued time.Duration `json:"backlogQueuedNs,omitempty"`
 	// Duration is from the first create (backlog mode: from the workers made
@@ -94,7 +97,11 @@ func (r Report) String() string {
 		}
 		row("raw publish -> ack", "%s, %s", bl.PublishAck, sync)
 	}
-	row("workers registered", "%d in %s", r.Workers, round(r.RegisterDuration))
+	workers := fmt.Sprintf("%d in %s", r.Workers, round(r.RegisterDuration))
+	if r.DeregisterDuration > 0 {
+		workers += fmt.Sprintf(", deregistered in %s", round(r.DeregisterDuration))
+	}
+	row("workers registered", "%s", workers)
 	row("closed", "%d/%d jobs (%d errors)", r.Closed, r.Jobs, r.Errors)
 	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
 		fmt.Fprintf(&b, "    %-22s %d\n", k, r.Failures[k])
@@ -132,5 +139,5 @@ func (r Report) vsRaw() string {
 	if r.ThroughputVsRaw == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" = %.1f%% of raw async publish", r.ThroughputVsRaw)
+	return fmt.Sprintf(" = %.3g%% of raw async publish", r.ThroughputVsRaw)
 }

@@ -31,29 +31,30 @@ type run struct {
 	client *patchbay.Client    // registrations
 	subs   []*nats.Subscription
 
-	mu         sync.Mutex
-	phase      string
-	phaseStart time.Time
-	status     func() string
-	registered int
-	stopping   bool
-	start      time.Time // first create
-	createdAll time.Time // last create published
-	drainStart time.Time // backlog: the workers made available
-	failures   map[string]int
-	sent       map[string]time.Time // job id -> create published
-	offered    map[string]bool      // job ids offered at least once
-	done       map[string]bool      // job ids closed
-	freed      map[string]time.Time // worker id -> its last close published, until its next offer
-	created    int
-	offers     int
-	queued     int
-	closed     int
-	lastTick   time.Time // the previous progress line
-	lastClosed int
-	allQueued  chan struct{}
-	allClosed  chan time.Time
-	window     chan struct{} // flat out: a slot per open job
+	mu           sync.Mutex
+	phase        string
+	phaseStart   time.Time
+	status       func() string
+	registered   int
+	deregistered int
+	stopping     bool
+	start        time.Time // first create
+	createdAll   time.Time // last create published
+	drainStart   time.Time // backlog: the workers made available
+	failures     map[string]int
+	sent         map[string]time.Time // job id -> create published
+	offered      map[string]bool      // job ids offered at least once
+	done         map[string]bool      // job ids closed
+	freed        map[string]time.Time // worker id -> its last close published, until its next offer
+	created      int
+	offers       int
+	queued       int
+	closed       int
+	lastTick     time.Time // the previous progress line
+	lastClosed   int
+	allQueued    chan struct{}
+	allClosed    chan time.Time
+	window       chan struct{} // flat out: a slot per open job
 
 	toOffer, toAssign, freedToOffer []time.Duration
 }
