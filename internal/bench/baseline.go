@@ -31,8 +31,9 @@ type Baseline struct {
 
 // measureBaseline publishes to a scratch stream: asyncMsgs messages asynchronously,
 // then syncMsgs synchronously at rate per second (0: flat out), and deletes the stream.
+// A publish waits up to stall for room among the PublishMaxPending.
 func measureBaseline(ctx context.Context, js jetstream.JetStream, name string, replicas, asyncMsgs, syncMsgs int,
-	rate float64, msg []byte, progress func(string)) (b Baseline, err error) {
+	rate float64, msg []byte, stall time.Duration, progress func(string)) (b Baseline, err error) {
 	b = Baseline{Stream: name, Replicas: replicas, MsgBytes: len(msg), SyncRate: rate}
 	subject := "patchbaybench." + strings.ToLower(name)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
@@ -56,7 +57,7 @@ func measureBaseline(ctx context.Context, js jetstream.JetStream, name string, r
 	start := time.Now()
 	futures := make([]jetstream.PubAckFuture, 0, asyncMsgs)
 	for range asyncMsgs {
-		f, err := js.PublishAsync(subject, msg)
+		f, err := js.PublishAsync(subject, msg, jetstream.WithStallWait(stall))
 		if err != nil {
 			return b, fmt.Errorf("baseline: async publish: %w", err)
 		}

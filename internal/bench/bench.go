@@ -368,7 +368,7 @@ func (r *run) baseline(ctx context.Context, nc *nats.Conn, replicas int) error {
 	}
 	name := "PATCHBAY_BENCH_" + strings.ToUpper(strings.TrimPrefix(r.runID, "bench-"))
 	r.setPhase("baseline", nil)
-	b, err := measureBaseline(ctx, js, name, replicas, r.cfg.Baseline, syncMsgs, r.cfg.Rate, msg.Data, r.say)
+	b, err := measureBaseline(ctx, js, name, replicas, r.cfg.Baseline, syncMsgs, r.cfg.Rate, msg.Data, r.cfg.RequestTimeout, r.say)
 	if err != nil {
 		return err
 	}
