@@ -449,7 +449,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"worker", "deregister"}, append([]string{"--id"}, client...)},
 		{[]string{"events"}, append([]string{"--json", "--from-start", "--queue", "--worker", "--subject", "--count"}, client...)},
 		{[]string{"serve"}, []string{"--data-dir", "patchbay.lock", "--nats-listen", "--retention", "--lease-ttl"}},
-		{[]string{"bench"}, []string{"--jobs", "--workers", "--capacity", "--producers", "--nats-url", "--json"}},
+		{[]string{"bench"}, []string{"--jobs", "--workers", "--capacity", "--max-open", "--rate", "--backlog", "--replicas", "--nats-url", "--json"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(append([]string{"patchbay"}, tt.args...), " "), func(t *testing.T) {

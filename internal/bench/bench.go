@@ -1,8 +1,22 @@
-// Package bench measures patchbay's full job lifecycle: it creates jobs, lets
-// simulated workers accept, complete and close them, and reports the throughput
-// (jobs per second from the first create to the last job closed, seen on its
-// job.closed event or in the answer to its close, whichever comes first) and the
-// latencies from a job's create to its offer and to its assignment.
+// Package bench measures patchbay's full job lifecycle against raw JetStream on the
+// same server, in the same run.
+//
+// A run first measures the baseline on a scratch stream (asynchronous publish
+// throughput, and publish-to-acknowledgement latency of synchronous publishes at the
+// run's rate), deletes it, registers the simulated workers, and then takes jobs
+// through their lifecycle: the bench publishes the commands straight onto the
+// inbound stream (patchbay.in.<name>, asynchronously, as producers and workers may)
+// and follows the router's events, so what it measures is the router rather than a
+// request round trip. Simulated workers accept every offer at once (one wildcard
+// subscription to patchbay.events.offer.*.issued serves them all), and complete and
+// close every assignment at once.
+//
+// Three modes: flat out (at most MaxOpen jobs open at once), a fixed Rate of creates,
+// and Backlog (the jobs are created while no worker is available, then the workers
+// become available and drain them). The report gives the throughput, the latencies
+// from a job's create to its offer and to its assignment, from a worker's close to
+// its next offer, the ratios to the baseline, and the messages every patchbay stream
+// took per job.
 //
 // Run uses a running router through Config.URL, or starts an embedded NATS server
 // (in a temporary directory) and an in-process router when URL is empty. Each run
@@ -13,15 +27,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
 	"github.com/patchbay/patchbay"
@@ -30,54 +44,92 @@ import (
 	"github.com/patchbay/patchbay/internal/router"
 )
 
-// Defaults.
+// Defaults and bounds.
 const (
-	JobsDefault      = 2000
-	WorkersDefault   = 20
-	CapacityDefault  = 1
-	ProducersDefault = 16
-	// RequestTimeoutDefault bounds each request of the simulated producers and workers.
+	JobsDefault     = 2000
+	WorkersDefault  = 20
+	CapacityDefault = 1
+	// MaxOpenDefault bounds the jobs created and not yet closed when the run goes
+	// flat out.
+	MaxOpenDefault = 1000
+	// RegisterParallelDefault is how many worker registrations (and deregistrations)
+	// are in flight at once.
+	RegisterParallelDefault = 64
+	// RequestTimeoutDefault bounds each request (registrations) and each publish's
+	// acknowledgement.
 	RequestTimeoutDefault = 30 * time.Second
+	// PublishMaxPending is how many asynchronous publishes may await their
+	// acknowledgement at once, for the commands and for the baseline alike.
+	PublishMaxPending = 4096
+	// ProgressEvery is how often progress is written.
+	ProgressEvery = time.Second
+	// BaselineMsgsMin and BaselineMsgsMax bound the default number of baseline
+	// messages (the run's jobs); BaselineSyncSeconds bounds the synchronous part at a
+	// fixed rate.
+	BaselineMsgsMin     = 1000
+	BaselineMsgsMax     = 20000
+	BaselineSyncMax     = 5000
+	BaselineSyncSeconds = 10
 )
 
 // Config configures a run. Zero values take the defaults.
 type Config struct {
-	// Jobs is how many jobs go through their lifecycle.
+	// Jobs is how many jobs go through their lifecycle (Backlog, when set, instead).
 	Jobs int
 	// Workers is how many simulated workers take them.
 	Workers int
 	// Capacity is each worker's total capacity (jobs at once).
 	Capacity int
-	// Producers is how many goroutines create jobs concurrently.
-	Producers int
-	// Rate paces the creates at this many jobs per second in all (0: as fast as the
-	// producers can). Below the workers' capacity, created -> offer is the router's
-	// latency rather than the time a job waits for a free worker.
+	// MaxOpen bounds the jobs created and not yet closed when neither Rate nor
+	// Backlog is set.
+	MaxOpen int
+	// Rate paces the creates at this many jobs per second in all (0: flat out). Below
+	// the workers' capacity, created -> offer is the router's latency rather than the
+	// time a job waits for a free worker.
 	Rate float64
+	// Backlog, when positive, is the backlog mode: this many jobs are created while
+	// no worker is available (the workers are registered unavailable), and once they
+	// are all queued the workers become available and drain them.
+	Backlog int
 	// URL is the NATS server of a running router; empty starts an embedded server
 	// and an in-process router for the run.
 	URL string
-	// RequestTimeout bounds each request.
+	// Replicas of the baseline's scratch stream (0: those of PATCHBAY_IN, which are
+	// those of every patchbay stream).
+	Replicas int
+	// Baseline is how many messages the baseline publishes asynchronously (0: the
+	// run's jobs, within BaselineMsgsMin and BaselineMsgsMax; negative: no
+	// baseline). The synchronous part publishes at most BaselineSyncMax, and at a
+	// fixed rate at most BaselineSyncSeconds' worth.
+	Baseline int
+	// RegisterParallel is how many registrations are in flight at once.
+	RegisterParallel int
+	// RequestTimeout bounds each request and each publish's acknowledgement.
 	RequestTimeout time.Duration
+	// Progress, when set, gets a line about every ProgressEvery while the run goes.
+	Progress io.Writer
 }
 
 // Validate says what is wrong with c.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Jobs < 0 {
-		errs = append(errs, fmt.Errorf("jobs must be positive (got %d)", c.Jobs))
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"jobs", c.Jobs}, {"workers", c.Workers}, {"capacity", c.Capacity}, {"max open", c.MaxOpen},
+		{"backlog", c.Backlog}, {"replicas", c.Replicas}, {"register parallel", c.RegisterParallel}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive (got %d)", f.name, f.v))
+		}
 	}
-	if c.Workers < 0 {
-		errs = append(errs, fmt.Errorf("workers must be positive (got %d)", c.Workers))
-	}
-	if c.Capacity < 0 {
-		errs = append(errs, fmt.Errorf("capacity must be positive (got %d)", c.Capacity))
+	if c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas must be between 1 and 5 (got %d)", c.Replicas))
 	}
 	if c.Rate < 0 {
 		errs = append(errs, fmt.Errorf("rate must not be negative (got %g)", c.Rate))
 	}
-	if c.Producers < 0 {
-		errs = append(errs, fmt.Errorf("producers must be positive (got %d)", c.Producers))
+	if c.Rate > 0 && c.Backlog > 0 {
+		errs = append(errs, errors.New("rate and backlog exclude each other: a backlog is created at once"))
 	}
 	if c.RequestTimeout < 0 {
 		errs = append(errs, fmt.Errorf("request timeout must not be negative (got %s)", c.RequestTimeout))
@@ -89,113 +141,51 @@ func (c Config) withDefaults() Config {
 	if c.Jobs == 0 {
 		c.Jobs = JobsDefault
 	}
+	if c.Backlog > 0 {
+		c.Jobs = c.Backlog
+	}
 	if c.Workers == 0 {
 		c.Workers = WorkersDefault
 	}
 	if c.Capacity == 0 {
 		c.Capacity = CapacityDefault
 	}
-	if c.Producers == 0 {
-		c.Producers = ProducersDefault
+	if c.MaxOpen == 0 {
+		c.MaxOpen = MaxOpenDefault
+	}
+	if c.RegisterParallel == 0 {
+		c.RegisterParallel = RegisterParallelDefault
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = RequestTimeoutDefault
 	}
+	if c.Baseline == 0 {
+		c.Baseline = min(max(c.Jobs, BaselineMsgsMin), BaselineMsgsMax)
+	}
 	return c
 }
 
-// Latency summarises a set of durations.
-type Latency struct {
-	Count int           `json:"count"`
-	P50   time.Duration `json:"p50Ns"`
-	P99   time.Duration `json:"p99Ns"`
-	Max   time.Duration `json:"maxNs"`
-}
-
-func (l Latency) String() string {
-	return fmt.Sprintf("p50 %-9s p99 %-9s max %s", round(l.P50), round(l.P99), round(l.Max))
-}
-
-// latency computes the percentiles of ds (which it sorts).
-func latency(ds []time.Duration) Latency {
-	if len(ds) == 0 {
-		return Latency{}
-	}
-	slices.Sort(ds)
-	return Latency{Count: len(ds), P50: percentile(ds, 50), P99: percentile(ds, 99), Max: ds[len(ds)-1]}
-}
-
-// percentile is the nearest-rank percentile of sorted ds.
-func percentile(ds []time.Duration, p int) time.Duration {
-	rank := (p*len(ds) + 99) / 100 // ceil(p/100 * n)
-	return ds[max(rank, 1)-1]
-}
-
-// Report is what a run measured.
-type Report struct {
-	Jobs      int     `json:"jobs"`
-	Workers   int     `json:"workers"`
-	Capacity  int     `json:"capacity"`
-	Producers int     `json:"producers"`
-	Rate      float64 `json:"rate,omitempty"`
-	Embedded  bool    `json:"embedded"`
-	// Closed is how many jobs were closed.
-	Closed int `json:"closed"`
-	// Errors counts the requests that failed: refused (an accept that lost to an
-	// offer expiry, ...) or unanswered within the request timeout (then retried).
-	Errors int `json:"errors"`
-	// Failures counts the failed requests by call and error code, e.g.
-	// "accept: offer_expired" or "close: no answer".
-	Failures map[string]int `json:"failures,omitempty"`
-	// Duration is from the first create sent to the last job seen closed.
-	Duration time.Duration `json:"durationNs"`
-	// CreateDuration is from the first create sent to the last create answered.
-	CreateDuration time.Duration `json:"createDurationNs"`
-	// Throughput is Closed / Duration, in jobs per second.
-	Throughput float64 `json:"jobsPerSecond"`
-	// CreatedToOffer is from a create sent to the worker receiving the offer.
-	CreatedToOffer Latency `json:"createdToOffer"`
-	// CreatedToAssigned is from a create sent to the worker's accept answered.
-	CreatedToAssigned Latency `json:"createdToAssigned"`
-}
-
-// String is the report for people.
-func (r Report) String() string {
-	var b strings.Builder
-	where := "a running router"
-	if r.Embedded {
-		where = "an embedded server and router"
-	}
-	pace := "as fast as they can"
-	if r.Rate > 0 {
-		pace = fmt.Sprintf("at %g jobs/s", r.Rate)
-	}
-	fmt.Fprintf(&b, "patchbay bench: %d jobs, %d workers x capacity %d, %d producers %s, on %s\n",
-		r.Jobs, r.Workers, r.Capacity, r.Producers, pace, where)
-	fmt.Fprintf(&b, "  closed               %d/%d jobs (%d failed requests)\n", r.Closed, r.Jobs, r.Errors)
-	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
-		fmt.Fprintf(&b, "    %-18s %d\n", k, r.Failures[k])
-	}
-	fmt.Fprintf(&b, "  total duration       %s (creates sent in %s)\n", round(r.Duration), round(r.CreateDuration))
-	fmt.Fprintf(&b, "  throughput           %.1f jobs/s (created -> closed)\n", r.Throughput)
-	fmt.Fprintf(&b, "  created -> offer     %s\n", r.CreatedToOffer)
-	fmt.Fprintf(&b, "  created -> assigned  %s\n", r.CreatedToAssigned)
-	return b.String()
-}
-
-func round(d time.Duration) time.Duration {
+// mode names what the run measures.
+func (c Config) mode() string {
 	switch {
-	case d >= time.Second:
-		return d.Round(time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
+	case c.Backlog > 0:
+		return ModeBacklog
+	case c.Rate > 0:
+		return ModeRate
 	}
-	return d.Round(time.Microsecond)
+	return ModeFlatOut
 }
 
-// Run creates cfg.Jobs jobs, has cfg.Workers auto-accepting workers take them to
-// closed, and reports what it measured. It returns when every job is closed, or with
-// an error (and the partial report) when ctx ends first.
+// Modes.
+const (
+	ModeFlatOut = "flat-out"
+	ModeRate    = "rate"
+	ModeBacklog = "backlog"
+)
+
+// Run measures the baseline, registers cfg.Workers workers, takes cfg.Jobs jobs (or
+// cfg.Backlog) to closed and reports what it measured. It returns when every job is
+// closed, or with an error (and the partial report) when ctx ends first.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
@@ -222,7 +212,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}()
 	}
 	r := &run{cfg: cfg, runID: "bench-" + strings.ToLower(nuid.Next())}
-	r.report = Report{Jobs: cfg.Jobs, Workers: cfg.Workers, Capacity: cfg.Capacity, Producers: cfg.Producers, Rate: cfg.Rate, Embedded: cfg.URL == ""}
+	r.report = Report{Mode: cfg.mode(), Jobs: cfg.Jobs, Workers: cfg.Workers, Capacity: cfg.Capacity,
+		Rate: cfg.Rate, Embedded: cfg.URL == ""}
+	if r.report.Mode == ModeFlatOut {
+		r.report.MaxOpen = cfg.MaxOpen
+	}
 	return r.run(ctx, url)
 }
 
@@ -264,294 +258,311 @@ func embedded(ctx context.Context) (rt *router.Router, stop func(), url string, 
 	return rt, stop, ns.ClientURL(), nil
 }
 
-// run is one benchmark run's state.
-type run struct {
-	cfg    Config
-	runID  string
-	report Report
-
-	inflight sync.WaitGroup // offers being served
-
-	mu       sync.Mutex
-	failures map[string]int
-	stopping bool
-	sent     map[string]time.Time // job id -> create sent
-	offered  map[string]bool      // job ids offered at least once
-	closed   map[string]bool      // job ids closed
-	// allClosed gets the time the last job was closed.
-	allClosed chan time.Time
-	toOffer   []time.Duration
-	toAssign  []time.Duration
+// connect opens a named connection to url.
+func connect(url, role string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name("patchbay bench "+role))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	return nc, nil
 }
 
-func (r *run) queue() string       { return r.runID }
-func (r *run) jobID(i int) string  { return fmt.Sprintf("%s-j%d", r.runID, i) }
-func (r *run) worker(i int) string { return fmt.Sprintf("%s-w%d", r.runID, i) }
-
-func (r *run) run(ctx context.Context, url string) (Report, error) {
-	r.sent = make(map[string]time.Time, r.cfg.Jobs)
-	r.offered = make(map[string]bool, r.cfg.Jobs)
-	r.closed = make(map[string]bool, r.cfg.Jobs)
-	r.allClosed = make(chan time.Time, 1)
-	var producer, workers, watcher *patchbay.Client
-	for _, c := range []struct {
-		role   string
-		client **patchbay.Client
-	}{{"producer", &producer}, {"workers", &workers}, {"watch", &watcher}} {
-		nc, err := nats.Connect(url, nats.Name("patchbay bench "+c.role))
-		if err != nil {
-			return r.report, fmt.Errorf("connect to NATS at %s: %w", url, err)
-		}
-		defer nc.Close()
-		if *c.client, err = patchbay.New(nc, patchbay.WithSource("/patchbay/bench"), patchbay.WithTimeout(r.cfg.RequestTimeout)); err != nil {
-			return r.report, err
-		}
-	}
-
-	// Watch the closed events of this run's queue before anything happens; the close
-	// answers count too, so a job is seen closed by whichever comes first.
-	w, err := watcher.Watch(ctx, patchbay.WatchOptions{
-		Subjects: []string{events.JobQueueType(r.queue(), events.TypeJobClosed)},
-	})
+func (r *run) run(ctx context.Context, url string) (rep Report, err error) {
+	// Commands and requests on one connection, events on another.
+	cmdConn, err := connect(url, "commands")
 	if err != nil {
 		return r.report, err
 	}
-	defer w.Stop()
-	go func() {
-		for {
-			ev, _, err := w.Next()
-			if err != nil {
-				return // stopped
-			}
-			r.closedJob(ev.Subject())
-		}
-	}()
+	defer cmdConn.Close()
+	evConn, err := connect(url, "events")
+	if err != nil {
+		return r.report, err
+	}
+	defer evConn.Close()
+	r.ctx = ctx
+	r.js, err = jetstream.New(cmdConn, jetstream.WithPublishAsyncMaxPending(PublishMaxPending),
+		jetstream.WithPublishAsyncTimeout(r.cfg.RequestTimeout),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			r.fail("publish", err)
+			go r.publish(m) // the same Nats-Msg-Id: the stream drops a copy it already has
+		}))
+	if err != nil {
+		return r.report, err
+	}
+	if r.client, err = patchbay.New(cmdConn, patchbay.WithSource(source), patchbay.WithTimeout(r.cfg.RequestTimeout)); err != nil {
+		return r.report, err
+	}
+	stopProgress := r.startProgress()
+	defer stopProgress()
 
-	// The workers' requests outlive ctx so that a job they accepted is closed.
-	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() {
-		r.mu.Lock()
-		r.stopping = true
-		r.mu.Unlock()
-		stopWorkers()
-		r.inflight.Wait()
-	}()
-	var registered []string
-	defer func() {
-		if !r.report.Embedded {
-			r.deregister(ctx, workers, registered)
-		}
-	}()
-	for i := range r.cfg.Workers {
-		id := r.worker(i)
-		sub, err := workers.OnOffer(id, func(n patchbay.OfferNotice) {
-			if n.Type != events.TypeOfferIssued {
-				return
-			}
-			if !r.offer(n.Offer.JobID, time.Now()) {
-				return
-			}
-			go func() {
-				defer r.inflight.Done()
-				r.serve(wctx, workers, n.Offer)
-			}()
-		})
-		if err != nil {
+	in, err := r.js.Stream(ctx, events.StreamIn)
+	if err != nil {
+		return r.report, fmt.Errorf("no patchbay router at %s (stream %s: %w)", url, events.StreamIn, err)
+	}
+	replicas := r.cfg.Replicas
+	if replicas == 0 {
+		replicas = max(in.CachedInfo().Config.Replicas, 1)
+	}
+	r.report.Replicas = replicas
+
+	if r.cfg.Baseline > 0 {
+		if err := r.baseline(ctx, cmdConn, replicas); err != nil {
 			return r.report, err
 		}
-		defer func() { _ = sub.Unsubscribe() }()
-		capacity := r.cfg.Capacity
-		if _, err := workers.RegisterWorker(ctx, patchbay.WorkerSpec{
-			WorkerID: id, Queues: []string{r.queue()}, TotalCapacity: &capacity,
-			Channels: []patchbay.ChannelConfig{{ChannelID: "bench", CapacityCostPerJob: 1}},
-		}); err != nil {
-			return r.report, fmt.Errorf("register worker %s: %w", id, err)
-		}
-		registered = append(registered, id)
 	}
 
-	start := time.Now()
-	created, err := r.produce(ctx, producer)
-	r.report.CreateDuration = created.Sub(start)
+	if err := r.subscribe(evConn); err != nil {
+		return r.report, err
+	}
+	defer r.unsubscribe()
+
+	began := time.Now()
+	r.setPhase("registering workers", r.registrationProgress)
+	registered, err := r.register(ctx)
+	r.report.RegisterDuration = time.Since(began)
+	defer func() {
+		if !r.report.Embedded {
+			r.setPhase("deregistering workers", r.deregistrationProgress)
+			began := time.Now()
+			r.deregister(ctx, registered)
+			rep.DeregisterDuration = time.Since(began)
+		}
+	}()
 	if err != nil {
-		return r.finish(time.Since(start)), err
+		return r.report, err
+	}
+
+	before, err := lastSeqs(ctx, r.js)
+	if err != nil {
+		return r.report, err
+	}
+	r.setPhase("running", r.runProgress)
+	end, err := r.lifecycles(ctx)
+	rep = r.finish(end)
+	if err != nil {
+		return rep, err
+	}
+	after, err := lastSeqs(ctx, r.js)
+	if err != nil {
+		return rep, err
+	}
+	rep.Writes = writes(before, after, rep.Jobs)
+	r.report = rep
+	return rep, nil
+}
+
+// baseline measures raw JetStream on the scratch stream.
+func (r *run) baseline(ctx context.Context, nc *nats.Conn, replicas int) error {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(PublishMaxPending),
+		jetstream.WithPublishAsyncTimeout(r.cfg.RequestTimeout))
+	if err != nil {
+		return err
+	}
+	msg, err := r.createMessage(r.jobID(0))
+	if err != nil {
+		return err
+	}
+	syncMsgs := min(r.cfg.Baseline, BaselineSyncMax)
+	if r.cfg.Rate > 0 {
+		syncMsgs = min(syncMsgs, max(int(r.cfg.Rate*BaselineSyncSeconds), 100))
+	}
+	name := "PATCHBAY_BENCH_" + strings.ToUpper(strings.TrimPrefix(r.runID, "bench-"))
+	r.setPhase("baseline", nil)
+	b, err := measureBaseline(ctx, js, name, replicas, r.cfg.Baseline, syncMsgs, r.cfg.Rate, msg.Data, r.cfg.RequestTimeout, r.say)
+	if err != nil {
+		return err
+	}
+	r.report.Baseline = &b
+	return nil
+}
+
+// register registers the workers, cfg.RegisterParallel at a time, and returns the
+// ids registered. In backlog mode they are registered unavailable.
+func (r *run) register(ctx context.Context) ([]string, error) {
+	ids := make(chan string)
+	var mu sync.Mutex
+	var registered []string
+	var firstErr error
+	var wg sync.WaitGroup
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(r.cfg.RegisterParallel, r.cfg.Workers) {
+		wg.Go(func() {
+			for id := range ids {
+				capacity := r.cfg.Capacity
+				spec := patchbay.WorkerSpec{WorkerID: id, Queues: []string{r.queue()}, TotalCapacity: &capacity,
+					Channels: []patchbay.ChannelConfig{{ChannelID: channel, CapacityCostPerJob: 1}}}
+				if r.cfg.Backlog > 0 {
+					spec.AvailableForOffers = new(false)
+				}
+				_, err := r.client.RegisterWorker(rctx, spec)
+				mu.Lock()
+				if err == nil {
+					registered = append(registered, id)
+					r.registered++
+				} else if firstErr == nil {
+					firstErr = fmt.Errorf("register worker %s: %w", id, err)
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range r.cfg.Workers {
+		select {
+		case ids <- r.worker(i):
+			continue
+		case <-rctx.Done():
+		}
+		break
+	}
+	close(ids)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("register workers: %w", context.Cause(ctx))
+	}
+	return registered, firstErr
+}
+
+// deregister deregisters the run's workers from a router that outlives the run,
+// cfg.RegisterParallel at a time.
+func (r *run) deregister(ctx context.Context, ids []string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(r.cfg.RequestTimeout, time.Minute))
+	defer cancel()
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(r.cfg.RegisterParallel, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				_, err := r.client.DeregisterWorker(dctx, id)
+				if err != nil {
+					r.fail("deregister", err)
+				}
+				r.mu.Lock()
+				r.deregistered++
+				r.mu.Unlock()
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+}
+
+// lifecycles creates the jobs the way the mode says and returns when the last one
+// is closed, with its time.
+func (r *run) lifecycles(ctx context.Context) (time.Time, error) {
+	r.mu.Lock()
+	r.start = time.Now()
+	r.mu.Unlock()
+	if r.cfg.Backlog > 0 {
+		if err := r.createBacklog(ctx); err != nil {
+			return time.Now(), err
+		}
+	} else {
+		r.produce(ctx)
 	}
 	select {
 	case end := <-r.allClosed:
-		return r.finish(end.Sub(start)), nil
+		return end, nil
 	case <-ctx.Done():
-		rep := r.finish(time.Since(start))
-		return rep, fmt.Errorf("bench: %d of %d jobs closed: %w", rep.Closed, r.cfg.Jobs, context.Cause(ctx))
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		return time.Now(), fmt.Errorf("bench: %d of %d jobs closed: %w", closed, r.cfg.Jobs, context.Cause(ctx))
 	}
 }
 
-// deregister deregisters the run's workers from a router that outlives the run, all
-// at once and within one request timeout.
-func (r *run) deregister(ctx context.Context, c *patchbay.Client, ids []string) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RequestTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Go(func() { _, _ = c.DeregisterWorker(dctx, id) })
-	}
-	wg.Wait()
-}
-
-// produce creates the jobs from cfg.Producers goroutines and returns when the last
-// create was answered.
-func (r *run) produce(ctx context.Context, c *patchbay.Client) (time.Time, error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, r.cfg.Producers)
+// produce publishes the creates: paced at cfg.Rate, or flat out with at most
+// cfg.MaxOpen jobs open.
+func (r *run) produce(ctx context.Context) {
 	start := time.Now()
-	for range r.cfg.Producers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= r.cfg.Jobs || ctx.Err() != nil {
-					return
-				}
-				if r.cfg.Rate > 0 { // job i is due at start + i/rate
-					time.Sleep(time.Until(start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))))
-				}
-				id := r.jobID(i)
-				r.mu.Lock()
-				r.sent[id] = time.Now()
-				r.mu.Unlock()
-				spec := patchbay.JobSpec{JobID: id, QueueID: r.queue(), ChannelID: "bench"}
-				if err := r.call(ctx, "create", func() error {
-					// The job id is the command id: a retry is answered as a duplicate.
-					_, err := c.CreateJob(ctx, spec, patchbay.WithID(id))
-					return err
-				}); err != nil {
-					errs <- fmt.Errorf("create job %s: %w", id, err)
-					return
-				}
+	for i := range r.cfg.Jobs {
+		switch {
+		case r.cfg.Rate > 0: // job i is due at start + i/rate
+			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))))
+		default:
+			select {
+			case r.window <- struct{}{}:
+			case <-ctx.Done():
 			}
-		})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.create(i)
 	}
-	wg.Wait()
-	close(errs)
-	return time.Now(), <-errs
-}
-
-// offer records the first offer of a job and counts the offer in flight; it reports
-// false once the run stops.
-func (r *run) offer(jobID string, at time.Time) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopping {
-		return false
-	}
-	r.inflight.Add(1)
-	if sent, ok := r.sent[jobID]; ok && !r.offered[jobID] {
-		r.offered[jobID] = true
-		r.toOffer = append(r.toOffer, at.Sub(sent))
-	}
-	return true
-}
-
-// serve is a simulated worker's answer to an offer: accept, complete, close at once.
-// Each call is retried while the router does not answer (it may be stalled); the
-// retries carry the same command id, so a command is never applied twice.
-func (r *run) serve(ctx context.Context, c *patchbay.Client, o patchbay.Offer) {
-	var aid string
-	if err := r.call(ctx, "accept", func() (err error) {
-		// Accepting an offer already accepted is answered with its assignment.
-		aid, err = c.Accept(ctx, o)
-		return err
-	}); err != nil {
-		return
-	}
-	at := time.Now()
-	r.mu.Lock()
-	if sent, ok := r.sent[o.JobID]; ok {
-		r.toAssign = append(r.toAssign, at.Sub(sent))
-	}
+	r.createdAll = time.Now()
 	r.mu.Unlock()
-	if err := r.call(ctx, "complete", func() error {
-		_, err := c.Request(ctx, events.TypeJobComplete, aid+"-complete", o.JobID,
-			events.JobComplete{JobID: o.JobID, AssignmentID: aid})
-		return err
-	}); err != nil {
-		return
-	}
-	_ = r.call(ctx, "close", func() error {
-		res, err := c.Request(ctx, events.TypeJobClose, aid+"-close", o.JobID,
-			events.JobClose{JobID: o.JobID, AssignmentID: aid, DispositionCode: "Benchmarked"})
-		if err == nil && res.Status == "closed" {
-			r.closedJob(o.JobID)
+}
+
+// createBacklog publishes every create, waits until the router has queued them all,
+// then makes the workers available; the drain is timed from there.
+func (r *run) createBacklog(ctx context.Context) error {
+	for i := range r.cfg.Jobs {
+		if ctx.Err() != nil {
+			break
 		}
-		return err
-	})
-}
-
-// closedJob records that a job is closed, seen on its job.closed event or in the
-// answer to its close, whichever comes first; the last one ends the run.
-func (r *run) closedJob(jobID string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.sent[jobID]; !ok || r.closed[jobID] {
-		return
-	}
-	r.closed[jobID] = true
-	if len(r.closed) == r.cfg.Jobs {
-		r.allClosed <- time.Now()
-	}
-}
-
-// call runs f until it succeeds, is refused, or ctx ends, counting every failure.
-func (r *run) call(ctx context.Context, name string, f func() error) error {
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		r.fail(name, err)
-		if !unanswered(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-// unanswered reports whether err means the router gave no answer (rather than a
-// refusal), so the command may be sent again.
-func unanswered(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders)
-}
-
-// fail counts a failed request by call and error code.
-func (r *run) fail(call string, err error) {
-	code := string(events.AsError(err).Code)
-	if unanswered(err) {
-		code = "no answer"
+		r.create(i)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failures == nil {
-		r.failures = map[string]int{}
+	r.createdAll = time.Now()
+	r.mu.Unlock()
+	select {
+	case <-r.allQueued:
+	case <-ctx.Done():
+		r.mu.Lock()
+		queued := r.queued
+		r.mu.Unlock()
+		return fmt.Errorf("bench: %d of %d jobs queued: %w", queued, r.cfg.Jobs, context.Cause(ctx))
 	}
-	r.failures[call+": "+code]++
+	r.mu.Lock()
+	r.report.BacklogQueued = time.Since(r.start)
+	r.drainStart = time.Now()
+	r.mu.Unlock()
+	for i := range r.cfg.Workers {
+		id := r.worker(i)
+		r.send(events.TypeWorkerUpdate, r.runID+"-available-"+id, id,
+			&events.WorkerRegister{WorkerID: id, AvailableForOffers: new(true)})
+	}
+	return nil
 }
 
-// finish fills in the report.
-func (r *run) finish(d time.Duration) Report {
+// finish fills in the report; end is when the last job was closed.
+func (r *run) finish(end time.Time) Report {
 	rep := r.report
-	rep.Duration = d
 	r.mu.Lock()
-	rep.Closed = len(r.closed)
-	if d > 0 {
-		rep.Throughput = float64(rep.Closed) / d.Seconds()
+	defer r.mu.Unlock()
+	from := r.start
+	if !r.drainStart.IsZero() {
+		from = r.drainStart
+	}
+	rep.Duration = end.Sub(from)
+	if !r.createdAll.IsZero() {
+		rep.CreateDuration = r.createdAll.Sub(r.start)
+	}
+	rep.Closed = r.closed
+	if rep.Duration > 0 {
+		rep.Throughput = float64(rep.Closed) / rep.Duration.Seconds()
 	}
 	rep.Failures = maps.Clone(r.failures)
-	for _, n := range r.failures {
-		rep.Errors += n
+	rep.Errors = sum(r.failures)
+	rep.CreatedToOffer = latency(r.toOffer)
+	rep.CreatedToAssigned = latency(r.toAssign)
+	rep.FreedToOffer = latency(r.freedToOffer)
+	if b := rep.Baseline; b != nil {
+		if b.AsyncPublish > 0 {
+			rep.ThroughputVsRaw = 100 * rep.Throughput / b.AsyncPublish
+		}
+		if raw := float64(b.PublishAck.P99); raw > 0 {
+			if rep.Mode == ModeRate {
+				rep.OfferP99VsRaw = float64(rep.CreatedToOffer.P99) / raw
+			}
+			rep.FreedP99VsRaw = float64(rep.FreedToOffer.P99) / raw
+		}
 	}
-	rep.CreatedToOffer = latency(slices.Clone(r.toOffer))
-	rep.CreatedToAssigned = latency(slices.Clone(r.toAssign))
-	r.mu.Unlock()
 	return rep
 }
-
-// verb is the last segment of a type, the last token of its event subjects.
