@@ -66,7 +66,7 @@ func BenchmarkRetention(b *testing.B) {
 		b.Fatalf("%d of %d jobs closed", closed, b.N)
 	}
 	// The jobs are forgotten one second after they closed; their removal markers
-	// expire a minute after that.
+	// expire a second after that.
 	waitUntil(b, 5*time.Minute, func() bool {
 		s, err := r.Size(context.Background())
 		return err == nil && s.Jobs == 0 && s.Offers == 0

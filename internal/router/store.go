@@ -263,8 +263,10 @@ func (r *Router) dropChunks(ctx context.Context, keys []string) error {
 func (r *Router) markerTTL() time.Duration { return markerTTL }
 
 // markerTTL: JetStream keeps a key's removal marker this long (the buckets'
-// LimitMarkerTTL must allow it).
-const markerTTL = time.Minute
+// LimitMarkerTTL must allow it; a second is the least it takes). Nothing reads the
+// markers: the router loads live keys, and a key written again after its marker is
+// gone expects no revision.
+const markerTTL = time.Second
 
 func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 	m := nats.NewMsg("$KV." + bucket + "." + key)
