@@ -195,15 +195,9 @@ func TestWorkerRunClosesJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
-	wctx, stopWorker := context.WithCancel(ctx)
+	wout, done, stopWorker := runWorker(ctx, t, "--nats-url", url, "--id", "alice", "--queue", "support",
+		"--label", "skill=7", "--capacity", "2", "--channel", "voice:1:2", "--work", "0", "--wrap-up", "0")
 	defer stopWorker()
-	wout := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(wctx, wout, "worker", "run", "--nats-url", url, "--id", "alice", "--queue", "support",
-			"--label", "skill=7", "--capacity", "2", "--channel", "voice:1:2", "--work", "0", "--wrap-up", "0")
-	}()
-	wout.waitFor(ctx, t, "registered")
 
 	for _, id := range []string{"job-1", "job-2", "job-3"} {
 		mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice",

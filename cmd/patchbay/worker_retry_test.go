@@ -40,16 +40,10 @@ func TestWorkerRunFinishesItsJobThroughARouterRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
-	wctx, stopWorker := context.WithCancel(ctx)
+	// --work leaves the test the time to stop the router before the complete.
+	wout, done, stopWorker := runWorker(ctx, t, "--nats-url", url, "--id", "alice", "--queue", "support",
+		"--work", "3s", "--wrap-up", "0", "--timeout", "1s")
 	defer stopWorker()
-	wout := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		// --work leaves the test the time to stop the router before the complete.
-		done <- run(wctx, wout, "worker", "run", "--nats-url", url, "--id", "alice", "--queue", "support",
-			"--work", "3s", "--wrap-up", "0", "--timeout", "1s")
-	}()
-	wout.waitFor(ctx, t, "registered")
 	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "job-1")
 	wout.waitFor(ctx, t, "accepted offer")
 
@@ -96,15 +90,9 @@ func TestWorkerRunStoppedWhileTheRouterIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
-	wctx, stopWorker := context.WithCancel(ctx)
+	wout, done, stopWorker := runWorker(ctx, t, "--nats-url", url, "--id", "alice", "--queue", "support",
+		"--work", "1h", "--wrap-up", "0", "--timeout", testTimeout.String())
 	defer stopWorker()
-	wout := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(wctx, wout, "worker", "run", "--nats-url", url, "--id", "alice", "--queue", "support",
-			"--work", "1h", "--wrap-up", "0", "--timeout", testTimeout.String())
-	}()
-	wout.waitFor(ctx, t, "registered")
 	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "job-1")
 	wout.waitFor(ctx, t, "accepted offer")
 
@@ -133,4 +121,15 @@ func TestWorkerRunStoppedWhileTheRouterIsDown(t *testing.T) {
 		t.Fatalf("worker run did not stop:\n%s", wout.String())
 	}
 	assert.Contains(t, wout.String(), "deregistered; 1 jobs closed")
+}
+
+// runWorker runs `patchbay worker run` with args until stop, and waits until it has
+// registered; done gets its result.
+func runWorker(ctx context.Context, t *testing.T, args ...string) (out *syncBuffer, done chan error, stop context.CancelFunc) {
+	t.Helper()
+	wctx, stop := context.WithCancel(ctx)
+	out, done = newSyncBuffer(), make(chan error, 1)
+	go func() { done <- run(wctx, out, append([]string{"worker", "run"}, args...)...) }()
+	out.waitFor(ctx, t, "registered")
+	return out, done, stop
 }
