@@ -87,7 +87,7 @@ func TestClientRetriesUntilARouterStarts(t *testing.T) {
 	default:
 	}
 
-	r, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{})
+	r, err := router.New(natstest.Connect(t, c.Conn().ConnectedUrl()), router.Config{})
 	require.NoError(t, err)
 	sctx, cancel := context.WithTimeout(context.Background(), retryWait)
 	defer cancel()
@@ -108,14 +108,7 @@ func TestClientRetriesUntilARouterStarts(t *testing.T) {
 // id, same bytes); the next answer is the call's result.
 func TestClientResendsARetryableRefusal(t *testing.T) {
 	t.Parallel()
-	ns := natstest.RunServer(t)
-	c, err := patchbay.New(natstest.Connect(t, ns.ClientURL()), patchbay.WithRetryDeadline(retryWait))
-	require.NoError(t, err)
-	fake := natstest.Connect(t, ns.ClientURL())
-	reqs := make(chan *nats.Msg, 64)
-	_, err = fake.ChanSubscribe(events.ReqSubject(events.TypeJobComplete), reqs)
-	require.NoError(t, err)
-	require.NoError(t, fake.Flush())
+	c, reqs := fakeRouter(t, events.TypeJobComplete)
 
 	done := make(chan error, 1)
 	go func() { done <- c.Complete(context.Background(), "j1", "a1", "") }()
@@ -137,14 +130,7 @@ func TestClientResendsARetryableRefusal(t *testing.T) {
 // A refusal that is not retryable is the call's answer at once: one attempt.
 func TestClientReturnsANonRetryableRefusalAtOnce(t *testing.T) {
 	t.Parallel()
-	ns := natstest.RunServer(t)
-	c, err := patchbay.New(natstest.Connect(t, ns.ClientURL()), patchbay.WithRetryDeadline(retryWait))
-	require.NoError(t, err)
-	fake := natstest.Connect(t, ns.ClientURL())
-	reqs := make(chan *nats.Msg, 64)
-	_, err = fake.ChanSubscribe(events.ReqSubject(events.TypeJobCancel), reqs)
-	require.NoError(t, err)
-	require.NoError(t, fake.Flush())
+	c, reqs := fakeRouter(t, events.TypeJobCancel)
 
 	done := make(chan error, 1)
 	go func() { done <- c.Cancel(context.Background(), "j1", "", "") }()
@@ -160,7 +146,7 @@ func TestClientReturnsANonRetryableRefusalAtOnce(t *testing.T) {
 	require.Empty(t, reqs, "no second attempt")
 
 	// And from a real router: an unknown job.
-	r, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{})
+	r, err := router.New(natstest.Connect(t, c.Conn().ConnectedUrl()), router.Config{})
 	require.NoError(t, err)
 	sctx, cancel := context.WithTimeout(context.Background(), retryWait)
 	defer cancel()
@@ -213,4 +199,19 @@ func TestClientHonoursTheDeadline(t *testing.T) {
 	cancel()
 	_, err = c.RegisterWorker(ctx, patchbay.WorkerSpec{WorkerID: "w"})
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
+}
+
+// fakeRouter is a client and the requests it sends of type typ, which the test
+// answers as it likes.
+func fakeRouter(t *testing.T, typ events.Type) (*patchbay.Client, chan *nats.Msg) {
+	t.Helper()
+	ns := natstest.RunServer(t)
+	c, err := patchbay.New(natstest.Connect(t, ns.ClientURL()), patchbay.WithRetryDeadline(retryWait))
+	require.NoError(t, err)
+	fake := natstest.Connect(t, ns.ClientURL())
+	reqs := make(chan *nats.Msg, 64)
+	_, err = fake.ChanSubscribe(events.ReqSubject(typ), reqs)
+	require.NoError(t, err)
+	require.NoError(t, fake.Flush())
+	return c, reqs
 }
