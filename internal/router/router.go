@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,8 +100,9 @@ type Router struct {
 	// stale says the engine may hold changes that were not stored: it is reloaded from
 	// KV before anything else is applied.
 	stale bool
-	// pause, when set (tests only), is called at named points of a commit.
-	pause    func(point string)
+	// hook, when set (tests only), is called at named points of a commit; an error
+	// fails the commit there, as a storage failure would.
+	hook     atomic.Pointer[func(point string) error]
 	tickWait backoff
 
 	id         string // this router's name in the lease

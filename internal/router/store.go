@@ -156,8 +156,10 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) error {
 	if err := r.checkSizes(rec.Ops, rec.Events); err != nil {
 		return err
 	}
-	if r.pause != nil {
-		r.pause("record")
+	if hook := r.hook.Load(); hook != nil {
+		if err := (*hook)("record"); err != nil {
+			return err
+		}
 	}
 	rec.Seq = r.walSeq + 1
 	rec.Chunks = nil
@@ -187,8 +189,10 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) error {
 	}
 	r.walRev, r.walSeq = rev, rec.Seq
 	r.setLastWAL(rec)
-	if r.pause != nil {
-		r.pause("written")
+	if hook := r.hook.Load(); hook != nil {
+		if err := (*hook)("written"); err != nil {
+			return err
+		}
 	}
 	if err := r.replay(ctx, rec, true); err != nil {
 		return err
