@@ -152,3 +152,17 @@ func (e *Engine) QueueInfo(queueID string, now time.Time) events.QueueInfo {
 	}
 	return info
 }
+
+// Size counts what the engine holds in memory.
+type Size struct {
+	Jobs    int `json:"jobs"`
+	Workers int `json:"workers"`
+	Offers  int `json:"offers"`
+	Queues  int `json:"queues"`
+	Timers  int `json:"timers"`
+}
+
+// Size counts the engine's jobs, workers, offers, queues and pending timers.
+func (e *Engine) Size() Size {
+	return Size{Jobs: len(e.jobs), Workers: len(e.workers), Offers: len(e.offers), Queues: len(e.queues), Timers: len(e.timers)}
+}

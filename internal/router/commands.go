@@ -67,13 +67,6 @@ func (r *Router) handleBatch(msgs []jetstream.Msg) {
 		if r.Err() != nil {
 			return // another router took over: leave the messages to it
 		}
-		if r.stale {
-			// A record that failed: its commands go first.
-			var pe *pipelineError
-			if err := r.settle(); errors.As(err, &pe) {
-				msgs = append(pe.msgs, msgs...)
-			}
-		}
 		if !r.ensureLease() || !r.fresh() {
 			wait.pause(msgs)
 			continue
@@ -132,7 +125,9 @@ func (b *backoff) pause(msgs []jetstream.Msg) {
 }
 
 // fresh reloads the engine from storage when it may hold changes that were not
-// stored; false means storage could not be read.
+// stored; false means storage could not be read. The engine is marked stale only
+// once nothing is in flight (by settle, or after it), so a reload never races the
+// persister.
 func (r *Router) fresh() bool {
 	if !r.stale {
 		return true
@@ -178,11 +173,7 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (submitted int, e
 		return nil
 	}
 	for _, m := range msgs {
-		replyTo := m.Headers().Get(events.HeaderReplyTo)
-		badReply := checkReplyTo(replyTo)
-		if badReply != nil {
-			replyTo = "" // never answer on a subject a client may not name
-		}
+		replyTo, badReply := answerSubject(m.Headers())
 		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 		if fail.Error == nil && badReply != nil {
 			fail.CommandID, fail.Error = cmd.ID, badReply
@@ -208,11 +199,10 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (submitted int, e
 			// The engine holds this command's changes, which cannot be stored: store
 			// what came before it, reload, and set the command aside.
 			if err := flush(); err != nil {
-				r.stale = true
 				return submitted, err
 			}
 			err := r.settle()
-			r.stale = true
+			r.stale = true // it holds this command's changes even when the rest is stored
 			if err != nil {
 				return submitted, err
 			}
@@ -292,7 +282,8 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 		r.log.Warn().Err(err).Msg("dead-letter refusal")
 		return false
 	}
-	r.reply(m.Headers().Get(events.HeaderReplyTo), reply)
+	replyTo, _ := answerSubject(m.Headers())
+	r.reply(replyTo, reply)
 	r.ack(m)
 	return true
 }
@@ -303,6 +294,16 @@ const (
 	headerDeadSubject  = "Patchbay-Dead-Subject"
 	headerDeadSequence = "Patchbay-Dead-Sequence"
 )
+
+// answerSubject is where to answer a stored command: its Patchbay-Reply-To header, or
+// nothing (with the reason) when that is a subject the router may not publish on.
+func answerSubject(h nats.Header) (string, *events.Error) {
+	to := h.Get(events.HeaderReplyTo)
+	if err := checkReplyTo(to); err != nil {
+		return "", err
+	}
+	return to, nil
+}
 
 // checkReplyTo refuses a reply subject the router must not publish on: the answer is
 // a CloudEvent sent to whatever subject the header names, so a client could otherwise
@@ -445,13 +446,14 @@ func (r *Router) ack(m jetstream.Msg) {
 func (r *Router) forward(m *nats.Msg) {
 	// A reply subject the router may not publish on is kept on the stored command,
 	// which the router then refuses without answering; nothing is answered here.
-	replyOK := checkReplyTo(m.Reply) == nil
+	reply := m.Reply
+	if checkReplyTo(reply) != nil {
+		reply = ""
+	}
 	t, ok := events.TypeOfSubject(m.Subject)
 	if !ok {
-		if replyOK {
-			r.reply(m.Reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
-				Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>)", m.Subject)}))
-		}
+		r.reply(reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
+			Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>)", m.Subject)}))
 		return
 	}
 	out := nats.NewMsg(events.InSubject(t))
@@ -469,22 +471,22 @@ func (r *Router) forward(m *nats.Msg) {
 	// while JetStream acknowledges this one; watchForwards answers the failures.
 	f, err := r.js.PublishMsgAsync(out)
 	if err != nil {
-		r.forwardFailed(m.Subject, m.Reply, replyOK, err)
+		r.forwardFailed(m.Subject, reply, err)
 		return
 	}
 	select {
-	case r.forwards <- forwarded{f: f, subject: m.Subject, reply: m.Reply, replyOK: replyOK}:
+	case r.forwards <- forwarded{f: f, subject: m.Subject, reply: reply}:
 	default: // too many in flight: the client's retry will find room
-		r.forwardFailed(m.Subject, m.Reply, replyOK, errors.New("too many requests in flight"))
+		r.forwardFailed(m.Subject, reply, errors.New("too many requests in flight"))
 	}
 }
 
-// forwarded is a request being stored on the stream.
+// forwarded is a request being stored on the stream; reply is where to answer a
+// failure ("" for nowhere).
 type forwarded struct {
 	f       jetstream.PubAckFuture
 	subject string
 	reply   string
-	replyOK bool
 }
 
 // forwardsMax bounds the requests being stored at once.
@@ -500,7 +502,7 @@ func (r *Router) watchForwards(ctx context.Context) {
 			select {
 			case <-fw.f.Ok():
 			case err := <-fw.f.Err():
-				r.forwardFailed(fw.subject, fw.reply, fw.replyOK, err)
+				r.forwardFailed(fw.subject, fw.reply, err)
 			case <-ctx.Done():
 				return
 			}
@@ -510,10 +512,7 @@ func (r *Router) watchForwards(ctx context.Context) {
 
 // forwardFailed answers a request that could not be stored: retryable, since sending
 // it again (same CloudEvent id) may succeed once the broker is reachable.
-func (r *Router) forwardFailed(subject, reply string, replyOK bool, err error) {
-	if !replyOK {
-		return
-	}
+func (r *Router) forwardFailed(subject, reply string, err error) {
 	fail := events.Errorf(events.CodeInternal, "", "could not store the command: %v", err)
 	fail.Retryable = true
 	r.reply(reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: subject, Error: fail}))

@@ -54,6 +54,10 @@ func TestHostileReplySubjectIsRefused(t *testing.T) {
 		}
 		break
 	}
+	kv, err := js.KeyValue(ctx(t), events.BucketJobs)
+	require.NoError(t, err)
+	_, err = kv.Get(ctx(t), "evil")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "no key written through a reply subject")
 	_, err = js.Stream(ctx(t), events.StreamEvents)
 	require.NoError(t, err, "the event stream still exists")
 }

@@ -239,7 +239,7 @@ func (r *Router) writeChunks(ctx context.Context, rec *walRecord) (*walRecord, e
 		futures = append(futures, f)
 		head.Chunks = append(head.Chunks, key)
 	}
-	if err := await(ctx, futures, nil); err != nil {
+	if err := await(ctx, futures); err != nil {
 		return nil, fmt.Errorf("write wal chunks: %w", err)
 	}
 	rec.Chunks = head.Chunks
@@ -250,21 +250,17 @@ func (r *Router) writeChunks(ctx context.Context, rec *walRecord) (*walRecord, e
 func (r *Router) dropChunks(ctx context.Context, keys []string) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(keys))
 	for _, k := range keys {
-		f, err := r.js.PublishMsgAsync(r.purgeMsg(events.BucketRouter, k), jetstream.WithMsgTTL(r.markerTTL()))
+		f, err := r.js.PublishMsgAsync(r.purgeMsg(events.BucketRouter, k), jetstream.WithMsgTTL(markerTTL))
 		if err != nil {
 			return fmt.Errorf("drop wal chunk: %w", err)
 		}
 		futures = append(futures, f)
 	}
-	if err := await(ctx, futures, nil); err != nil {
+	if err := await(ctx, futures); err != nil {
 		return fmt.Errorf("drop wal chunks: %w", err)
 	}
 	return nil
 }
-
-// markerTTL is how long the marker a removed key leaves behind is kept: long enough
-// for watchers to see the removal, short enough that removed keys cost nothing.
-func (r *Router) markerTTL() time.Duration { return markerTTL }
 
 // markerTTL: JetStream keeps a key's removal marker this long (the buckets'
 // LimitMarkerTTL must allow it; a second is the least it takes). Nothing reads the
@@ -332,7 +328,7 @@ func (r *Router) replay(ctx context.Context, rec *walRecord, fenced bool) error 
 		}
 		futures = append(futures, f)
 	}
-	return await(ctx, futures, nil)
+	return await(ctx, futures)
 }
 
 // lastPerKey keeps the last write of each key, in the order of the keys' first
@@ -369,7 +365,7 @@ func (r *Router) writeOp(op matcher.Op, fenced bool, rev uint64) (jetstream.PubA
 	opts := []jetstream.PublishOpt{}
 	if op.Value == nil {
 		m = r.purgeMsg(op.Bucket, op.Key)
-		opts = append(opts, jetstream.WithMsgTTL(r.markerTTL()))
+		opts = append(opts, jetstream.WithMsgTTL(markerTTL))
 	} else {
 		m = nats.NewMsg("$KV." + op.Bucket + "." + op.Key)
 		m.Data = op.Value
@@ -432,15 +428,12 @@ func (r *Router) noteWrite(op matcher.Op, rev uint64) {
 
 func revKey(bucket, key string) string { return bucket + "/" + key }
 
-// await waits for every publish; onOK, when set, sees each acknowledgement.
-func await(ctx context.Context, futures []jetstream.PubAckFuture, onOK func(int, *jetstream.PubAck)) error {
+// await waits for every publish.
+func await(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	var errs []error
-	for i, f := range futures {
+	for _, f := range futures {
 		select {
-		case ack := <-f.Ok():
-			if onOK != nil {
-				onOK(i, ack)
-			}
+		case <-f.Ok():
 		case err := <-f.Err():
 			errs = append(errs, fmt.Errorf("%s: %w", f.Msg().Subject, err))
 		case <-ctx.Done():
@@ -481,7 +474,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		}
 		r.walRev, r.walSeq = rev, 0
 		r.setLastWAL(rec)
-		return r.dropStaleChunks(ctx, nil)
+		return r.dropStaleChunks(ctx)
 	case err != nil:
 		return fmt.Errorf("read wal: %w", err)
 	}
@@ -506,11 +499,11 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		rec.Ops, rec.Events = append(rec.Ops, c.Ops...), append(rec.Events, c.Events...)
 	}
 	if complete {
-		published, err := r.published(ctx, rec.Events)
+		pending, err := r.unpublished(ctx, rec.Events)
 		if err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
-		if err := r.replay(ctx, &walRecord{Ops: rec.Ops, Events: published}, false); err != nil {
+		if err := r.replay(ctx, &walRecord{Ops: rec.Ops, Events: pending}, false); err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
 	}
@@ -523,15 +516,15 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 	}
 	r.walRev, r.walSeq = rev, rec.Seq
 	r.setLastWAL(rec)
-	return r.dropStaleChunks(ctx, nil)
+	return r.dropStaleChunks(ctx)
 }
 
-// published returns the events of evs that are not in the event stream yet. JetStream
+// unpublished returns the events of evs that are not in the event stream yet. JetStream
 // would drop a second copy from the stream anyway, but subscribers on the subject
 // (workers listening for offers) would see it twice. A record's events are published
 // in order on one connection, so when the last event of a subject is stored, the
 // earlier ones on that subject are too.
-func (r *Router) published(ctx context.Context, evs []matcher.Outbound) ([]matcher.Outbound, error) {
+func (r *Router) unpublished(ctx context.Context, evs []matcher.Outbound) ([]matcher.Outbound, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -565,16 +558,14 @@ func (r *Router) published(ctx context.Context, evs []matcher.Outbound) ([]match
 
 // dropStaleChunks removes every record chunk: called once the last record is
 // finished, when no chunk is needed any more.
-func (r *Router) dropStaleChunks(ctx context.Context, keep map[string]bool) error {
+func (r *Router) dropStaleChunks(ctx context.Context) error {
 	lister, err := r.kv[events.BucketRouter].ListKeysFiltered(ctx, walChunkPrefix+">")
 	if err != nil {
 		return fmt.Errorf("list wal chunks: %w", err)
 	}
 	var stale []string
 	for k := range lister.Keys() {
-		if !keep[k] {
-			stale = append(stale, k)
-		}
+		stale = append(stale, k)
 	}
 	return r.dropChunks(ctx, stale)
 }
