@@ -20,40 +20,27 @@ var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOff
 // the configuration changed.
 func (r *Router) setup(ctx context.Context) error {
 	storage := jetstream.FileStorage
-	if _, err := r.ensureStream(ctx, jetstream.StreamConfig{
+	streams := []jetstream.StreamConfig{{
 		Name:        events.StreamIn,
 		Description: "patchbay inbound commands (job created, worker register, offer accept, ...)",
 		Subjects:    []string{events.SubjectInAll},
 		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     storage,
-		Replicas:    r.cfg.Replicas,
-		Duplicates:  2 * time.Minute,
-	}); err != nil {
-		return fmt.Errorf("stream %s: %w", events.StreamIn, err)
-	}
-	if _, err := r.ensureStream(ctx, jetstream.StreamConfig{
+	}, {
 		Name:        events.StreamEvents,
 		Description: "patchbay outbound events, one per state change",
 		Subjects:    []string{events.SubjectEventsAll},
-		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      r.cfg.EventsMaxAge,
-		Storage:     storage,
-		Replicas:    r.cfg.Replicas,
-		Duplicates:  2 * time.Minute,
-	}); err != nil {
-		return fmt.Errorf("stream %s: %w", events.StreamEvents, err)
-	}
-	if _, err := r.ensureStream(ctx, jetstream.StreamConfig{
+	}, {
 		Name:        events.StreamDead,
 		Description: "patchbay commands set aside: their effects could not be stored (see the Patchbay-Dead-Reason header)",
 		Subjects:    []string{events.SubjectDeadAll},
-		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      r.cfg.EventsMaxAge,
-		Storage:     storage,
-		Replicas:    r.cfg.Replicas,
-		Duplicates:  2 * time.Minute,
-	}); err != nil {
-		return fmt.Errorf("stream %s: %w", events.StreamDead, err)
+	}}
+	for _, cfg := range streams {
+		cfg.Storage, cfg.Replicas, cfg.Duplicates = storage, r.cfg.Replicas, 2*time.Minute
+		if _, err := r.ensureStream(ctx, cfg); err != nil {
+			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
 	}
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
