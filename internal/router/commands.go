@@ -150,93 +150,100 @@ type answer struct {
 	reply   []byte
 }
 
-// applyBatch runs the messages through the engine and hands their records to the
-// persister (one command per record, each stored before the next, when single). It
-// returns how many of the messages, from the first, were handed over in records. An
-// error of a record handed over earlier comes back as a *pipelineError; the engine is
-// then stale and is reloaded before the rest is applied again.
-func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (submitted int, err error) {
-	rec := &walRecord{}
-	var answers []answer
-	flush := func() error {
-		if len(answers) == 0 {
-			return nil
-		}
-		if err := r.submit(&pending{rec: rec, answers: answers}); err != nil {
+// applyBatch runs the messages through the engine into the open record, which is
+// handed to the persister at once when nothing is being stored, else when the record
+// in flight is done (run), or when it is full. With single, each command is a record
+// of its own, stored before the next is applied. It returns how many of the messages,
+// from the first, were taken into records (or set aside). An error of a record handed
+// over earlier comes back as a *pipelineError holding the commands of that record and
+// of the open one; the engine is then stale and is reloaded before they and the rest
+// are applied again.
+func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err error) {
+	p := r.record()
+	// handOver hands the open record over; with single, it waits until it is stored.
+	handOver := func() error {
+		if err := r.handOver(); err != nil {
 			return err
 		}
-		submitted += len(answers)
-		rec, answers = &walRecord{}, nil
+		p = r.record()
 		if single {
 			return r.settle()
 		}
 		return nil
 	}
-	for _, m := range msgs {
+	for i, m := range msgs {
+		if p.bytes > batchRecordBytes || len(p.answers) >= r.cfg.BatchMax {
+			if err := handOver(); err != nil {
+				return i, err
+			}
+		}
+		mark := p.rec.mark()
 		replyTo, badReply := answerSubject(m.Headers())
 		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 		if fail.Error == nil && badReply != nil {
 			fail.CommandID, fail.Error = cmd.ID, badReply
 		}
-		if fail.Error != nil {
-			if fail.CommandType == string(events.TypeJobCreated) {
-				rec.Events = append(rec.Events, r.rejectedJob(fail, m.Headers(), m.Data()))
-			}
-			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
-			continue
-		}
-		if w, ok := r.appliedCommand(cmd.ID, cmd.Source); ok {
-			// Redelivered after it was applied (the ack was lost): answer from the record.
-			answers = append(answers, answer{m, replyTo, r.duplicateReply(w)})
-			continue
-		}
-		res, panicked := r.apply(cmd)
+		var res *matcher.Result
+		var panicked any
 		var tooLarge error
-		if panicked == nil && res.Err == nil {
-			tooLarge = r.checkSizes(res.Ops, res.Events)
+		switch {
+		case fail.Error != nil:
+			if fail.CommandType == string(events.TypeJobCreated) {
+				p.rec.Events = append(p.rec.Events, r.rejectedJob(fail, m.Headers(), m.Data()))
+			}
+			p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail)})
+		default:
+			if w, ok := r.appliedCommand(cmd.ID, cmd.Source); ok {
+				// Redelivered after it was applied (the ack was lost): answer from the record.
+				p.answers = append(p.answers, answer{m, replyTo, r.duplicateReply(w)})
+				break
+			}
+			res, panicked = r.apply(cmd)
+			if panicked == nil && res.Err == nil {
+				tooLarge = r.checkSizes(res.Ops, res.Events)
+			}
+			if panicked != nil || tooLarge != nil {
+				// The engine holds this command's changes, which cannot be stored:
+				// store what came before it, reload, and set the command aside.
+				if err := r.drain(); err != nil {
+					return i, err
+				}
+				r.stale = true // it holds this command's changes even when the rest is stored
+				if !r.fresh() {
+					return i, errors.New("reload after a command that cannot be applied")
+				}
+				why := tooLarge
+				if panicked != nil {
+					why = fmt.Errorf("%w: the router failed on it: %v", errPermanent, panicked)
+				}
+				if !r.setAside(m, why) {
+					return i, errors.New("could not set a command aside")
+				}
+				p = r.record()
+				taken = i + 1
+				continue
+			}
+			if res.Err != nil {
+				fail.CommandID, fail.Error = cmd.ID, res.Err
+				p.rec.Events = append(p.rec.Events, res.Events...)
+				p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail)})
+				break
+			}
+			reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
+			p.rec.Commands = append(p.rec.Commands, walCommand{ID: cmd.ID, Source: cmd.Source, Reply: reply})
+			p.rec.Ops = append(p.rec.Ops, res.Ops...)
+			p.rec.Events = append(p.rec.Events, res.Events...)
+			p.answers = append(p.answers, answer{m, replyTo, reply})
 		}
-		if panicked != nil || tooLarge != nil {
-			// The engine holds this command's changes, which cannot be stored: store
-			// what came before it, reload, and set the command aside.
-			if err := flush(); err != nil {
-				return submitted, err
-			}
-			err := r.settle()
-			r.stale = true // it holds this command's changes even when the rest is stored
-			if err != nil {
-				return submitted, err
-			}
-			if !r.fresh() {
-				return submitted, errors.New("reload after a command that cannot be applied")
-			}
-			why := tooLarge
-			if panicked != nil {
-				why = fmt.Errorf("%w: the router failed on it: %v", errPermanent, panicked)
-			}
-			if !r.setAside(m, why) {
-				return submitted, errors.New("could not set a command aside")
-			}
-			submitted++
-			continue
-		}
-		if res.Err != nil {
-			fail.CommandID, fail.Error = cmd.ID, res.Err
-			rec.Events = append(rec.Events, res.Events...)
-			answers = append(answers, answer{m, replyTo, r.refusal(rec, fail)})
-			continue
-		}
-		reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
-		rec.Commands = append(rec.Commands, walCommand{ID: cmd.ID, Source: cmd.Source, Reply: reply})
-		rec.Ops = append(rec.Ops, res.Ops...)
-		rec.Events = append(rec.Events, res.Events...)
-		answers = append(answers, answer{m, replyTo, reply})
-		if single || rec.size() > batchRecordBytes {
-			if err := flush(); err != nil {
-				return submitted, err
+		p.bytes += p.rec.sizeFrom(mark)
+		taken = i + 1
+		if single {
+			if err := handOver(); err != nil {
+				return taken, err
 			}
 		}
 	}
-	return submitted, flush()
+	return taken, r.handOverIfFree()
 }
 
 // setAside refuses a command whose effects cannot be stored, for a reason retrying

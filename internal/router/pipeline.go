@@ -7,18 +7,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The engine goroutine applies commands and hands each record to the persister, one
-// record at a time: while record N is being stored, the commands of record N+1 are
-// applied. Record N+1 is handed over only once record N is complete, so records are
-// written in order and only the last one can be half-done; a command is answered and
-// acknowledged only after its record is complete. When storing a record fails, the
-// commands applied since it (stored or not) are applied again from a reloaded
-// engine, in order, after it.
+// The engine goroutine applies commands into the open record and hands records to the
+// persister, one at a time (group commit): while record N is being stored, the
+// commands that arrive are applied into record N+1, which is handed over the moment
+// record N is complete. Records are written in order and only the last one can be
+// half-done; a command is answered and acknowledged only after its record is
+// complete. When storing a record fails, the commands applied since it (in it, or in
+// the open record) are applied again from a reloaded engine, in order, after it.
 
 // pending is a record being stored, with the answers it releases.
 type pending struct {
 	rec     *walRecord
 	answers []answer
+	bytes   int           // rec's estimated size, kept as commands are applied into it
 	err     error         // set by the persister before done closes
 	done    chan struct{} // closed when the record is stored, or failed
 }
@@ -53,21 +54,57 @@ func (r *Router) persister() {
 	}
 }
 
-// submit hands a record to the persister once the one before it is stored. A failure
-// of the one before comes back as a *pipelineError, and p is not handed over.
-func (r *Router) submit(p *pending) error {
+// record is the open record, which the next commands are applied into.
+func (r *Router) record() *pending {
+	if r.open == nil {
+		r.open = &pending{rec: &walRecord{}}
+	}
+	return r.open
+}
+
+// handOver hands the open record to the persister once the one before it is stored.
+// A failure of the one before comes back as a *pipelineError holding its commands and
+// the open record's, and nothing is handed over.
+func (r *Router) handOver() error {
 	if err := r.settle(); err != nil {
 		return err
 	}
+	p := r.open
+	if p == nil || len(p.answers) == 0 {
+		return nil
+	}
+	r.open = nil
 	p.done = make(chan struct{})
 	r.inflight = p
 	r.persistQ <- p
 	return nil
 }
 
+// handOverIfFree hands the open record over when nothing is being stored; otherwise
+// it stays open, and run hands it over when the record in flight is done.
+func (r *Router) handOverIfFree() error {
+	select {
+	case <-r.inflightDone():
+		return r.handOver()
+	default:
+		if r.inflight == nil {
+			return r.handOver()
+		}
+		return nil
+	}
+}
+
+// drain hands the open record over and waits until it is stored.
+func (r *Router) drain() error {
+	if err := r.handOver(); err != nil {
+		return err
+	}
+	return r.settle()
+}
+
 // settle waits for the record in flight. When it failed, the engine holds changes
-// that were not stored (it is marked stale) and the record's commands come back in a
-// *pipelineError.
+// that were not stored (it is marked stale), and the record's commands, then the open
+// record's, come back in a *pipelineError.
 func (r *Router) settle() error {
 	p := r.inflight
 	if p == nil {
@@ -79,10 +116,15 @@ func (r *Router) settle() error {
 		return nil
 	}
 	r.stale = true
-	msgs := make([]jetstream.Msg, 0, len(p.answers))
-	for _, a := range p.answers {
-		msgs = append(msgs, a.m)
+	var msgs []jetstream.Msg
+	for _, q := range []*pending{p, r.open} {
+		if q != nil {
+			for _, a := range q.answers {
+				msgs = append(msgs, a.m)
+			}
+		}
 	}
+	r.open = nil
 	return &pipelineError{err: p.err, msgs: msgs}
 }
 

@@ -125,10 +125,11 @@ type Router struct {
 	reads chan func()
 	// forwards are the requests being stored on the stream.
 	forwards chan forwarded
-	// persistQ hands records to the persister; inflight is the one it stores now
-	// (engine goroutine only).
+	// persistQ hands records to the persister; inflight is the one it stores now, open
+	// the one the next commands are applied into (engine goroutine only).
 	persistQ chan *pending
 	inflight *pending
+	open     *pending
 }
 
 // New returns a router that will use nc. It does nothing until Start.
@@ -318,7 +319,7 @@ func (r *Router) fail(err error) {
 func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 	defer close(r.done)
 	defer func() {
-		_ = r.settle() // the record in hand is finished; unacknowledged commands are redelivered
+		_ = r.drain() // the records in hand are finished; unacknowledged commands are redelivered
 		close(r.persistQ)
 	}()
 	incoming := make(chan jetstream.Msg, r.cfg.BatchMax)
@@ -357,7 +358,7 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 			r.handleBatch(takeBatch(m, incoming, r.cfg.BatchMax))
 		case <-r.inflightDone():
 			var pe *pipelineError
-			if err := r.settle(); errors.As(err, &pe) {
+			if err := r.handOver(); errors.As(err, &pe) {
 				r.handleBatch(pe.msgs)
 			}
 		case <-timer.C:
@@ -407,7 +408,7 @@ func (r *Router) resetTimer(t *time.Timer) {
 // so they fire again), after a growing pause.
 func (r *Router) tick(ctx context.Context) {
 	var pe *pipelineError
-	if err := r.settle(); errors.As(err, &pe) { // timers see only stored state
+	if err := r.drain(); errors.As(err, &pe) { // timers see only stored state
 		r.handleBatch(pe.msgs)
 		return
 	}

@@ -95,16 +95,22 @@ func (w *walRecord) command(id, source string) (walCommand, bool) {
 	return walCommand{}, false
 }
 
-// size estimates the record's encoded size (binary values are base64 in JSON).
-func (w *walRecord) size() int {
+// walMark is how many commands, changes and events a record held at some point.
+type walMark struct{ commands, ops, events int }
+
+func (w *walRecord) mark() walMark { return walMark{len(w.Commands), len(w.Ops), len(w.Events)} }
+
+// sizeFrom estimates the encoded size of what was added to the record since m (binary
+// values are base64 in JSON).
+func (w *walRecord) sizeFrom(m walMark) int {
 	n := 0
-	for _, c := range w.Commands {
+	for _, c := range w.Commands[m.commands:] {
 		n += len(c.ID) + len(c.Source) + len(c.Reply)*4/3 + 64
 	}
-	for _, op := range w.Ops {
+	for _, op := range w.Ops[m.ops:] {
 		n += opSize(op)
 	}
-	for _, ev := range w.Events {
+	for _, ev := range w.Events[m.events:] {
 		n += eventSize(ev)
 	}
 	return n
