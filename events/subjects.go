@@ -20,8 +20,9 @@ const (
 	BucketJobs    = "PATCHBAY_JOBS"
 	BucketWorkers = "PATCHBAY_WORKERS"
 	BucketOffers  = "PATCHBAY_OFFERS"
-	// BucketQueues holds the ordered queues: one key per queued job,
-	// "<queueId>.<rank>.<jobId>", whose lexical order is the dispatch order.
+	// BucketQueues holds the queues' own state: the round-robin cursors
+	// ("_cursor.<queueId>") and the last enqueue sequence. A queued job's place is in
+	// its record in BucketJobs (queue, priority, expedite, enqueue sequence).
 	BucketQueues = "PATCHBAY_QUEUES"
 	// BucketPolicies holds the routing policies, one key per policy: "<kind>.<id>".
 	BucketPolicies = "PATCHBAY_POLICIES"

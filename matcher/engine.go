@@ -119,7 +119,6 @@ type Engine struct {
 	// policy no longer in the map is deleted).
 	dirtyPolicy map[string]bool
 	dirtyCursor map[string]bool
-	queueOps    []Op
 	// emptied are the queues a job left; finish drops those left empty.
 	emptied map[string]bool
 	// forgot is set when a job was forgotten: finish records the sequence.
@@ -218,8 +217,6 @@ func (e *Engine) begin(now time.Time) {
 	e.dirtyOffer = scratch(e.dirtyOffer)
 	e.dirtyPolicy = scratch(e.dirtyPolicy)
 	e.dirtyCursor = scratch(e.dirtyCursor)
-	clear(e.queueOps) // finish copied them into the Result
-	e.queueOps = e.queueOps[:0]
 	e.emptied = scratch(e.emptied)
 	e.forgot = false
 	e.touched = scratch(e.touched)
@@ -287,7 +284,6 @@ func (e *Engine) finish() *Result {
 		}
 		res.Ops = append(res.Ops, op)
 	}
-	res.Ops = append(res.Ops, e.queueOps...)
 	for _, q := range sortedKeys(e.dirtyCursor) {
 		res.Ops = append(res.Ops, Op{Bucket: events.BucketQueues, Key: CursorKey(q), Value: []byte(e.cursors[q])})
 	}
@@ -352,7 +348,7 @@ func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 func (e *Engine) refuse(cmd Command, err error) *Result {
 	werr := events.AsError(err)
 	res := &Result{Err: werr, Events: e.res.Events}
-	if len(e.dirtyJobs)+len(e.dirtyWrk)+len(e.dirtyOffer)+len(e.dirtyPolicy)+len(e.dirtyCursor)+len(e.queueOps) > 0 {
+	if len(e.dirtyJobs)+len(e.dirtyWrk)+len(e.dirtyOffer)+len(e.dirtyPolicy)+len(e.dirtyCursor) > 0 {
 		panic(fmt.Sprintf("matcher: %s refused after changing state: %v", cmd.Type, err))
 	}
 	e.res = nil

@@ -328,22 +328,6 @@ func TestWalkForFollowsDispatchOrder(t *testing.T) {
 	}
 }
 
-// TestQueueKeyMatchesSprintf keeps QueueKey the format the queues bucket was written with.
-func TestQueueKeyMatchesSprintf(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	for i := range 2000 {
-		j := &Job{Job: events.Job{JobID: fmt.Sprintf("job-%d", i), QueueID: fmt.Sprintf("q%d", r.Intn(9)), Priority: r.Intn(400) - 200}, Seq: r.Uint64() >> r.Intn(64)}
-		if r.Intn(3) == 0 {
-			j.WorkerSelectors = []events.WorkerSelector{{Key: "k", Operator: events.OpEqual, Value: "v", Expedite: true}}
-		}
-		x := "n"
-		if j.expedited() {
-			x = "e"
-		}
-		require.Equal(t, fmt.Sprintf("%s.%s%03d.%020d.%s", j.QueueID, x, 100-j.Priority, j.Seq, j.JobID), QueueKey(j))
-	}
-}
-
 // A job offered to as many workers as its queue allows is out of the freed workers'
 // walk; when the queue's distribution allows more offers, it is back in it.
 func TestFreedWorkerAfterMaxOffersRaised(t *testing.T) {

@@ -23,6 +23,13 @@ type State struct {
 	Queues map[string][]byte
 }
 
+// IsQueueStateKey says whether key is one Load reads from the queues bucket: a
+// round-robin cursor or the enqueue sequence. Earlier versions also kept a key per
+// queued job there, which nothing reads (the queues are rebuilt from the jobs).
+func IsQueueStateKey(key string) bool {
+	return key == SeqKey || strings.HasPrefix(key, CursorKey(""))
+}
+
 // Load replaces the engine's state with a persisted one and rebuilds the indexes
 // (queues in dispatch order, offers by job and worker) and the timers (offer expiry,
 // retry-offer-at, close-at, forgetting of ended jobs and inactive workers).

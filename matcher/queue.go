@@ -3,7 +3,6 @@ package matcher
 import (
 	"slices"
 	"sort"
-	"strconv"
 
 	"github.com/google/btree"
 
@@ -271,38 +270,6 @@ func (q *Queue) remove(j *Job) {
 	q.jobs[:len(q.jobs)+1][len(q.jobs)] = nil
 }
 
-// QueueKey is the job's key in the queues bucket: "<queueId>.<rank>.<seq>.<jobId>",
-// whose lexical order is the dispatch order of a FIFO queue. The rank is "e" for an
-// expedited job or "n" for the others, then 000 for priority 100 up to 200 for
-// priority -100; a LIFO queue takes each rank's keys from the end.
-func QueueKey(j *Job) string {
-	x := byte('n')
-	if j.expedited() {
-		x = 'e'
-	}
-	b := make([]byte, 0, len(j.QueueID)+len(j.JobID)+28)
-	b = append(append(b, j.QueueID...), '.', x)
-	if r := 100 - j.Priority; r < 0 {
-		b = appendPadded(append(b, '-'), uint64(-r), 2)
-	} else {
-		b = appendPadded(b, uint64(r), 3)
-	}
-	b = append(b, '.')
-	b = appendPadded(b, j.Seq, 20)
-	b = append(append(b, '.'), j.JobID...)
-	return string(b)
-}
-
-// appendPadded appends n in decimal, zero-padded to width digits.
-func appendPadded(b []byte, n uint64, width int) []byte {
-	var digits [20]byte
-	d := strconv.AppendUint(digits[:0], n, 10)
-	for range width - len(d) {
-		b = append(b, '0')
-	}
-	return append(b, d...)
-}
-
 // CursorKey is a round-robin queue's cursor in the queues bucket (queue ids start
 // with a letter or digit, so it never collides with a job key).
 func CursorKey(queueID string) string { return "_cursor." + queueID }
@@ -328,17 +295,17 @@ func (e *Engine) reslot(j *Job) {
 	}
 }
 
-// enqueue puts j in its queue and records the KV write.
+// enqueue puts j in its queue. The queue is not written anywhere: the job's record
+// (queue, priority, expedite, enqueue sequence) gives its place, and Load rebuilds
+// the queues from the jobs.
 func (e *Engine) enqueue(j *Job) {
 	e.queue(j.QueueID).insert(j)
-	e.queueOps = append(e.queueOps, Op{Bucket: events.BucketQueues, Key: QueueKey(j), Value: []byte(j.JobID)})
 	e.touchedJobs[j.JobID] = true
 	e.checkJobs[j.JobID] = true
 }
 
-// dequeue takes j out of its queue and records the KV delete.
+// dequeue takes j out of its queue.
 func (e *Engine) dequeue(j *Job) {
 	e.queue(j.QueueID).remove(j)
 	e.emptied[j.QueueID] = true
-	e.queueOps = append(e.queueOps, Op{Bucket: events.BucketQueues, Key: QueueKey(j)})
 }

@@ -1,7 +1,6 @@
 package matcher
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ func TestQueueOrderPriorityThenFIFO(t *testing.T) {
 	require.Equal(t, want, h.e.QueueJobIDs("q1"))
 	require.Equal(t, []string{"other"}, h.e.QueueJobIDs("q2"))
 	require.Nil(t, h.e.QueueJobIDs("nope"))
-	// the queues bucket's key order is the same dispatch order
+	// an engine loaded from the KV has the same dispatch order
 	require.Equal(t, want, h.kv.queueOrder("q1"))
 
 	// taking jobs out keeps the order of the rest
@@ -64,37 +63,6 @@ func TestFreedWorkerGetsJobsInDispatchOrder(t *testing.T) {
 		asg = h.assign(cur, "alice")
 	}
 	require.Equal(t, []string{"high1", "high2", "mid1", "mid2", "low"}, got)
-}
-
-// The queues bucket's keys sort in dispatch order.
-func TestQueueKeyFormat(t *testing.T) {
-	j := &Job{Job: events.Job{JobID: "j1", QueueID: "q1", Priority: 100}, Seq: 7}
-	require.Equal(t, "q1.n000.00000000000000000007.j1", QueueKey(j))
-	j.Priority = -100
-	require.Equal(t, "q1.n200.00000000000000000007.j1", QueueKey(j))
-	j.Priority = 0
-	j.Seq = 12345678901234567890
-	require.Equal(t, "q1.n100.12345678901234567890.j1", QueueKey(j))
-	j.WorkerSelectors = []events.WorkerSelector{{Key: "x", Operator: "equal", Value: "y", Expedite: true}}
-	require.Equal(t, "q1.e100.12345678901234567890.j1", QueueKey(j))
-
-	// lexical key order is dispatch order for every pair
-	var jobs []*Job
-	for i, p := range []int{-100, -1, 0, 1, 9, 10, 99, 100} {
-		for s := range uint64(3) {
-			jobs = append(jobs, &Job{Job: events.Job{JobID: fmt.Sprintf("j%d_%d", i, s), QueueID: "q", Priority: p}, Seq: s*1000 + uint64(i)})
-			if s == 1 { // some expedited jobs too
-				jobs[len(jobs)-1].WorkerSelectors = []events.WorkerSelector{{Key: "x", Operator: "equal", Value: "y", Expedite: true}}
-			}
-		}
-	}
-	for _, a := range jobs {
-		for _, b := range jobs {
-			if a != b {
-				require.Equal(t, (&Queue{}).less(a, b), QueueKey(a) < QueueKey(b), "%s vs %s", QueueKey(a), QueueKey(b))
-			}
-		}
-	}
 }
 
 func TestQueueInsertRemove(t *testing.T) {

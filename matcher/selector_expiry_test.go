@@ -41,7 +41,7 @@ func TestExpeditedSelector(t *testing.T) {
 	x.Expedite, x.ExpiresAfterSeconds = true, 60
 	requireOK(t, h.create("j3", "q1", jSelectors(x)))
 	require.Equal(t, []string{"j3", "j2", "j1"}, h.e.QueueJobIDs("q1"))
-	require.Equal(t, []string{"j3", "j2", "j1"}, h.kv.queueOrder("q1"), "the KV keys keep the dispatch order")
+	require.Equal(t, []string{"j3", "j2", "j1"}, h.kv.queueOrder("q1"), "the job records keep the dispatch order")
 
 	h.tick(t0.Add(60 * time.Second))
 	require.Equal(t, []string{"j2", "j1", "j3"}, h.e.QueueJobIDs("q1"), "back to its priority once the selector expired")

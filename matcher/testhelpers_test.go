@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -431,21 +430,17 @@ func (m kvModel) state() State {
 		Policies: cp(m[events.BucketPolicies]), Queues: cp(m[events.BucketQueues])}
 }
 
-// queueOrder is the job ids of a queue in the lexical order of its keys in the
-// queues bucket.
+// queueOrder is the job ids of a queue in dispatch order, as an engine loaded from
+// the KV model has them: what a restarted router would offer next.
 func (m kvModel) queueOrder(queueID string) []string {
-	var keys []string
-	for k := range m[events.BucketQueues] {
-		if strings.HasPrefix(k, queueID+".") {
-			keys = append(keys, k)
-		}
+	e, err := New(Config{})
+	if err != nil {
+		panic(err)
 	}
-	sort.Strings(keys)
-	var ids []string
-	for _, k := range keys {
-		ids = append(ids, string(m[events.BucketQueues][k]))
+	if err := e.Load(m.state()); err != nil {
+		panic(err)
 	}
-	return ids
+	return e.QueueJobIDs(queueID)
 }
 
 // requireKVMatches checks that the KV model holds exactly the engine's entities, byte
@@ -472,11 +467,11 @@ func requireKVMatches(t testing.TB, m kvModel, e *Engine) {
 	check(events.BucketJobs, jobs)
 	check(events.BucketWorkers, workers)
 	check(events.BucketOffers, offers)
+	// the queues bucket holds the round-robin cursors and the enqueue sequence, not
+	// the queued jobs (their records give their places)
 	queued := map[string][]byte{}
-	for _, q := range e.queues {
-		for _, j := range q.jobs {
-			queued[QueueKey(j)] = []byte(j.JobID)
-		}
+	for q, c := range e.cursors {
+		queued[CursorKey(q)] = []byte(c)
 	}
 	// the enqueue sequence, kept once a job was forgotten: with the stored jobs', it
 	// gives back the engine's

@@ -597,7 +597,31 @@ func (r *Router) loadState(ctx context.Context) (matcher.State, error) {
 	if s.Queues, err = r.readBucket(ctx, events.BucketQueues); err != nil {
 		return s, err
 	}
-	return s, nil
+	return s, r.dropStaleQueueKeys(ctx, s.Queues)
+}
+
+// dropStaleQueueKeys removes from the queues bucket the keys per queued job that
+// earlier versions wrote there: nothing reads them, and nothing would ever remove
+// them. Each removal is fenced on the revision just read.
+func (r *Router) dropStaleQueueKeys(ctx context.Context, queues map[string][]byte) error {
+	var futures []jetstream.PubAckFuture
+	for k := range queues {
+		if matcher.IsQueueStateKey(k) {
+			continue
+		}
+		rk := revKey(events.BucketQueues, k)
+		f, err := r.writeOp(matcher.Op{Bucket: events.BucketQueues, Key: k}, true, r.revs[rk])
+		if err != nil {
+			return fmt.Errorf("drop stale queue key: %w", err)
+		}
+		futures = append(futures, f)
+		delete(queues, k)
+		delete(r.revs, rk)
+	}
+	if err := await(ctx, futures); err != nil {
+		return fmt.Errorf("drop stale queue keys: %w", err)
+	}
+	return nil
 }
 
 // readBucket returns every live key of a bucket with its value, through one watcher

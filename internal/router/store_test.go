@@ -324,3 +324,26 @@ func eventCounts(t *testing.T, nc *nats.Conn, filter string) map[string]uint64 {
 	require.NoError(t, err)
 	return info.State.Subjects
 }
+
+// The per-job keys that earlier versions kept in the queues bucket are never read;
+// a router that loads the state removes them, and keeps the queue's order.
+func TestStaleQueueKeysAreDropped(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	e.createJob("j1", "q")
+	require.NoError(t, e.router.Stop(ctx(t)))
+
+	js, err := jetstream.New(e.nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx(t), events.BucketQueues)
+	require.NoError(t, err)
+	_, err = kv.Put(ctx(t), "q.n100.00000000000000000001.j1", []byte("j1"))
+	require.NoError(t, err)
+
+	startRouter(t, e.nc, router.Config{})
+	_, err = kv.Get(ctx(t), "q.n100.00000000000000000001.j1")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
+	q, err := e.client.QueueInfo(ctx(t), "q")
+	require.NoError(t, err)
+	require.Equal(t, 1, q.Length)
+}
