@@ -64,6 +64,10 @@ const (
 	TypeWorkerRegistered   Type = "io.patchbay.worker.registered"
 	TypeWorkerUpdated      Type = "io.patchbay.worker.updated"
 	TypeWorkerDeregistered Type = "io.patchbay.worker.deregistered"
+	// TypeWorkerDisconnected: a tracked worker missed its heartbeats (presence lost);
+	// its offers were revoked. TypeWorkerReconnected: its heartbeat came back.
+	TypeWorkerDisconnected Type = "io.patchbay.worker.disconnected"
+	TypeWorkerReconnected  Type = "io.patchbay.worker.reconnected"
 
 	TypePolicyUpdated Type = "io.patchbay.policy.updated"
 	TypePolicyDeleted Type = "io.patchbay.policy.deleted"
@@ -106,7 +110,7 @@ func Outbound() []Type {
 		TypeJobClassified, TypeJobClassificationFailed,
 		TypeJobScheduled, TypeJobWaitingForActivation, TypeJobSuspended, TypeJobUnassigned,
 		TypeOfferIssued, TypeOfferAccepted, TypeOfferDeclined, TypeOfferExpired, TypeOfferRevoked,
-		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered,
+		TypeWorkerRegistered, TypeWorkerUpdated, TypeWorkerDeregistered, TypeWorkerDisconnected, TypeWorkerReconnected,
 		TypePolicyUpdated, TypePolicyDeleted,
 		TypeCommandSucceeded, TypeCommandFailed, TypeQueryResult,
 	}

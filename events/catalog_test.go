@@ -50,6 +50,8 @@ var (
 		"io.patchbay.worker.registered",
 		"io.patchbay.worker.updated",
 		"io.patchbay.worker.deregistered",
+		"io.patchbay.worker.disconnected",
+		"io.patchbay.worker.reconnected",
 		"io.patchbay.policy.updated",
 		"io.patchbay.policy.deleted",
 		"io.patchbay.command.succeeded",

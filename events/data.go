@@ -138,6 +138,10 @@ type WorkerRegister struct {
 	// MaxConcurrentOffers caps the offers outstanding to the worker at once (0: no cap
 	// beyond its capacity).
 	MaxConcurrentOffers *int `json:"maxConcurrentOffers,omitempty"`
+	// HeartbeatSeconds, when set (1 to MaxHeartbeatSeconds), makes the worker's
+	// presence tracked: it publishes a heartbeat on PresenceSubject at least that
+	// often, and is marked lost after PresenceTimeout without one. 0 stops tracking.
+	HeartbeatSeconds *int `json:"heartbeatSeconds,omitempty"`
 }
 
 // WorkerDeregister is the data of io.patchbay.worker.deregister.
@@ -287,6 +291,7 @@ const (
 	RevokedJobAssigned        = "job_assigned"
 	RevokedJobCancelled       = "job_cancelled"
 	RevokedWorkerDeregistered = "worker_deregistered"
+	RevokedWorkerDisconnected = "worker_disconnected"
 	RevokedWorkerLeftQueue    = "worker_left_queue"
 	RevokedTargetTimeout      = "target_timeout"
 	RevokedJobReclassified    = "job_reclassified"
@@ -338,7 +343,21 @@ type Worker struct {
 	AssignedJobIDs []string   `json:"assignedJobIds,omitempty"`
 	RegisteredAt   time.Time  `json:"registeredAt"`
 	LastAssignedAt *time.Time `json:"lastAssignedAt,omitempty"`
+	// HeartbeatSeconds is how often the worker promised a heartbeat (0: its presence
+	// is not tracked).
+	HeartbeatSeconds int `json:"heartbeatSeconds,omitempty"`
+	// Presence is online or lost for a tracked worker, empty otherwise. A lost worker
+	// is offered nothing until its next heartbeat.
+	Presence string `json:"presence,omitempty"`
+	// PresenceChangedAt is when Presence last changed.
+	PresenceChangedAt *time.Time `json:"presenceChangedAt,omitempty"`
 }
+
+// Presence values of a tracked worker.
+const (
+	PresenceOnline = "online"
+	PresenceLost   = "lost"
+)
 
 // CommandResult is the data of io.patchbay.command.succeeded: what the command did.
 type CommandResult struct {

@@ -102,6 +102,10 @@ const (
 	// overflows, and the engine refuses a scheduleAt in the past.
 	MaxDurationSeconds = 7 * 24 * 3600
 
+	// MaxHeartbeatSeconds bounds a worker's heartbeatSeconds: a worker silent for more
+	// than three minutes is not present in any sense a contact centre cares about.
+	MaxHeartbeatSeconds = 60
+
 	// MaxNoteBytes is the longest note or notes text (job.created notes, the note of
 	// complete, close, cancel and of a cancel action).
 	MaxNoteBytes = 1024

@@ -3,6 +3,7 @@ package events
 import (
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Streams and buckets. Every NATS name patchbay uses is declared here.
@@ -51,6 +52,11 @@ const (
 	// "patchbay.query.queue".
 	SubjectQueryPrefix = "patchbay.query."
 	SubjectQueryAll    = "patchbay.query.>"
+
+	// SubjectPresencePrefix starts the heartbeat subjects: a worker whose presence is
+	// tracked publishes on "patchbay.presence.<workerId>" (core NATS, not stored).
+	SubjectPresencePrefix = "patchbay.presence."
+	SubjectPresenceAll    = "patchbay.presence.*"
 
 	// SubjectCommandFailed carries TypeCommandFailed events for refused inbound messages.
 	SubjectCommandFailed = "patchbay.events.command.failed"
@@ -112,6 +118,15 @@ func OfferWorkerAll(workerID string) string { return SubjectEventsPrefix + "offe
 // "patchbay.events.worker.<workerId>.<verb>".
 func WorkerSubject(workerID string, t Type) string {
 	return SubjectEventsPrefix + "worker." + workerID + "." + verb(t)
+}
+
+// PresenceSubject is where a tracked worker publishes its heartbeats.
+func PresenceSubject(workerID string) string { return SubjectPresencePrefix + workerID }
+
+// PresenceTimeout is how long a tracked worker may go without a heartbeat before it
+// is marked lost: three heartbeats and a second (10 s for a 3 s heartbeat).
+func PresenceTimeout(heartbeatSeconds int) time.Duration {
+	return time.Duration(3*heartbeatSeconds+1) * time.Second
 }
 
 // WorkerAll matches every event about one worker.

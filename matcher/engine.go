@@ -104,6 +104,7 @@ type Engine struct {
 	index    workerIndex
 	rates    rates
 	timers   timerHeap
+	presence presence
 	seq      uint64 // last enqueue sequence
 	epoch    uint64 // largest registration epoch handed out or loaded
 	// seqStored is the sequence last written under SeqKey.
@@ -152,6 +153,7 @@ func New(cfg Config) (*Engine, error) {
 }
 
 func (e *Engine) reset() {
+	e.presence.reset()
 	e.jobs = map[string]*Job{}
 	e.workers = map[string]*Worker{}
 	e.offers = map[string]*Offer{}
@@ -223,6 +225,9 @@ func (e *Engine) begin(now time.Time) {
 	e.touchedJobs = scratch(e.touchedJobs)
 	e.checkJobs = scratch(e.checkJobs)
 	e.touchedWorkers = scratch(e.touchedWorkers)
+	if e.presence.unarmed {
+		e.armAll()
+	}
 }
 
 // scratchMax is the most entries a per-command scratch map may have held to be

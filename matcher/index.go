@@ -160,7 +160,7 @@ type placement struct {
 // (loads, capacity, channels, availability, queues, last assignment) calls it.
 func (x *workerIndex) place(w *Worker) {
 	old, had := x.placed[w]
-	in := w.AvailableForOffers && w.hasRoom()
+	in := w.takesOffers() && w.hasRoom()
 	var key idleKey
 	if in {
 		key = idleKey{ratio: w.loadRatio(), idle: w.idleSince(), w: w}
@@ -253,7 +253,7 @@ func (x *workerIndex) reindex(w *Worker) {
 		}
 	}
 	delete(x.keys, w)
-	if !w.AvailableForOffers {
+	if !w.takesOffers() {
 		return
 	}
 	var keys []string

@@ -81,7 +81,7 @@ func requireIndexesHold(t *testing.T, e *Engine, step int) {
 	}
 	queues := map[string]bool{}
 	for _, w := range e.workers {
-		if w.AvailableForOffers && w.hasRoom() {
+		if w.takesOffers() && w.hasRoom() {
 			for _, q := range w.Queues {
 				queues[q] = true
 			}
@@ -93,7 +93,7 @@ func requireIndexesHold(t *testing.T, e *Engine, step int) {
 	for q := range queues {
 		var want []*Worker
 		for _, w := range e.workers {
-			if w.AvailableForOffers && w.hasRoom() && w.inQueue(q) {
+			if w.takesOffers() && w.hasRoom() && w.inQueue(q) {
 				want = append(want, w)
 			}
 		}

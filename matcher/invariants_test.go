@@ -131,6 +131,8 @@ func (s *sim) run(steps int) {
 	require.Positive(s.t, s.counts["late accept refused"])
 	require.Positive(s.t, s.counts["job forgotten"])
 	require.Positive(s.t, s.counts["worker forgotten"])
+	require.Positive(s.t, s.counts["worker lost"])
+	require.Positive(s.t, s.counts["worker back"])
 	require.Positive(s.t, s.counts["job created again after forgotten"])
 	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update", "past retention"} {
 		require.Positive(s.t, s.counts[k+" ok"], "no successful %s", k)
@@ -225,6 +227,9 @@ func (s *sim) step() (string, outcome) {
 		if s.pick(6) == 0 {
 			mods = append(mods, wAvailable(false))
 		}
+		if s.pick(3) == 0 {
+			mods = append(mods, wHeartbeat(1+s.pick(3)))
+		}
 		if held := s.held(w); s.pick(2) == 0 || held > 0 {
 			// the configured capacity, or a little less or more, never below what
 			// held jobs take
@@ -283,8 +288,14 @@ func (s *sim) step() (string, outcome) {
 			kind = events.MatchSuspend
 		}
 		return "job update", h.updateMode(j, kind)
-	case p < 90:
+	case p < 87:
 		return "tick", h.tick(h.advance(time.Duration(s.r.Intn(15000)) * time.Millisecond))
+	case p < 90: // a heartbeat: most workers that track presence send them, some stop
+		w := s.workers[s.pick(len(s.workers))]
+		if s.pick(4) == 0 {
+			return "heartbeat", h.tick(h.now)
+		}
+		return "heartbeat", h.record(h.e.Heartbeat(w, h.now))
 	case p < 92: // past the retention of everything that ended so far
 		return "past retention", h.tick(h.advance(simRetention + time.Duration(s.r.Intn(int(simRetention/time.Millisecond)))*time.Millisecond))
 	default:
@@ -478,6 +489,10 @@ func (s *sim) after(i int, name string, o outcome) {
 	}
 	for _, e := range o.Evs {
 		switch e.Type {
+		case events.TypeWorkerDisconnected:
+			s.counts["worker lost"]++
+		case events.TypeWorkerReconnected:
+			s.counts["worker back"]++
 		case events.TypeOfferDeclined:
 			m := s.declines[e.Offer.JobID]
 			if m == nil {

@@ -26,7 +26,7 @@ func (e *Engine) matchTouched() {
 	}
 	freed := map[string][]*Worker{}
 	for _, id := range sortedKeys(e.touchedWorkers) {
-		if w := e.workers[id]; w != nil && w.AvailableForOffers && w.hasRoom() {
+		if w := e.workers[id]; w != nil && w.takesOffers() && w.hasRoom() {
 			for _, q := range w.Queues {
 				if !e.touched[q] {
 					freed[q] = append(freed[q], w)
@@ -404,7 +404,7 @@ func score(j *Job, w *Worker, rule []scoringTerm) float64 {
 // offer for j already, and has not declined j (in this registration, or before its
 // retry time).
 func (e *Engine) eligible(j *Job, w *Worker, bypassSelectors bool) (int, bool) {
-	if !w.AvailableForOffers || !w.inQueue(j.QueueID) {
+	if !w.takesOffers() || !w.inQueue(j.QueueID) {
 		return 0, false
 	}
 	if w.MaxConcurrentOffers > 0 && w.offers() >= w.MaxConcurrentOffers {

@@ -124,6 +124,8 @@ func (e *Engine) forgetWorker(id string) {
 	if w == nil || !w.inactive() || e.workerForgetAt(w).After(e.now) {
 		return
 	}
+	delete(e.presence.seen, id)
+	delete(e.presence.armed, id)
 	for _, o := range e.offersByWorker[id] { // dropping while ranging is safe; order does not matter
 		j := e.jobs[o.JobID]
 		if j != nil && !j.status().Terminal() {

@@ -579,6 +579,10 @@ func checkInvariants(t testing.TB, e *Engine) {
 	holders := map[string][]string{}
 	offerLoads := map[string]string{}
 	for wid, w := range e.workers {
+		// invariant 18: a lost worker has no outstanding offer
+		if w.lost() && w.offers() > 0 {
+			fail("worker %s is lost but has %d outstanding offers", wid, w.offers())
+		}
 		if wid != w.WorkerID {
 			fail("worker key %s holds %s", wid, w.WorkerID)
 		}
@@ -605,8 +609,8 @@ func checkInvariants(t testing.TB, e *Engine) {
 				if o.CapacityCost != l.Cost {
 					fail("worker %s load for offer %s costs %d, the offer %d", wid, l.OfferID, l.Cost, o.CapacityCost)
 				}
-				if !w.AvailableForOffers {
-					fail("unavailable worker %s holds offer %s", wid, l.OfferID)
+				if !w.takesOffers() {
+					fail("unavailable or lost worker %s holds offer %s", wid, l.OfferID)
 				}
 				offerLoads[l.OfferID] = wid
 			} else {

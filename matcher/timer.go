@@ -20,6 +20,7 @@ const (
 	timerActivate                            // id: job id (scheduleAt of a scheduled job)
 	timerForgetJob                           // id: job id (Retention after it ended)
 	timerForgetWorker                        // id: worker id (Retention after it became inactive)
+	timerPresence                            // id: worker id (its presence timeout; soft state, see presence.go)
 )
 
 type timer struct {
@@ -89,6 +90,9 @@ func (e *Engine) live(t timer) bool {
 		return e.forgetJobLive(e.jobs[t.id], t.at)
 	case timerForgetWorker:
 		return e.forgetWorkerLive(e.workers[t.id], t.at)
+	case timerPresence:
+		w := e.workers[t.id]
+		return w != nil && e.presenceLive(w, t.at)
 	case timerJobTTL:
 		j := e.jobs[t.id]
 		return j != nil && j.status() == lifecycle.JobQueued && j.ExpiresAt != nil && j.ExpiresAt.Equal(t.at)
@@ -146,6 +150,8 @@ func (e *Engine) fireDue() {
 			e.forgetJob(t.id)
 		case timerForgetWorker:
 			e.forgetWorker(t.id)
+		case timerPresence:
+			e.presenceDue(t.id, t.at)
 		}
 	}
 }

@@ -25,6 +25,9 @@ func validateWorker(d *events.WorkerRegister, full bool) error {
 	if d.TotalCapacity != nil && *d.TotalCapacity < 1 {
 		return events.Errorf(events.CodeInvalidData, "totalCapacity", "totalCapacity must be at least 1 (got %d)", *d.TotalCapacity)
 	}
+	if d.HeartbeatSeconds != nil && (*d.HeartbeatSeconds < 0 || *d.HeartbeatSeconds > events.MaxHeartbeatSeconds) {
+		return events.Errorf(events.CodeInvalidData, "heartbeatSeconds", "heartbeatSeconds must be 0 (not tracked) to %d (got %d)", events.MaxHeartbeatSeconds, *d.HeartbeatSeconds)
+	}
 	if d.MaxConcurrentOffers != nil && *d.MaxConcurrentOffers < 0 {
 		return events.Errorf(events.CodeInvalidData, "maxConcurrentOffers", "maxConcurrentOffers must not be negative (got %d)", *d.MaxConcurrentOffers)
 	}
@@ -76,6 +79,11 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 	e.revokeUnfit(w)
 	available := d.AvailableForOffers == nil || *d.AvailableForOffers
 	e.setAvailable(w, available, wasAvailable)
+	w.HeartbeatSeconds = 0
+	if d.HeartbeatSeconds != nil {
+		w.HeartbeatSeconds = *d.HeartbeatSeconds
+	}
+	e.track(w)
 	e.finishWorker(w, events.TypeWorkerRegistered)
 	return nil
 }
@@ -118,6 +126,10 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 		}
 		e.setAvailable(w, *d.AvailableForOffers, w.AvailableForOffers)
 	}
+	if d.HeartbeatSeconds != nil {
+		w.HeartbeatSeconds = *d.HeartbeatSeconds
+	}
+	e.track(w)
 	e.finishWorker(w, t)
 	return nil
 }
@@ -196,7 +208,7 @@ func (e *Engine) refresh(w *Worker) {
 
 // touchWorker marks w for matching against the jobs of its queues.
 func (e *Engine) touchWorker(w *Worker) {
-	if w.AvailableForOffers {
+	if w.takesOffers() {
 		e.touchedWorkers[w.WorkerID] = true
 	}
 }

@@ -179,7 +179,7 @@ func (e *Engine) advance(j *Job, targets []wfTarget) bool {
 func (e *Engine) queueEnv(queueID string) expr.Env {
 	available, idle := 0, 0
 	for _, w := range e.workers {
-		if w.AvailableForOffers && w.inQueue(queueID) {
+		if w.takesOffers() && w.inQueue(queueID) {
 			available++
 			if w.hasRoom() {
 				idle++

@@ -74,7 +74,8 @@ func SchemaName(t events.Type) string {
 	case events.TypeOfferIssued, events.TypeOfferAccepted, events.TypeOfferDeclined,
 		events.TypeOfferExpired, events.TypeOfferRevoked:
 		return offerSchema
-	case events.TypeWorkerRegistered, events.TypeWorkerUpdated, events.TypeWorkerDeregistered:
+	case events.TypeWorkerRegistered, events.TypeWorkerUpdated, events.TypeWorkerDeregistered,
+		events.TypeWorkerDisconnected, events.TypeWorkerReconnected:
 		return workerSchema
 	case events.TypePolicyUpdated, events.TypePolicyDeleted:
 		return policySchema

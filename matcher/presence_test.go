@@ -1,0 +1,141 @@
+package matcher
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/patchbay/patchbay/events"
+)
+
+func wHeartbeat(s int) func(*events.WorkerRegister) {
+	return func(d *events.WorkerRegister) { d.HeartbeatSeconds = &s }
+}
+
+// The presence timeout of a 3 s heartbeat.
+const hbTimeout = 10 * time.Second
+
+// A tracked worker that stops heartbeating is marked lost after exactly its timeout:
+// its offer is revoked (worker_disconnected) and the job goes to the next worker at
+// once; it is offered nothing while lost; its next heartbeat makes it online and
+// eligible again, with its declines still counted.
+func TestPresenceLostAndBack(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.register("alice", wHeartbeat(3)))
+	h.advance(time.Second)
+	requireOK(t, h.register("bob")) // not tracked: alice has been idle longer
+	require.Equal(t, events.PresenceOnline, h.worker("alice").Presence)
+	require.Empty(t, h.worker("bob").Presence)
+
+	requireOK(t, h.create("j1", "q1"))
+	require.Equal(t, "alice", h.offeredTo("j1"))
+
+	// Heartbeats push the deadline back: nothing happens at the first timeout.
+	h.record(h.e.Heartbeat("alice", h.advance(5*time.Second)))
+	out := h.tick(t0.Add(hbTimeout))
+	require.Nil(t, out.Result, "a heartbeat 5 s ago keeps alice online")
+	at, ok := h.e.NextDeadline()
+	require.True(t, ok)
+	require.Equal(t, t0.Add(6*time.Second+hbTimeout), at, "the timer was armed again from the heartbeat")
+
+	// Just before the timeout, still online; at it, lost.
+	require.Nil(t, h.tick(at.Add(-time.Millisecond)).Result)
+	out = h.tick(at)
+	require.Equal(t, []events.Type{events.TypeOfferRevoked, events.TypeWorkerDisconnected, events.TypeOfferIssued}, out.types())
+	require.Equal(t, events.RevokedWorkerDisconnected, out.ofType(events.TypeOfferRevoked)[0].Offer.Reason)
+	require.Equal(t, "bob", h.offeredTo("j1"), "the job goes to the next worker at once")
+	a := h.worker("alice")
+	require.Equal(t, events.PresenceLost, a.Presence)
+	require.Equal(t, at, *a.PresenceChangedAt)
+	require.True(t, a.AvailableForOffers, "its own availability is unchanged")
+	require.Empty(t, a.OfferIDs)
+	checkInvariants(t, h.e)
+	requireKVMatches(t, h.kv, h.e)
+
+	// While lost: offered nothing, even when it is the only one with room.
+	h.assign("j1", "bob")
+	requireOK(t, h.create("j2", "q1"))
+	require.Empty(t, h.issuedTo("j2"))
+	requireSameEngine(t, h.e, h.reload().e)
+
+	// Its heartbeat brings it back and it gets j2 at once.
+	out = h.record(h.e.Heartbeat("alice", h.advance(time.Minute)))
+	require.Equal(t, []events.Type{events.TypeWorkerReconnected, events.TypeOfferIssued}, out.types())
+	require.Equal(t, "alice", h.offeredTo("j2"))
+	require.Equal(t, events.PresenceOnline, h.worker("alice").Presence)
+	checkInvariants(t, h.e)
+	requireKVMatches(t, h.kv, h.e)
+}
+
+// Heartbeats of online, unknown and untracked workers change nothing stored.
+func TestHeartbeatStoresNothingWhenOnline(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.register("alice", wHeartbeat(3)))
+	requireOK(t, h.register("bob"))
+	require.Nil(t, h.e.Heartbeat("alice", h.advance(time.Second)))
+	require.Nil(t, h.e.Heartbeat("bob", h.now))
+	require.Nil(t, h.e.Heartbeat("nobody", h.now))
+	require.Empty(t, h.worker("bob").Presence)
+}
+
+// A worker that is not available, or not tracked any more, is never marked lost; one
+// that registers again while lost is online at once.
+func TestPresenceOnlyForTrackedAvailableWorkers(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.register("alice", wHeartbeat(3)))
+	requireOK(t, h.register("bob", wHeartbeat(3)))
+	requireOK(t, h.deregister("alice"))
+	zero := 0
+	requireOK(t, h.update(events.WorkerRegister{WorkerID: "bob", HeartbeatSeconds: &zero}))
+	require.Empty(t, h.worker("bob").Presence)
+	require.Nil(t, h.tick(t0.Add(time.Hour)).Result)
+	at, ok := h.e.NextDeadline()
+	require.True(t, !ok || at.After(t0.Add(time.Hour)), "no presence timer is left (only alice's forgetting)")
+	require.Equal(t, events.PresenceOnline, h.worker("alice").Presence)
+
+	requireOK(t, h.register("carol", wHeartbeat(1), wQueues("q2")))
+	out := h.tick(h.now.Add(4 * time.Second))
+	require.Equal(t, []events.Type{events.TypeWorkerDisconnected}, out.types())
+	h.advance(4 * time.Second)
+	requireOK(t, h.register("carol", wHeartbeat(1), wQueues("q2")))
+	require.Equal(t, events.PresenceOnline, h.worker("carol").Presence)
+	requireOK(t, h.create("j1", "q2"))
+	require.Equal(t, "carol", h.offeredTo("j1"))
+}
+
+// After Load (a restart, a takeover), every tracked online worker gets a full timeout
+// from the engine's first use: a restart never marks live workers lost, and a worker
+// that died while the router was down is lost one timeout after the restart. A lost
+// worker stays lost.
+func TestPresenceAfterLoad(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.register("alice", wHeartbeat(3)))
+	requireOK(t, h.register("bob", wHeartbeat(3)))
+	h.record(h.e.Heartbeat("alice", h.advance(8*time.Second)))
+	require.Equal(t, []events.Type{events.TypeWorkerDisconnected}, h.tick(t0.Add(hbTimeout)).types())
+	require.Equal(t, events.PresenceLost, h.worker("bob").Presence)
+
+	h2 := h.reload()
+	restart := t0.Add(time.Hour) // the router was down for an hour
+	h2.now = restart
+	require.Nil(t, h2.record(h2.e.Resume(restart)).Result, "nobody is lost at the restart")
+	require.Equal(t, events.PresenceOnline, h2.worker("alice").Presence)
+	at, ok := h2.e.NextDeadline()
+	require.True(t, ok)
+	require.Equal(t, restart.Add(hbTimeout), at)
+	out := h2.tick(at)
+	require.Equal(t, []events.Type{events.TypeWorkerDisconnected}, out.types())
+	require.Equal(t, "alice", out.Evs[0].Worker.WorkerID)
+	require.Equal(t, events.PresenceLost, h2.worker("bob").Presence)
+}
+
+func TestHeartbeatSecondsBounds(t *testing.T) {
+	h := newHarness(t, Config{})
+	for _, s := range []int{-1, events.MaxHeartbeatSeconds + 1} {
+		out := h.register("alice", wHeartbeat(s))
+		require.Error(t, out.Err)
+		require.Equal(t, "heartbeatSeconds", events.AsError(out.Err).Field)
+	}
+	requireOK(t, h.register("alice", wHeartbeat(events.MaxHeartbeatSeconds)))
+}
