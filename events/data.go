@@ -282,7 +282,7 @@ type Offer struct {
 	RetryOfferAt *time.Time `json:"retryOfferAt,omitempty"`
 	// AssignmentID is set on accepted events.
 	AssignmentID string `json:"assignmentId,omitempty"`
-	// Reason says why, on revoked events: job_assigned, job_cancelled, worker_deregistered.
+	// Reason says why, on revoked events: one of the Revoked* constants.
 	Reason string `json:"reason,omitempty"`
 }
 

@@ -140,6 +140,7 @@ type demoConfig struct {
 	work, wrapUp time.Duration
 	disposition  string
 	declineEvery int
+	heartbeat    time.Duration
 }
 
 func newWorkerRunCmd(cf *clientFlags) *cobra.Command {
@@ -154,6 +155,11 @@ the job with --disposition. It holds as many jobs at once as its capacity allows
 With --decline-every N it declines every Nth offer instead. Its accept, complete and
 close are resent (same command id) while the router cannot answer, for as long as it
 runs, so a router restart does not strand the jobs it holds.
+
+It sends a heartbeat every --heartbeat (3s): if it is killed or cut off, the router
+marks it lost within 10s (three heartbeats and a second), revokes its offers and
+gives their jobs to the next worker; when its heartbeats come back it is offered
+work again.
 
 Ctrl-C deregisters the worker (its open offers are revoked), completes and closes
 the jobs it holds at once (within --timeout), and exits.`,
@@ -171,6 +177,13 @@ the jobs it holds at once (within --timeout), and exits.`,
 			}
 			if d.declineEvery < 0 {
 				return fmt.Errorf("--decline-every %d: want 0 (never) or more", d.declineEvery)
+			}
+			if d.heartbeat < 0 || patchbay.HeartbeatSeconds(d.heartbeat) > events.MaxHeartbeatSeconds {
+				return fmt.Errorf("--heartbeat %s: want 0 (presence not tracked) up to %ds", d.heartbeat, events.MaxHeartbeatSeconds)
+			}
+			if d.heartbeat > 0 {
+				hb := patchbay.HeartbeatSeconds(d.heartbeat)
+				spec.HeartbeatSeconds = &hb
 			}
 			// No retry deadline of the client's own: the worker's requests carry
 			// their bounds (see run), so that a router restart never strands a job
@@ -190,6 +203,7 @@ the jobs it holds at once (within --timeout), and exits.`,
 	fl.DurationVar(&d.wrapUp, "wrap-up", time.Second, "how long after the completion the job is closed")
 	fl.StringVar(&d.disposition, "disposition", "Resolved", "disposition code the jobs are closed with")
 	fl.IntVar(&d.declineEvery, "decline-every", 0, "decline every Nth offer (0: accept them all)")
+	fl.DurationVar(&d.heartbeat, "heartbeat", patchbay.HeartbeatDefault, "send a heartbeat this often; the router marks the worker lost after 3 missed and a second (0: presence not tracked)")
 	return cmd
 }
 
@@ -227,6 +241,12 @@ func (w *demoWorker) run(ctx context.Context) error {
 		return fmt.Errorf("subscribe to offers: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	if w.cfg.heartbeat > 0 {
+		// until Ctrl-C: the deregistration that follows ends the tracking
+		if err := w.c.KeepPresent(ctx, w.spec.WorkerID, w.cfg.heartbeat); err != nil {
+			return err
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, w.timeout)
 	res, err := w.c.RegisterWorker(rctx, w.spec)
 	cancel()

@@ -70,7 +70,7 @@ func (r *Router) handOver() error {
 		return err
 	}
 	p := r.open
-	if p == nil || len(p.answers) == 0 {
+	if p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0 {
 		return nil
 	}
 	r.open = nil

@@ -120,6 +120,8 @@ type Router struct {
 	done    chan struct{}
 	reqSub  *nats.Subscription
 	qrySub  *nats.Subscription
+	hbSub   *nats.Subscription
+	beats   *beats
 	msgs    jetstream.MessagesContext
 	// reads are queries' reads of the engine, run on the router's goroutine.
 	reads chan func()
@@ -169,7 +171,7 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), forwards: make(chan forwarded, forwardsMax),
+	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
 		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}}, nil
 }
 
@@ -234,6 +236,13 @@ func (r *Router) Start(ctx context.Context) error {
 		_ = r.reqSub.Unsubscribe()
 		return fmt.Errorf("subscribe %s: %w", events.SubjectQueryAll, err)
 	}
+	r.hbSub, err = r.nc.Subscribe(events.SubjectPresenceAll, r.heartbeat)
+	if err != nil {
+		msgs.Stop()
+		_ = r.reqSub.Unsubscribe()
+		_ = r.qrySub.Unsubscribe()
+		return fmt.Errorf("subscribe %s: %w", events.SubjectPresenceAll, err)
+	}
 	runCtx, runCancel := context.WithCancel(context.Background())
 	r.cancel, r.done, r.started = runCancel, make(chan struct{}), true
 	r.persistQ = make(chan *pending, 1)
@@ -262,6 +271,9 @@ func (r *Router) Stop(ctx context.Context) error {
 	}
 	if r.qrySub != nil {
 		_ = r.qrySub.Drain()
+	}
+	if r.hbSub != nil {
+		_ = r.hbSub.Unsubscribe()
 	}
 	r.msgs.Stop()
 	r.cancel()
@@ -305,6 +317,9 @@ func (r *Router) fail(err error) {
 		}
 		if r.qrySub != nil {
 			_ = r.qrySub.Unsubscribe()
+		}
+		if r.hbSub != nil {
+			_ = r.hbSub.Unsubscribe()
 		}
 		if r.cancel != nil {
 			r.cancel()
@@ -365,6 +380,11 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 			r.tick(work)
 		case read := <-r.reads:
 			read()
+		case <-r.beats.ready:
+			var pe *pipelineError
+			if err := r.applyHeartbeats(); errors.As(err, &pe) {
+				r.handleBatch(pe.msgs)
+			}
 		}
 	}
 }
