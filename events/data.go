@@ -300,7 +300,7 @@ const (
 
 // RevokeReasons lists the revocation reasons.
 func RevokeReasons() []string {
-	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerLeftQueue, RevokedTargetTimeout, RevokedJobReclassified, RevokedJobSuspended}
+	return []string{RevokedJobAssigned, RevokedJobCancelled, RevokedWorkerDeregistered, RevokedWorkerDisconnected, RevokedWorkerLeftQueue, RevokedTargetTimeout, RevokedJobReclassified, RevokedJobSuspended}
 }
 
 // Worker states (Worker.State).
@@ -474,6 +474,9 @@ type DistributionPolicySpec struct {
 	// --offer-expiry when 0).
 	OfferExpiresAfterSeconds float64          `json:"offerExpiresAfterSeconds,omitempty"`
 	Mode                     DistributionMode `json:"mode"`
+	// ExpiredOfferMakesWorkerUnavailable: when an offer of these queues expires, its
+	// worker is made unavailable for offers until it makes itself available again.
+	ExpiredOfferMakesWorkerUnavailable bool `json:"expiredOfferMakesWorkerUnavailable,omitempty"`
 }
 
 // DistributionMode picks the workers a job is offered to.

@@ -72,6 +72,15 @@ func (e *Engine) expireOffer(id string) {
 		j.noteExpiry(o.WorkerID)
 	}
 	e.end(o, lifecycle.OfferExpired, events.TypeOfferExpired, "")
+	if w := e.workers[o.WorkerID]; w != nil && w.AvailableForOffers && e.distributionOf(o.QueueID).unavailableOnExpiry {
+		// Azure Job Router's behaviour: an absent person stops receiving work
+		e.setAvailable(w, false, true)
+		w.InactiveSince = nil
+		e.refresh(w)
+		e.index.reindex(w)
+		e.dirtyWrk[w.WorkerID] = true
+		e.emit(events.WorkerSubject(w.WorkerID, events.TypeWorkerDeregistered), events.TypeWorkerDeregistered, w.WorkerID, w.snapshot())
+	}
 }
 
 // answeredOffer finds the offer a worker answers and checks it is theirs.

@@ -45,6 +45,8 @@ type distribution struct {
 	bypass      bool
 	offerExpiry float64 // seconds; 0: the engine's default
 	scoring     []scoringTerm
+	// unavailableOnExpiry: an expired offer makes its worker unavailable.
+	unavailableOnExpiry bool
 }
 
 // queueSpec is a queue's policy (the zero spec when it has none).
@@ -70,6 +72,7 @@ func (e *Engine) distributionOf(queueID string) distribution {
 	}
 	m := p.dist.Mode
 	d.mode, d.bypass, d.offerExpiry, d.scoring = m.Kind, m.BypassSelectors, p.dist.OfferExpiresAfterSeconds, p.scoring
+	d.unavailableOnExpiry = p.dist.ExpiredOfferMakesWorkerUnavailable
 	if m.MinConcurrentOffers > 0 {
 		d.min = m.MinConcurrentOffers
 	}

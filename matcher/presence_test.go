@@ -139,3 +139,42 @@ func TestHeartbeatSecondsBounds(t *testing.T) {
 	}
 	requireOK(t, h.register("alice", wHeartbeat(events.MaxHeartbeatSeconds)))
 }
+
+// With expiredOfferMakesWorkerUnavailable, an offer that expires makes its worker
+// unavailable (Azure Job Router's behaviour): its other offers are revoked, the job
+// moves on, and it takes no offer until it makes itself available again. Without it
+// the worker stays available.
+func TestExpiredOfferMakesWorkerUnavailable(t *testing.T) {
+	h := newHarness(t, Config{OfferExpiry: 30 * time.Second})
+	requireOK(t, h.putPolicy(events.KindDistributionPolicy, "absent", nil, `{"mode":{"kind":"longestIdle"},"expiredOfferMakesWorkerUnavailable":true}`))
+	requireOK(t, h.putPolicy(events.KindQueue, "q1", nil, `{"distributionPolicyId":"absent"}`))
+	requireOK(t, h.putPolicy(events.KindQueue, "q2", nil, `{}`))
+	requireOK(t, h.register("alice", wQueues("q1", "q2"), wCapacity(2, events.ChannelConfig{ChannelID: "voice", CapacityCostPerJob: 1})))
+	requireOK(t, h.create("j2", "q2"))
+	require.Equal(t, "alice", h.offeredTo("j2"))
+	h.advance(time.Second)
+	requireOK(t, h.create("j1", "q1"))
+	require.Equal(t, "alice", h.offeredTo("j1"))
+	h.advance(time.Second)
+	requireOK(t, h.register("bob", wQueues("q1"))) // nothing waits for him yet
+
+	// j2's offer (queue q2: no such rule) expires first: alice stays available.
+	out := h.tick(t0.Add(30 * time.Second))
+	require.Equal(t, events.TypeOfferExpired, out.types()[0])
+	require.True(t, h.worker("alice").AvailableForOffers)
+
+	// j1's offer (queue q1) expires: alice is made unavailable, j1 goes to bob.
+	out = h.tick(t0.Add(31 * time.Second))
+	require.Contains(t, out.types(), events.TypeWorkerDeregistered)
+	a := h.worker("alice")
+	require.False(t, a.AvailableForOffers)
+	require.Empty(t, a.OfferIDs)
+	require.Equal(t, "bob", h.offeredTo("j1"))
+	checkInvariants(t, h.e)
+	requireKVMatches(t, h.kv, h.e)
+	requireSameEngine(t, h.e, h.reload().e)
+
+	// It comes back when it says so.
+	requireOK(t, h.update(events.WorkerRegister{WorkerID: "alice", AvailableForOffers: new(true)}))
+	require.True(t, h.worker("alice").AvailableForOffers)
+}

@@ -568,6 +568,7 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
 	require.Equal(t, events.MatchingModes(), enum(t, "defs.schema.json", "/$defs/matchingMode/properties/kind"))
 	require.Equal(t, events.WorkerStates(), enum(t, "worker.schema.json", "/properties/state"))
+	require.Equal(t, []string{events.PresenceOnline, events.PresenceLost}, enum(t, "worker.schema.json", "/properties/presence"))
 	require.Equal(t, strs(events.PolicyKinds()), enum(t, "defs.schema.json", "/$defs/policyKind"))
 	require.Equal(t, []string{events.OrderFIFO, events.OrderLIFO}, enum(t, "defs.schema.json", "/$defs/queueSpec/properties/order"))
 	require.Equal(t, []string{events.ModeLongestIdle, events.ModeRoundRobin, events.ModeBestWorker},
