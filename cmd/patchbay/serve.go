@@ -45,6 +45,7 @@ type serveConfig struct {
 	leaseTTL         time.Duration
 	retention        time.Duration
 	policies         string
+	replyPrefixes    []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -92,6 +93,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied at start and whenever it changes")
 	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
+	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	return cmd
 }
 
@@ -169,12 +171,13 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return fmt.Errorf("--retention %s: must be positive", c.retention)
 	}
 	cfg := router.Config{
-		Engine:       matcher.Config{OfferExpiry: c.offerExpiry, QueueOfferExpiry: qexp, Retention: c.retention},
-		AckWait:      c.ackWait,
-		EventsMaxAge: c.eventsMaxAge,
-		Replicas:     c.replicas,
-		LeaseTTL:     c.leaseTTL,
-		Logger:       &log,
+		Engine:        matcher.Config{OfferExpiry: c.offerExpiry, QueueOfferExpiry: qexp, Retention: c.retention},
+		AckWait:       c.ackWait,
+		EventsMaxAge:  c.eventsMaxAge,
+		Replicas:      c.replicas,
+		LeaseTTL:      c.leaseTTL,
+		Logger:        &log,
+		ReplyPrefixes: c.replyPrefixes,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

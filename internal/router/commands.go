@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +179,7 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 			}
 		}
 		mark := p.rec.mark()
-		replyTo, badReply := answerSubject(m.Headers())
+		replyTo, badReply := r.answerSubject(m.Headers())
 		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 		if fail.Error == nil && badReply != nil {
 			fail.CommandID, fail.Error = cmd.ID, badReply
@@ -289,7 +290,7 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 		r.log.Warn().Err(err).Msg("dead-letter refusal")
 		return false
 	}
-	replyTo, _ := answerSubject(m.Headers())
+	replyTo, _ := r.answerSubject(m.Headers())
 	r.reply(replyTo, reply)
 	r.ack(m)
 	return true
@@ -303,20 +304,22 @@ const (
 )
 
 // answerSubject is where to answer a stored command: its Patchbay-Reply-To header, or
-// nothing (with the reason) when that is a subject the router may not publish on.
-func answerSubject(h nats.Header) (string, *events.Error) {
+// nowhere; a header naming a subject the router may not publish on is an error.
+func (r *Router) answerSubject(h nats.Header) (string, *events.Error) {
 	to := h.Get(events.HeaderReplyTo)
-	if err := checkReplyTo(to); err != nil {
+	if err := r.checkReplyTo(to); err != nil {
 		return "", err
 	}
 	return to, nil
 }
 
 // checkReplyTo refuses a reply subject the router must not publish on: the answer is
-// a CloudEvent sent to whatever subject the header names, so a client could otherwise
+// a CloudEvent sent to whatever subject the client names, so a client could otherwise
 // make the router write into a KV bucket ($KV...), call the JetStream API ($JS...),
-// or publish a forged event (patchbay...).
-func checkReplyTo(s string) *events.Error {
+// publish a forged event (patchbay...) or answer on another client's subjects. Only
+// subjects under the configured reply prefixes (_INBOX. by default), without
+// wildcards, are allowed.
+func (r *Router) checkReplyTo(s string) *events.Error {
 	if s == "" {
 		return nil
 	}
@@ -326,16 +329,28 @@ func checkReplyTo(s string) *events.Error {
 		}
 		return events.Errorf(events.CodeInvalidData, events.HeaderReplyTo, "reply subject %q is not allowed: %s", s, why)
 	}
-	switch {
-	case len(s) > events.MaxAttributeBytes:
+	if len(s) > events.MaxAttributeBytes {
 		return bad(fmt.Sprintf("it is %d bytes; the limit is %d", len(s), events.MaxAttributeBytes))
-	case strings.HasPrefix(s, "$") || strings.HasPrefix(s, "_JS.") || strings.HasPrefix(s, "patchbay."):
-		return bad("subjects starting with $, _JS. or patchbay. belong to the system")
+	}
+	if !slices.ContainsFunc(r.cfg.ReplyPrefixes, func(p string) bool { return strings.HasPrefix(s, p) }) {
+		return bad(fmt.Sprintf("answers go only to subjects starting with %s", strings.Join(r.cfg.ReplyPrefixes, " or ")))
 	}
 	for _, tok := range strings.Split(s, ".") {
 		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
 			return bad("it must be a subject without wildcards, spaces or empty tokens")
 		}
+	}
+	return nil
+}
+
+// checkReplyPrefix refuses a reply prefix that would let clients name system
+// subjects: it must end with a dot and name no subject of the system's.
+func checkReplyPrefix(p string) error {
+	switch {
+	case !strings.HasSuffix(p, ".") || strings.ContainsAny(p, "*> \t\r\n") || strings.Contains(p, ".."):
+		return fmt.Errorf("reply prefix %q: want tokens ending with a dot, like _INBOX.", p)
+	case strings.HasPrefix(p, "$") || strings.HasPrefix(p, "_JS.") || strings.HasPrefix(p, "patchbay."):
+		return fmt.Errorf("reply prefix %q: subjects starting with $, _JS. or patchbay. belong to the system", p)
 	}
 	return nil
 }
@@ -454,7 +469,7 @@ func (r *Router) forward(m *nats.Msg) {
 	// A reply subject the router may not publish on is kept on the stored command,
 	// which the router then refuses without answering; nothing is answered here.
 	reply := m.Reply
-	if checkReplyTo(reply) != nil {
+	if r.checkReplyTo(reply) != nil {
 		reply = ""
 	}
 	t, ok := events.TypeOfSubject(m.Subject)

@@ -60,7 +60,14 @@ type Config struct {
 	// router's process holds the embedded server's data directory. A predecessor's
 	// lease is then taken over at once instead of waiting for it to expire.
 	OwnsStore bool
+	// ReplyPrefixes are the subject prefixes a command's answer may be sent to (its
+	// request reply subject or Patchbay-Reply-To header); ReplyPrefixesDefault
+	// (NATS's inbox prefix) when empty. Anything else is refused, never published to.
+	ReplyPrefixes []string
 }
+
+// ReplyPrefixesDefault: the inboxes NATS clients make for requests by default.
+var ReplyPrefixesDefault = []string{"_INBOX."}
 
 // Validate says what is wrong with c.
 func (c Config) Validate() error {
@@ -75,6 +82,11 @@ func (c Config) Validate() error {
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("replicas must be between 1 and 5 (got %d)", c.Replicas)
+	}
+	for _, p := range c.ReplyPrefixes {
+		if err := checkReplyPrefix(p); err != nil {
+			return err
+		}
 	}
 	return c.Engine.Validate()
 }
@@ -158,6 +170,9 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	}
 	if cfg.BatchMax == 0 {
 		cfg.BatchMax = BatchMaxDefault
+	}
+	if len(cfg.ReplyPrefixes) == 0 {
+		cfg.ReplyPrefixes = ReplyPrefixesDefault
 	}
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
