@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -404,7 +405,13 @@ func TestBadFlags(t *testing.T) {
 		{"events subject", []string{"events", "--subject", "job..x"}, `not a NATS subject filter`},
 		{"bench jobs", []string{"bench", "--jobs", "0"}, `must be at least 1`},
 		{"timeout", with(create, "--timeout", "0s"), `--timeout must be positive`},
-		{"no server", create, `connect to NATS at ` + nowhere},
+		{"no server", create, `no NATS server answers at ` + nowhere},
+		{"no server hint", create, "is `patchbay serve` running?"},
+		{"missing creds", []string{"queue", "stats", "q", "--nats-creds", "/nonexistent/x.creds"}, `--nats-creds /nonexistent/x.creds: no such file or directory`},
+		{"missing tls ca", []string{"job", "get", "j", "--tls-ca", "/nonexistent/ca.pem"}, `--tls-ca /nonexistent/ca.pem: no such file`},
+		{"password alone", []string{"job", "get", "j", "--nats-password", "x"}, `--nats-password needs --nats-user`},
+		{"user and token", []string{"job", "get", "j", "--nats-user", "u", "--nats-token", "t"}, `give one`},
+		{"serve tls key alone", []string{"serve", "--nats-url", nowhere, "--tls-key", "/nonexistent/k"}, `--tls-key /nonexistent/k: no such file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -529,4 +536,34 @@ func TestParseChannelAndCloseAt(t *testing.T) {
 	assert.Nil(t, at)
 	_, err = parseCloseAt("+-5s", now)
 	assert.Error(t, err)
+}
+
+// A server that wants a user and password: the client commands say that it refused
+// them, and which flags to check, not that nothing is running; NATS_URL names the
+// server when --nats-url is not given.
+func TestConnectionRefusedSaysWhy(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, Username: "alice", Password: "s3cret", NoSigs: true})
+	require.NoError(t, err)
+	go ns.Start()
+	require.True(t, ns.ReadyForConnections(testTimeout))
+	t.Cleanup(ns.Shutdown)
+	t.Setenv("NATS_URL", ns.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	_, err = runOut(ctx, "queue", "stats", "q")
+	require.ErrorContains(t, err, "refused the connection")
+	require.ErrorContains(t, err, "no credentials were given")
+	require.ErrorContains(t, err, ns.ClientURL(), "NATS_URL was used")
+	require.NotContains(t, err.Error(), "patchbay serve")
+
+	_, err = runOut(ctx, "queue", "stats", "q", "--nats-user", "alice", "--nats-password", "wrong")
+	require.ErrorContains(t, err, "check --nats-user and --nats-password")
+
+	// The right password gets through NATS: what fails now is that no router answers.
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	defer cancelShort()
+	_, err = runOut(short, "queue", "stats", "q", "--nats-user", "alice", "--nats-password", "s3cret")
+	require.ErrorContains(t, err, "no responders")
+	require.NotContains(t, err.Error(), "refused the connection")
 }

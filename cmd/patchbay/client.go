@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,17 +26,21 @@ const NATSURLDefault = "nats://127.0.0.1:4222"
 
 // clientFlags are the connection flags every client command shares.
 type clientFlags struct {
-	natsURL   string
-	natsCreds string
-	timeout   time.Duration
+	natsURL string
+	auth    natsAuth
+	timeout time.Duration
 }
 
 // addClientFlags registers the connection flags on fs (a parent command's persistent
 // flags, so that `patchbay job create --nats-url ...` works) and returns their values.
 func addClientFlags(fs *pflag.FlagSet) *clientFlags {
 	c := &clientFlags{}
-	fs.StringVar(&c.natsURL, "nats-url", NATSURLDefault, "NATS server(s) the router uses (comma-separated URLs)")
-	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file")
+	url := NATSURLDefault
+	if env := os.Getenv("NATS_URL"); env != "" {
+		url = env
+	}
+	fs.StringVar(&c.natsURL, "nats-url", url, "NATS server(s) the router uses (comma-separated URLs; default $NATS_URL, else "+NATSURLDefault+")")
+	c.auth.add(fs, "NATS")
 	fs.DurationVar(&c.timeout, "timeout", TimeoutDefault, "how long to wait for NATS, and how long a command is resent while the router cannot answer (it is restarting)")
 	return c
 }
@@ -47,17 +52,18 @@ func (c *clientFlags) connect(name string, opts ...patchbay.Option) (*patchbay.C
 	if c.timeout <= 0 {
 		return nil, nil, fmt.Errorf("--timeout must be positive (got %s)", c.timeout)
 	}
-	nopts := []nats.Option{
+	auth, err := c.auth.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	nopts := append([]nats.Option{
 		nats.Name("patchbay " + name),
 		nats.Timeout(c.timeout),
 		nats.MaxReconnects(-1),
-	}
-	if c.natsCreds != "" {
-		nopts = append(nopts, nats.UserCredentials(c.natsCreds))
-	}
+	}, auth...)
 	nc, err := nats.Connect(c.natsURL, nopts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is `patchbay serve` running? see --nats-url)", c.natsURL, err)
+		return nil, nil, c.auth.connectError(c.natsURL, err)
 	}
 	copts := append([]patchbay.Option{patchbay.WithSource("/patchbay/cli/" + name), patchbay.WithRetryDeadline(c.timeout)}, opts...)
 	client, err := patchbay.New(nc, copts...)

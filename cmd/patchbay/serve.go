@@ -27,13 +27,7 @@ type serveConfig struct {
 	dataDir          string
 	natsListen       string
 	natsURL          string
-	natsCreds        string
-	natsUser         string
-	natsPassword     string
-	natsToken        string
-	tlsCA            string
-	tlsCert          string
-	tlsKey           string
+	auth             natsAuth
 	offerExpiry      time.Duration
 	queueOfferExpiry []string
 	ackWait          time.Duration
@@ -75,13 +69,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringVar(&c.dataDir, "data-dir", "./data", "where the embedded NATS server keeps its JetStream files")
 	f.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
 	f.StringVar(&c.natsURL, "nats-url", "", "use this NATS deployment instead of embedding one (comma-separated URLs)")
-	f.StringVar(&c.natsCreds, "nats-creds", "", "credentials file for --nats-url")
-	f.StringVar(&c.natsUser, "nats-user", "", "user name for --nats-url")
-	f.StringVar(&c.natsPassword, "nats-password", "", "password for --nats-url")
-	f.StringVar(&c.natsToken, "nats-token", "", "token for --nats-url")
-	f.StringVar(&c.tlsCA, "tls-ca", "", "CA certificate to verify the NATS server")
-	f.StringVar(&c.tlsCert, "tls-cert", "", "client certificate for NATS (with --tls-key)")
-	f.StringVar(&c.tlsKey, "tls-key", "", "client key for NATS (with --tls-cert)")
+	c.auth.add(f, "--nats-url")
 	f.DurationVar(&c.offerExpiry, "offer-expiry", matcher.OfferExpiryDefault, "how long an offer stays open")
 	f.StringSliceVar(&c.queueOfferExpiry, "queue-offer-expiry", nil, "per-queue offer expiry, queue=duration (repeatable, e.g. sales=10s)")
 	f.DurationVar(&c.ackWait, "ack-wait", router.AckWaitDefault, "redelivery wait for an unacknowledged command")
@@ -136,26 +124,11 @@ func parseQueueExpiry(items []string) (map[string]time.Duration, error) {
 }
 
 func (c *serveConfig) natsOptions() ([]nats.Option, error) {
-	opts := []nats.Option{nats.Name("patchbay router"), nats.MaxReconnects(-1)}
-	if c.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.natsCreds))
+	opts, err := c.auth.options()
+	if err != nil {
+		return nil, err
 	}
-	if c.natsUser != "" {
-		opts = append(opts, nats.UserInfo(c.natsUser, c.natsPassword))
-	}
-	if c.natsToken != "" {
-		opts = append(opts, nats.Token(c.natsToken))
-	}
-	if c.tlsCA != "" {
-		opts = append(opts, nats.RootCAs(c.tlsCA))
-	}
-	if (c.tlsCert == "") != (c.tlsKey == "") {
-		return nil, errors.New("--tls-cert and --tls-key go together")
-	}
-	if c.tlsCert != "" {
-		opts = append(opts, nats.ClientCert(c.tlsCert, c.tlsKey))
-	}
-	return opts, nil
+	return append([]nats.Option{nats.Name("patchbay router"), nats.MaxReconnects(-1)}, opts...), nil
 }
 
 func serve(ctx context.Context, c *serveConfig) error {
@@ -221,7 +194,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return c.auth.connectError(url, err)
 	}
 	defer nc.Close()
 	r, err := router.New(nc, cfg)
