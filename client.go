@@ -56,6 +56,7 @@ type Client struct {
 	source   string
 	deadline time.Duration
 	attempt  time.Duration
+	worker   string
 }
 
 // Option configures a Client.
@@ -64,6 +65,12 @@ type Option func(*Client)
 // WithSource sets the CloudEvent source of the commands the client sends
 // (default "/patchbay/client").
 func WithSource(s string) Option { return func(c *Client) { c.source = s } }
+
+// AsWorker makes the client act for one worker: it completes and closes jobs on that
+// worker's subjects, as it already accepts, declines, registers and deregisters on the
+// subjects of the worker each command names. With the broker's permissions for that
+// worker (patchbay creds worker), that is all it may do.
+func AsWorker(workerID string) Option { return func(c *Client) { c.worker = workerID } }
 
 // WithRetryDeadline sets how long a call, all its attempts together, may take when
 // its context has no deadline (RetryDeadlineDefault). 0 removes the bound: a call
@@ -95,6 +102,11 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	if c.attempt <= 0 {
 		return nil, fmt.Errorf("patchbay: attempt timeout must be positive (got %s)", c.attempt)
 	}
+	if c.worker != "" {
+		if err := events.CheckID("workerId", c.worker); err != nil {
+			return nil, fmt.Errorf("patchbay: AsWorker: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -115,10 +127,25 @@ func (c *Client) Conn() *nats.Conn { return c.nc }
 // (which then also matches context.DeadlineExceeded). Any other refusal is returned at
 // once.
 func (c *Client) Request(ctx context.Context, t events.Type, id, subject string, data any) (*Result, error) {
+	return c.request(ctx, events.ReqSubject(t), t, id, subject, data)
+}
+
+// workerRequest sends a worker's command on that worker's subject
+// (patchbay.req.<name>.<workerId>), so that the broker's permissions can tell workers
+// apart and the router refuses it if it acts for another worker.
+func (c *Client) workerRequest(ctx context.Context, workerID string, t events.Type, id, subject string, data any) (*Result, error) {
+	natsSubject := events.ReqSubject(t)
+	if events.ValidID(workerID) {
+		natsSubject = events.WorkerReqSubject(t, workerID)
+	}
+	return c.request(ctx, natsSubject, t, id, subject, data)
+}
+
+func (c *Client) request(ctx context.Context, natsSubject string, t events.Type, id, subject string, data any) (*Result, error) {
 	if id == "" {
 		id = nuid.Next()
 	}
-	m, err := c.message(events.ReqSubject(t), t, id, subject, data)
+	m, err := c.message(natsSubject, t, id, subject, data)
 	if err != nil {
 		return nil, err
 	}
@@ -265,23 +292,23 @@ func (c *Client) CreateJob(ctx context.Context, spec JobSpec, opts ...CallOption
 // Subscribe to its offers (Offers or OnOffer) before registering it, or an offer made
 // at once may be missed (it then expires and moves on).
 func (c *Client) RegisterWorker(ctx context.Context, spec WorkerSpec) (*Result, error) {
-	return c.Request(ctx, events.TypeWorkerRegister, "", spec.WorkerID, spec)
+	return c.workerRequest(ctx, spec.WorkerID, events.TypeWorkerRegister, "", spec.WorkerID, spec)
 }
 
 // UpdateWorker changes the fields spec carries (nil / empty fields are kept).
 func (c *Client) UpdateWorker(ctx context.Context, spec WorkerSpec) (*Result, error) {
-	return c.Request(ctx, events.TypeWorkerUpdate, "", spec.WorkerID, spec)
+	return c.workerRequest(ctx, spec.WorkerID, events.TypeWorkerUpdate, "", spec.WorkerID, spec)
 }
 
 // DeregisterWorker makes a worker unavailable for offers; its outstanding offers are
 // revoked. It forgets the worker's declines when it registers again.
 func (c *Client) DeregisterWorker(ctx context.Context, workerID string) (*Result, error) {
-	return c.Request(ctx, events.TypeWorkerDeregister, "", workerID, events.WorkerDeregister{WorkerID: workerID})
+	return c.workerRequest(ctx, workerID, events.TypeWorkerDeregister, "", workerID, events.WorkerDeregister{WorkerID: workerID})
 }
 
 // Accept accepts an offer and returns the assignment id.
 func (c *Client) Accept(ctx context.Context, o Offer, opts ...CallOption) (string, error) {
-	res, err := c.Request(ctx, events.TypeOfferAccept, callOpts(opts).id, o.JobID,
+	res, err := c.workerRequest(ctx, o.WorkerID, events.TypeOfferAccept, callOpts(opts).id, o.JobID,
 		events.OfferAccept{JobID: o.JobID, OfferID: o.OfferID, WorkerID: o.WorkerID})
 	if err != nil {
 		return "", err
@@ -292,7 +319,7 @@ func (c *Client) Accept(ctx context.Context, o Offer, opts ...CallOption) (strin
 // Decline declines an offer. With retryAt the worker may be offered the job again
 // from that time; without it, never (until it registers again).
 func (c *Client) Decline(ctx context.Context, o Offer, retryAt *time.Time, opts ...CallOption) error {
-	_, err := c.Request(ctx, events.TypeOfferDecline, callOpts(opts).id, o.JobID,
+	_, err := c.workerRequest(ctx, o.WorkerID, events.TypeOfferDecline, callOpts(opts).id, o.JobID,
 		events.OfferDecline{JobID: o.JobID, OfferID: o.OfferID, WorkerID: o.WorkerID, RetryOfferAt: retryAt})
 	return err
 }
@@ -300,7 +327,7 @@ func (c *Client) Decline(ctx context.Context, o Offer, retryAt *time.Time, opts 
 // Complete marks an assigned job completed; the worker keeps its capacity (wrap-up).
 // Sending it again WithID the same id is answered as a duplicate.
 func (c *Client) Complete(ctx context.Context, jobID, assignmentID, note string, opts ...CallOption) error {
-	_, err := c.Request(ctx, events.TypeJobComplete, callOpts(opts).id, jobID,
+	_, err := c.workerRequest(ctx, c.worker, events.TypeJobComplete, callOpts(opts).id, jobID,
 		events.JobComplete{JobID: jobID, AssignmentID: assignmentID, Note: note})
 	return err
 }
@@ -317,7 +344,7 @@ type CloseOptions struct {
 // Sending it again WithID the same id is answered as a duplicate; a second close is
 // refused.
 func (c *Client) Close(ctx context.Context, jobID, assignmentID string, opts CloseOptions, call ...CallOption) error {
-	_, err := c.Request(ctx, events.TypeJobClose, callOpts(call).id, jobID, events.JobClose{
+	_, err := c.workerRequest(ctx, c.worker, events.TypeJobClose, callOpts(call).id, jobID, events.JobClose{
 		JobID: jobID, AssignmentID: assignmentID, DispositionCode: opts.DispositionCode,
 		CloseAt: opts.CloseAt, Note: opts.Note,
 	})

@@ -27,6 +27,7 @@ const (
 	CodeUnknownPolicy      Code = "unknown_policy"      // no such policy
 	CodeRevisionMismatch   Code = "revision_mismatch"   // the policy changed since the revision the command names
 	CodePolicyInUse        Code = "policy_in_use"       // the policy is referenced by another one
+	CodeForbidden          Code = "forbidden"           // sent on one worker's subject, the command acts for another
 	CodeInternal           Code = "internal"            // the router could not complete the command
 )
 
@@ -83,6 +84,7 @@ var (
 	ErrUnknownPolicy      = &Error{Code: CodeUnknownPolicy, Message: "unknown policy"}
 	ErrRevisionMismatch   = &Error{Code: CodeRevisionMismatch, Message: "revision does not match"}
 	ErrPolicyInUse        = &Error{Code: CodePolicyInUse, Message: "policy in use"}
+	ErrForbidden          = &Error{Code: CodeForbidden, Message: "acts for another worker"}
 	ErrInternal           = &Error{Code: CodeInternal, Message: "internal error"}
 )
 
@@ -90,7 +92,7 @@ var sentinels = []*Error{
 	ErrMalformed, ErrUnknownType, ErrInvalidData, ErrUnknownJob, ErrUnknownWorker,
 	ErrUnknownOffer, ErrNotYourOffer, ErrOfferExpired, ErrOfferRevoked, ErrOfferDeclined,
 	ErrAlreadyAssigned, ErrInvalidTransition, ErrAssignmentMismatch, ErrJobExists,
-	ErrUnknownPolicy, ErrRevisionMismatch, ErrPolicyInUse, ErrInternal,
+	ErrUnknownPolicy, ErrRevisionMismatch, ErrPolicyInUse, ErrForbidden, ErrInternal,
 }
 
 // Codes lists every error code.

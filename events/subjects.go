@@ -81,6 +81,15 @@ func QuerySubject(t Type) string { return SubjectQueryPrefix + verb(t) }
 
 // TypeOfSubject maps an inbound or request subject back to its command type.
 func TypeOfSubject(subject string) (Type, bool) {
+	t, _, ok := ParseCommandSubject(subject)
+	return t, ok
+}
+
+// ParseCommandSubject maps an inbound or request subject back to its command type,
+// and to the worker it names: a worker's commands (WorkerCommands) may be sent on
+// "<prefix><name>.<workerId>", and the router then refuses one that acts for another
+// worker. The broker's permissions can so tell workers apart (design.md, Security).
+func ParseCommandSubject(subject string) (t Type, workerID string, ok bool) {
 	var name string
 	switch {
 	case strings.HasPrefix(subject, SubjectInPrefix):
@@ -88,11 +97,46 @@ func TypeOfSubject(subject string) (Type, bool) {
 	case strings.HasPrefix(subject, SubjectReqPrefix):
 		name = subject[len(SubjectReqPrefix):]
 	default:
-		return "", false
+		return "", "", false
 	}
-	t := Type(TypePrefix + name)
-	return t, t.IsInbound()
+	if t = Type(TypePrefix + name); t.IsInbound() {
+		return t, "", true
+	}
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	t, workerID = Type(TypePrefix+name[:i]), name[i+1:]
+	if !t.IsWorkerCommand() || !ValidID(workerID) {
+		return "", "", false
+	}
+	return t, workerID, true
 }
+
+// WorkerCommands are the commands a worker sends for itself, which may name it in
+// their subject.
+func WorkerCommands() []Type {
+	return []Type{TypeWorkerRegister, TypeWorkerUpdate, TypeWorkerDeregister,
+		TypeOfferAccept, TypeOfferDecline, TypeJobComplete, TypeJobClose}
+}
+
+// IsWorkerCommand reports whether t is one of WorkerCommands.
+func (t Type) IsWorkerCommand() bool {
+	for _, w := range WorkerCommands() {
+		if t == w {
+			return true
+		}
+	}
+	return false
+}
+
+// WorkerInSubject is where worker workerID publishes its command of type t on the
+// inbound stream: "patchbay.in.offer.accept.<workerId>".
+func WorkerInSubject(t Type, workerID string) string { return InSubject(t) + "." + workerID }
+
+// WorkerReqSubject is where worker workerID sends its command of type t as a request:
+// "patchbay.req.offer.accept.<workerId>".
+func WorkerReqSubject(t Type, workerID string) string { return ReqSubject(t) + "." + workerID }
 
 // JobSubject is where job events are published:
 // "patchbay.events.job.<queueId>.<jobId>.<verb>". Rejected jobs without a usable

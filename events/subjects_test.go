@@ -227,3 +227,29 @@ func TestCheckID(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCommandSubject(t *testing.T) {
+	for _, c := range []struct {
+		subject string
+		t       events.Type
+		worker  string
+		ok      bool
+	}{
+		{"patchbay.in.offer.accept", events.TypeOfferAccept, "", true},
+		{"patchbay.req.offer.accept.alice", events.TypeOfferAccept, "alice", true},
+		{"patchbay.in.job.complete.w-1_x", events.TypeJobComplete, "w-1_x", true},
+		{"patchbay.req.worker.register.alice", events.TypeWorkerRegister, "alice", true},
+		{"patchbay.req.job.created.alice", "", "", false}, // no worker's command
+		{"patchbay.req.offer.accept.*", "", "", false},
+		{"patchbay.req.offer.accept.a.b", "", "", false},
+		{"patchbay.req.offer", "", "", false},
+		{"patchbay.events.offer.accept.alice", "", "", false},
+	} {
+		typ, worker, ok := events.ParseCommandSubject(c.subject)
+		require.Equal(t, c.ok, ok, c.subject)
+		require.Equal(t, c.t, typ, c.subject)
+		require.Equal(t, c.worker, worker, c.subject)
+	}
+	require.Equal(t, "patchbay.req.offer.accept.alice", events.WorkerReqSubject(events.TypeOfferAccept, "alice"))
+	require.Equal(t, "patchbay.in.job.close.alice", events.WorkerInSubject(events.TypeJobClose, "alice"))
+}

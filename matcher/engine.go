@@ -59,6 +59,10 @@ type Command struct {
 	Type   events.Type // an inbound type
 	Source string      // CloudEvent source
 	Data   any         // the payload, as returned by events.Payload(Type)
+	// Worker is the worker the command's subject names (events.ParseCommandSubject),
+	// empty when it names none: a command sent on a worker's subject may act for that
+	// worker only.
+	Worker string
 }
 
 // Op is one KV write: a put, or a delete when Value is nil.
@@ -304,6 +308,9 @@ func (e *Engine) finish() *Result {
 // returns a Result whose Err says why.
 func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 	e.begin(now)
+	if err := e.checkWorker(cmd); err != nil {
+		return e.refuse(cmd, err)
+	}
 	var err error
 	switch d := cmd.Data.(type) {
 	case *events.JobCreated:
@@ -345,6 +352,50 @@ func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 	}
 	e.res.Reply.CommandID, e.res.Reply.CommandType = cmd.ID, cmd.Type
 	return e.finish()
+}
+
+// checkWorker refuses a command sent on a worker's subject that acts for another
+// worker: one whose data names another worker, or that completes or closes a job
+// another worker holds. A job that does not exist, or holds no assignment, is left to
+// the command's own checks.
+func (e *Engine) checkWorker(cmd Command) error {
+	if cmd.Worker == "" {
+		return nil
+	}
+	field, named := "workerId", ""
+	switch d := cmd.Data.(type) {
+	case *events.WorkerRegister:
+		named = d.WorkerID
+	case *events.WorkerDeregister:
+		named = d.WorkerID
+	case *events.OfferAccept:
+		named = d.WorkerID
+	case *events.OfferDecline:
+		named = d.WorkerID
+	case *events.JobComplete:
+		field, named = "jobId", e.holder(d.JobID, cmd.Worker)
+	case *events.JobClose:
+		field, named = "jobId", e.holder(d.JobID, cmd.Worker)
+	default:
+		return events.Errorf(events.CodeForbidden, "subject", "%s is not a worker's command: send it without a worker id in the subject", cmd.Type)
+	}
+	switch {
+	case named == cmd.Worker:
+	case field == "jobId":
+		return events.Errorf(events.CodeForbidden, field, "sent on worker %s's subject, the command is for a job another worker holds", cmd.Worker)
+	default:
+		return events.Errorf(events.CodeForbidden, field, "sent on worker %s's subject, the command acts for worker %s", cmd.Worker, named)
+	}
+	return nil
+}
+
+// holder is the worker that holds a job's assignment; or, when there is no such job
+// or assignment, def (the command's own checks refuse it).
+func (e *Engine) holder(jobID, def string) string {
+	if j := e.jobs[jobID]; j != nil && j.Assignment != nil {
+		return j.Assignment.WorkerID
+	}
+	return def
 }
 
 // refuse drops whatever the command did to the scratch state. Commands validate and

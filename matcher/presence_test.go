@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -177,4 +178,32 @@ func TestExpiredOfferMakesWorkerUnavailable(t *testing.T) {
 	// It comes back when it says so.
 	requireOK(t, h.update(events.WorkerRegister{WorkerID: "alice", AvailableForOffers: new(true)}))
 	require.True(t, h.worker("alice").AvailableForOffers)
+}
+
+// A command sent on a worker's subject acts for that worker only (Command.Worker).
+func TestCommandOnWorkerSubject(t *testing.T) {
+	h := newHarness(t, Config{})
+	as := func(worker string, typ events.Type, data any) outcome {
+		h.cmdN++
+		cmd := mkCommand(h.t, fmt.Sprintf("cmd%d", h.cmdN), typ, data, h.now)
+		cmd.Worker = worker
+		return h.record(h.e.Apply(cmd, h.now))
+	}
+	requireOK(t, as("alice", events.TypeWorkerRegister, workerData("alice")))
+	requireRefused(t, as("alice", events.TypeWorkerRegister, workerData("bob")), events.ErrForbidden)
+	requireOK(t, h.register("bob"))
+	requireOK(t, h.create("j1", "q1"))
+	o := h.offerFor("j1")
+	require.Equal(t, "alice", o.WorkerID)
+	requireRefused(t, as("bob", events.TypeOfferAccept, &events.OfferAccept{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"}), events.ErrForbidden)
+	requireRefused(t, as("bob", events.TypeWorkerDeregister, &events.WorkerDeregister{WorkerID: "alice"}), events.ErrForbidden)
+	requireRefused(t, as("bob", events.TypeJobCancel, &events.JobCancel{JobID: "j1"}), events.ErrForbidden)
+	out := as("alice", events.TypeOfferAccept, &events.OfferAccept{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"})
+	requireOK(t, out)
+	asg := out.Reply.AssignmentID
+	requireRefused(t, as("bob", events.TypeJobComplete, &events.JobComplete{JobID: "j1", AssignmentID: asg}), events.ErrForbidden)
+	requireRefused(t, as("bob", events.TypeJobClose, &events.JobClose{JobID: "j1", AssignmentID: asg}), events.ErrForbidden)
+	requireOK(t, as("alice", events.TypeJobComplete, &events.JobComplete{JobID: "j1", AssignmentID: asg}))
+	// an unknown job is the command's own refusal, whoever sends it
+	requireRefused(t, as("bob", events.TypeJobComplete, &events.JobComplete{JobID: "nope", AssignmentID: asg}), events.ErrUnknownJob)
 }

@@ -32,16 +32,6 @@ func (a *natsAuth) add(fs *pflag.FlagSet, what string) {
 // missing or unreadable one is reported by its flag before anything connects.
 func (a *natsAuth) options() ([]nats.Option, error) {
 	var opts []nats.Option
-	for _, f := range []struct{ flag, path string }{
-		{"--nats-creds", a.creds}, {"--tls-ca", a.tlsCA}, {"--tls-cert", a.tlsCert}, {"--tls-key", a.tlsKey},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.ReadFile(f.path); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", f.flag, f.path, unwrapPath(err))
-		}
-	}
 	switch {
 	case a.password != "" && a.user == "":
 		return nil, errors.New("--nats-password needs --nats-user")
@@ -51,6 +41,16 @@ func (a *natsAuth) options() ([]nats.Option, error) {
 		return nil, errors.New("--nats-creds, --nats-user and --nats-token are different ways to authenticate: give one")
 	case a.user != "" && a.token != "":
 		return nil, errors.New("--nats-user and --nats-token are different ways to authenticate: give one")
+	}
+	for _, f := range []struct{ flag, path string }{
+		{"--nats-creds", a.creds}, {"--tls-ca", a.tlsCA}, {"--tls-cert", a.tlsCert}, {"--tls-key", a.tlsKey},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.ReadFile(f.path); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", f.flag, f.path, unwrapPath(err))
+		}
 	}
 	if a.creds != "" {
 		opts = append(opts, nats.UserCredentials(a.creds))

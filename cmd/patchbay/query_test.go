@@ -157,8 +157,8 @@ func TestQueryCommandsBadArgs(t *testing.T) {
 		{"stats bad queue", []string{"queue", "stats", "--nats-url", nowhere, "sales.emea"}, `queue "sales.emea": an id is 1-128 letters`},
 		{"get without job", []string{"job", "get"}, `accepts 1 arg(s), received 0`},
 		{"get bad job", []string{"job", "get", "--nats-url", nowhere, "a b"}, `job "a b": an id is 1-128 letters`},
-		{"get no server", []string{"job", "get", "--nats-url", nowhere, "j"}, `connect to NATS at ` + nowhere},
-		{"stats no server", []string{"queue", "stats", "--nats-url", nowhere, "q", "--timeout", "2s"}, `connect to NATS at ` + nowhere},
+		{"get no server", []string{"job", "get", "--nats-url", nowhere, "j"}, `no NATS server answers at ` + nowhere},
+		{"stats no server", []string{"queue", "stats", "--nats-url", nowhere, "q", "--timeout", "2s"}, `no NATS server answers at ` + nowhere},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -188,7 +188,7 @@ the jobs it holds at once (within --timeout), and exits.`,
 			// No retry deadline of the client's own: the worker's requests carry
 			// their bounds (see run), so that a router restart never strands a job
 			// the worker holds.
-			c, closeConn, err := cf.connect("worker "+f.id, patchbay.WithRetryDeadline(0))
+			c, closeConn, err := cf.connect("worker "+f.id, patchbay.WithRetryDeadline(0), patchbay.AsWorker(f.id))
 			if err != nil {
 				return err
 			}

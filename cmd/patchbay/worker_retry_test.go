@@ -52,7 +52,7 @@ func TestWorkerRunFinishesItsJobThroughARouterRestart(t *testing.T) {
 	require.NotContains(t, wout.String(), "completed job", "the router was stopped too late for this test")
 	watcher := natstest.Connect(t, url)
 	completes := make(chan *nats.Msg, 16)
-	sub, err := watcher.ChanSubscribe(events.ReqSubject(events.TypeJobComplete), completes)
+	sub, err := watcher.ChanSubscribe(events.WorkerReqSubject(events.TypeJobComplete, "alice"), completes)
 	require.NoError(t, err)
 	require.NoError(t, watcher.Flush())
 	// Each attempt waits 2s for an answer (the watcher listens and says nothing): a
@@ -99,7 +99,7 @@ func TestWorkerRunStoppedWhileTheRouterIsDown(t *testing.T) {
 	require.NoError(t, first.Stop(ctx))
 	watcher := natstest.Connect(t, url)
 	completes := make(chan *nats.Msg, 16)
-	sub, err := watcher.ChanSubscribe(events.ReqSubject(events.TypeJobComplete), completes)
+	sub, err := watcher.ChanSubscribe(events.WorkerReqSubject(events.TypeJobComplete, "alice"), completes)
 	require.NoError(t, err)
 	require.NoError(t, watcher.Flush())
 

@@ -24,9 +24,9 @@ import (
 // type's JSON Schema and decodes into the type's payload.
 func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Command, events.CommandFailure) {
 	fail := events.CommandFailure{Subject: subject}
-	t, ok := events.TypeOfSubject(subject)
+	t, worker, ok := events.ParseCommandSubject(subject)
 	if !ok {
-		fail.Error = events.Errorf(events.CodeUnknownType, "subject", "%q is not an inbound subject (want patchbay.in.<name> or patchbay.req.<name>)", subject)
+		fail.Error = events.Errorf(events.CodeUnknownType, "subject", "%q is not an inbound subject (want patchbay.in.<name> or patchbay.req.<name>, or with .<workerId> after a worker's command)", subject)
 		return matcher.Command{}, fail
 	}
 	fail.CommandType = string(t)
@@ -50,7 +50,7 @@ func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Com
 		fail.Error = events.AsError(err)
 		return matcher.Command{}, fail
 	}
-	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data}, fail
+	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data, Worker: worker}, fail
 }
 
 // handleBatch applies the commands in hand, in stream order, and acknowledges each
@@ -472,13 +472,13 @@ func (r *Router) forward(m *nats.Msg) {
 	if r.checkReplyTo(reply) != nil {
 		reply = ""
 	}
-	t, ok := events.TypeOfSubject(m.Subject)
-	if !ok {
+	if _, ok := events.TypeOfSubject(m.Subject); !ok {
 		r.reply(reply, r.event(events.TypeCommandFailed, "", events.CommandFailure{Subject: m.Subject,
-			Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>)", m.Subject)}))
+			Error: events.Errorf(events.CodeUnknownType, "subject", "%q is not a request subject (want patchbay.req.<name>, or with .<workerId> after a worker's command)", m.Subject)}))
 		return
 	}
-	out := nats.NewMsg(events.InSubject(t))
+	// the same name, the worker it names included, on the inbound stream
+	out := nats.NewMsg(events.SubjectInPrefix + strings.TrimPrefix(m.Subject, events.SubjectReqPrefix))
 	for k, v := range m.Header {
 		out.Header[k] = v
 	}

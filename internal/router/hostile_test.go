@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/internal/router"
 )
@@ -103,4 +104,49 @@ func TestReplyPrefixes(t *testing.T) {
 	var f events.CommandFailure
 	require.NoError(t, failed.Event.DataAs(&f))
 	require.Equal(t, events.HeaderReplyTo, f.Error.Field)
+}
+
+// A command sent on a worker's subject acts for that worker only: accepting,
+// declining, completing, closing or deregistering another worker's work there is
+// refused with forbidden, and the work stays where it was.
+func TestWorkerSubjectActsForItsWorkerOnly(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	e.register("alice", []string{"q"}, nil)
+	e.createJob("j1", "q")
+	o := e.offerFor("alice", "j1")
+
+	refused := func(t events.Type, worker string, data any, code events.Code) {
+		e.t.Helper()
+		ev, err := events.New(t, fmt.Sprintf("ce-%s-%s", t.Name(), worker), "/test", "", time.Now(), data)
+		require.NoError(e.t, err)
+		body, err := events.Structured(ev)
+		require.NoError(e.t, err)
+		m, err := e.nc.Request(events.WorkerReqSubject(t, worker), body, waitFor)
+		require.NoError(e.t, err)
+		reply, err := events.Decode(m.Header, m.Data)
+		require.NoError(e.t, err)
+		require.Equal(e.t, string(events.TypeCommandFailed), reply.Type(), "%s on %s's subject", t, worker)
+		var f events.CommandFailure
+		require.NoError(e.t, reply.DataAs(&f))
+		require.Equal(e.t, code, f.Error.Code, "%s on %s's subject: %s", t, worker, f.Error.Message)
+	}
+	forbidden := func(t events.Type, worker string, data any) { refused(t, worker, data, events.CodeForbidden) }
+	// mallory, on her own subject, acts for alice
+	forbidden(events.TypeOfferAccept, "mallory", &events.OfferAccept{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"})
+	forbidden(events.TypeOfferDecline, "mallory", &events.OfferDecline{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"})
+	forbidden(events.TypeWorkerDeregister, "mallory", &events.WorkerDeregister{WorkerID: "alice"})
+	// a command that is no worker's has no worker's subject
+	refused(events.TypeJobCancel, "mallory", &events.JobCancel{JobID: "j1"}, events.CodeUnknownType)
+
+	// alice accepts on her own subject (the client does so)
+	asg, err := e.client.Accept(ctx(t), o)
+	require.NoError(t, err)
+	forbidden(events.TypeJobComplete, "mallory", &events.JobComplete{JobID: "j1", AssignmentID: asg})
+	forbidden(events.TypeJobClose, "mallory", &events.JobClose{JobID: "j1", AssignmentID: asg})
+	alice, err := patchbay.New(e.nc, patchbay.AsWorker("alice"), patchbay.WithTimeout(waitFor))
+	require.NoError(t, err)
+	require.NoError(t, alice.Complete(ctx(t), "j1", asg, ""))
+	require.NoError(t, alice.Close(ctx(t), "j1", asg, patchbayClose("done")))
+	e.jobEvent(events.TypeJobClosed, "j1")
 }
