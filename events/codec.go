@@ -100,8 +100,8 @@ func Decode(header map[string][]string, body []byte) (Event, error) {
 	if err := checkEnvelope(body); err != nil {
 		return e, err
 	}
-	if err := json.Unmarshal(body, &e); err != nil {
-		return e, Errorf(CodeMalformed, "", "not a structured CloudEvent: %v", err)
+	if err := unmarshalEvent(body, &e); err != nil {
+		return e, err
 	}
 	if err := e.Validate(); err != nil {
 		return e, Errorf(CodeMalformed, "", "invalid CloudEvent: %v", err)
@@ -111,6 +111,22 @@ func Decode(header map[string][]string, body []byte) (Event, error) {
 		return e, err
 	}
 	return e, nil
+}
+
+// unmarshalEvent runs the SDK's reader on a structured CloudEvent. The reader strips
+// the quotes it expects around a data_base64 string without looking, and panics when
+// there are fewer than two bytes to strip (data_base64 a one-digit number): that is
+// refused as malformed too.
+func unmarshalEvent(body []byte, e *Event) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = Errorf(CodeMalformed, "data_base64", "not a structured CloudEvent: data_base64 must be a base64 string")
+		}
+	}()
+	if err := json.Unmarshal(body, e); err != nil {
+		return Errorf(CodeMalformed, "", "not a structured CloudEvent: %v", err)
+	}
+	return nil
 }
 
 // requiredAttributes are the CloudEvent attributes every event has.
