@@ -501,6 +501,17 @@ func hostileBodies() [][]byte {
 			}
 		}
 	}
+	// Two attributes wrong: the first in the order of the names is reported.
+	full := bases[2]
+	for i := range full {
+		for j := range full {
+			if i != j {
+				emit(with(with(full, i, kv{full[i][0], `{}`}), j, kv{full[j][0], `""`}))
+				emit(with(with(full, i, kv{full[i][0], `"%zz"`}), j, kv{full[j][0], `"` + strings.Repeat("v", MaxAttributeBytes+1) + `"`}))
+			}
+		}
+	}
+
 	// Many members (checkEnvelope finds repeated names with a map): all different,
 	// one repeated, two that differ only in case.
 	many := slices.Clone(bases[1])
