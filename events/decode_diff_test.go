@@ -530,3 +530,63 @@ func hostileBodies() [][]byte {
 	}
 	return out
 }
+
+// TestDecodeKeepsQuirks pins some of what the old decoder did that one would not
+// guess, and Decode still does (the SDK's reader does it).
+func TestDecodeKeepsQuirks(t *testing.T) {
+	t.Parallel()
+	const head = `"specversion":"1.0","id":"e1","source":"/p","type":"t"`
+	for _, c := range []struct {
+		name, body string
+		check      func(t *testing.T, e Event, err error)
+	}{
+		{"the reader stops at an empty name", `{` + head + `,"":"x","tenant":"acme"}`, func(t *testing.T, e Event, err error) {
+			if err != nil || len(e.Extensions()) != 0 {
+				t.Fatalf("want the event without its extension, got %v %v", e.Extensions(), err)
+			}
+		}},
+		{"data is copied with the spaces after the colon", `{` + head + `,"data": {"a":1}}`, func(t *testing.T, e Event, err error) {
+			if err != nil || string(e.Data()) != ` {"a":1}` {
+				t.Fatalf("got %q %v", e.Data(), err)
+			}
+		}},
+		{"data_base64 after specversion, before datacontenttype, after a space", `{` + head + `,"data_base64": "AQID"}`, func(t *testing.T, e Event, err error) {
+			if err == nil || AsError(err).Message != "not a structured CloudEvent: illegal base64 data at input byte 0" {
+				t.Fatalf("want the reader's base64 error, got %v", err)
+			}
+		}},
+		{"data_base64 after specversion, before datacontenttype", `{` + head + `,"data_base64":"AQID"}`, func(t *testing.T, e Event, err error) {
+			if err != nil || string(e.Data()) != "\x01\x02\x03" {
+				t.Fatalf("got %q %v", e.Data(), err)
+			}
+		}},
+		{`datacontenttype "" before specversion`, `{"datacontenttype":"",` + head + `}`, func(t *testing.T, e Event, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{`datacontenttype "" after specversion`, `{` + head + `,"datacontenttype":""}`, func(t *testing.T, e Event, err error) {
+			if err == nil || !strings.HasPrefix(AsError(err).Message, "invalid CloudEvent: datacontenttype") {
+				t.Fatalf("want a validation error, got %v", err)
+			}
+		}},
+		{"a repeated id passes the envelope (the last is a string), not the reader", `{"id":1,` + head + `}`, func(t *testing.T, e Event, err error) {
+			if err == nil || !strings.HasPrefix(AsError(err).Message, "not a structured CloudEvent: ReadString") {
+				t.Fatalf("want the reader's error, got %v", err)
+			}
+		}},
+		{"an extension number is an int32, truncated", `{` + head + `,"seq":2.9}`, func(t *testing.T, e Event, err error) {
+			if err != nil || e.Extensions()["seq"] != int32(2) {
+				t.Fatalf("got %#v %v", e.Extensions(), err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := Decode(nil, []byte(c.body))
+			c.check(t, e, err)
+			if msg := compareWithReference(nil, []byte(c.body)); msg != "" {
+				t.Fatal(msg)
+			}
+		})
+	}
+}
