@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -94,71 +93,11 @@ func Decode(header map[string][]string, body []byte) (Event, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return e, Errorf(CodeMalformed, "", "empty message: expected a CloudEvent (structured JSON body, or ce- headers)")
 	}
-	if err := checkDepth(body, 1); err != nil {
-		return e, err
-	}
-	if err := checkEnvelope(body); err != nil {
-		return e, err
-	}
-	if err := json.Unmarshal(body, &e); err != nil {
-		return e, Errorf(CodeMalformed, "", "not a structured CloudEvent: %v", err)
-	}
-	if err := e.Validate(); err != nil {
-		return e, Errorf(CodeMalformed, "", "invalid CloudEvent: %v", err)
-	}
-	// data_base64 hides the data from the scan of the body.
-	if err := checkDepth(e.Data(), 0); err != nil {
-		return e, err
-	}
-	return e, nil
+	return decodeStructured(body)
 }
 
 // requiredAttributes are the CloudEvent attributes every event has.
 var requiredAttributes = []string{"specversion", "id", "source", "type"}
-
-// checkEnvelope checks the attributes of a structured CloudEvent one by one, so that
-// an error names the attribute that is wrong (the CloudEvents SDK reports the first
-// problem its parser meets, often under another name).
-func checkEnvelope(body []byte) error {
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(body, &attrs); err != nil {
-		return Errorf(CodeMalformed, "", "not a structured CloudEvent (a JSON object): %v", err)
-	}
-	if attrs == nil {
-		return Errorf(CodeMalformed, "", "not a structured CloudEvent (a JSON object): null")
-	}
-	missing := 0
-	for _, name := range requiredAttributes {
-		if _, ok := attrs[name]; !ok {
-			missing++
-		}
-	}
-	if missing == len(requiredAttributes) {
-		return Errorf(CodeMalformed, "", "not a CloudEvent: no specversion, id, source or type (send the data inside a CloudEvent, or in the binary mode with ce- headers)")
-	}
-	for _, name := range requiredAttributes {
-		if _, ok := attrs[name]; !ok {
-			return Errorf(CodeMalformed, name, "missing required attribute %s", name)
-		}
-	}
-	for _, name := range sortedKeys(attrs) {
-		if name == "data" || name == "data_base64" {
-			continue
-		}
-		raw := attrs[name]
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			if !slices.Contains(requiredAttributes, name) && !isKnownAttribute(name) && isPrimitive(raw) {
-				continue // an extension may be a number or a boolean
-			}
-			return Errorf(CodeMalformed, name, "attribute %s must be a string (got %s)", name, jsonKind(raw))
-		}
-		if err := checkAttribute(name, name, s); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // checkAttribute checks one attribute's value; field is how the error names it
 // (the attribute, or its ce- header).
@@ -195,14 +134,6 @@ func checkAttribute(name, field, v string) error {
 func isKnownAttribute(name string) bool {
 	switch name {
 	case "subject", "time", "datacontenttype", "dataschema":
-		return true
-	}
-	return false
-}
-
-func isPrimitive(raw json.RawMessage) bool {
-	switch jsonKind(raw) {
-	case "a number", "a boolean":
 		return true
 	}
 	return false

@@ -127,3 +127,25 @@ func TestRegressionTypeNameWithoutPrefix(t *testing.T) {
 	knownBug(t, panicked == nil, "Type(%q).Name() panics: %v", "job.created", panicked)
 	require.Equal(t, "job.created", name)
 }
+
+// codec.go Decode: the SDK's reader slices the quotes off data_base64 without
+// checking that it is a string, and panics on a one-digit number (alone, or when
+// data follows a data_base64 that came before specversion).
+func TestRegressionStructuredDataBase64Panics(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"data_base64":1,"specversion":"1.0","id":"e1","source":"/p","type":"t"}`,
+		`{"specversion":"1.0","id":"e1","source":"/p","type":"t","data_base64":7}`,
+		`{"data_base64":"AQID","specversion":"1.0","id":"e1","source":"/p","type":"t","data":0}`,
+	} {
+		var err error
+		panicked := func() (p any) {
+			defer func() { p = recover() }()
+			_, err = events.Decode(nil, []byte(body))
+			return nil
+		}()
+		knownBug(t, panicked == nil, "Decode panics on %s: %v", body, panicked)
+		require.ErrorIs(t, err, events.ErrMalformed, body)
+		require.Equal(t, "data_base64", events.AsError(err).Field)
+	}
+}
