@@ -8,23 +8,6 @@ import (
 	"github.com/patchbay/patchbay/events"
 )
 
-// parseFuzzHeader turns "Key: value" lines into NATS-style headers, so the fuzzer can
-// reach both content modes. Lines without a colon are ignored.
-func parseFuzzHeader(s string) map[string][]string {
-	if s == "" {
-		return nil
-	}
-	h := map[string][]string{}
-	for _, line := range strings.Split(s, "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		h[k] = append(h[k], strings.TrimPrefix(v, " "))
-	}
-	return h
-}
-
 // isBinary mirrors Decode's choice of content mode: binary when a ce-specversion
 // header (any case) has a value.
 func isBinary(h map[string][]string) bool {
@@ -48,7 +31,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("", []byte(`{"specversion":"1.0"`))
 
 	f.Fuzz(func(t *testing.T, rawHeader string, body []byte) {
-		header := parseFuzzHeader(rawHeader)
+		header := events.ParseFuzzHeader(rawHeader)
 		e, err := events.Decode(header, body)
 		if err != nil {
 			var we *events.Error

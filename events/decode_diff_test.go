@@ -26,7 +26,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 	corpus := decodeCorpus(t)
 	t.Logf("%d messages", len(corpus))
 	for _, in := range corpus {
-		if msg := compareWithReference(parseRawHeader(in.header), in.body); msg != "" {
+		if msg := compareWithReference(ParseFuzzHeader(in.header), in.body); msg != "" {
 			t.Errorf("%s: %s\nheader %q\nbody   %q", in.name, msg, in.header, in.body)
 		}
 	}
@@ -44,7 +44,7 @@ func FuzzDecodeMatchesReference(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, rawHeader string, body []byte) {
-		if msg := compareWithReference(parseRawHeader(rawHeader), body); msg != "" {
+		if msg := compareWithReference(ParseFuzzHeader(rawHeader), body); msg != "" {
 			t.Fatalf("%s\nheader %q\nbody   %q", msg, rawHeader, body)
 		}
 	})
@@ -157,9 +157,10 @@ func describeEvent(e Event) string {
 		e.Context, e.Extensions(), e.DataEncoded, e.DataEncoded == nil, e.DataBase64, e.FieldErrors)
 }
 
-// parseRawHeader turns "Key: value" lines into NATS-style headers (as FuzzDecode
-// does), so that the fuzzer reaches both content modes.
-func parseRawHeader(s string) map[string][]string {
+// ParseFuzzHeader turns "Key: value" lines into NATS-style headers, so that the
+// fuzzers reach both content modes; lines without a colon are ignored. Exported for
+// the external tests (FuzzDecode).
+func ParseFuzzHeader(s string) map[string][]string {
 	if s == "" {
 		return nil
 	}
@@ -174,7 +175,7 @@ func parseRawHeader(s string) map[string][]string {
 	return h
 }
 
-// decodeInput is one message: its headers as parseRawHeader reads them, its body.
+// decodeInput is one message: its headers as ParseFuzzHeader reads them, its body.
 type decodeInput struct {
 	name    string
 	header  string
@@ -361,7 +362,7 @@ func existingTestBodies(tb testing.TB) [][]byte {
 }
 
 // existingBinaryMessages are binary-mode messages of codec_test.go: a raw header
-// (parseRawHeader) and a body.
+// (ParseFuzzHeader) and a body.
 func existingBinaryMessages() [][2]string {
 	const base = "ce-specversion: 1.0\nce-id: e1\nce-type: io.patchbay.job.cancel\nce-source: /p"
 	return [][2]string{
