@@ -21,11 +21,11 @@ func init() { clientCommands = append(clientCommands, newWorkerCmd) }
 func newWorkerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Run a demo worker, or register, update and deregister workers",
+		Short: "Run a demo worker, or register, update, deregister and look at workers",
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newWorkerRunCmd(cf), newWorkerRegisterCmd(cf), newWorkerUpdateCmd(cf), newWorkerDeregisterCmd(cf))
+	cmd.AddCommand(newWorkerRunCmd(cf), newWorkerRegisterCmd(cf), newWorkerUpdateCmd(cf), newWorkerDeregisterCmd(cf), newWorkerGetCmd(cf))
 	return cmd
 }
 
