@@ -420,8 +420,9 @@ func (c *Client) DeletePolicy(ctx context.Context, kind PolicyKind, id string, r
 
 // Query answers.
 type (
-	JobInfo   = events.JobInfo
-	QueueInfo = events.QueueInfo
+	JobInfo    = events.JobInfo
+	QueueInfo  = events.QueueInfo
+	WorkerInfo = events.WorkerInfo
 )
 
 // query sends a read-only query and decodes the answer into out. It is retried like
@@ -463,6 +464,19 @@ func (c *Client) JobInfo(ctx context.Context, jobID string) (*JobInfo, error) {
 func (c *Client) QueueInfo(ctx context.Context, queueID string) (*QueueInfo, error) {
 	var info QueueInfo
 	if err := c.query(ctx, events.TypeQueryQueue, events.QueryQueue{QueueID: queueID}, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// WorkerInfo returns a worker with its outstanding offers (each with its job) and the
+// jobs it holds (assigned or completed, not yet closed): what a worker needs to find
+// its work again after its connection dropped or it restarted (FollowOffers asks for
+// it after every reconnect). Truncated says the lists were cut short to fit in one
+// message. A worker the router does not know is ErrUnknownWorker.
+func (c *Client) WorkerInfo(ctx context.Context, workerID string) (*WorkerInfo, error) {
+	var info WorkerInfo
+	if err := c.query(ctx, events.TypeQueryWorker, events.QueryWorker{WorkerID: workerID}, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil

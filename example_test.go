@@ -122,3 +122,41 @@ func ExampleClient_Accept_expired() {
 	// Output:
 	// true
 }
+
+// A worker restarted while an offer was out for it, and in the middle of a job, finds
+// both again: FollowOffers hands over the offer it missed, and OnResync the job it
+// holds.
+func ExampleClient_FollowOffers() {
+	nc, stop := runRouter(router.Config{})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _ := patchbay.New(nc)
+
+	// Before the restart: carol took call-1, then call-2 was offered to her.
+	offers, _ := c.Offers("carol")
+	capacity := 2
+	_, _ = c.RegisterWorker(ctx, patchbay.WorkerSpec{WorkerID: "carol", Queues: []string{"support"}, TotalCapacity: &capacity,
+		Channels: []patchbay.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}}})
+	_, _ = c.CreateJob(ctx, patchbay.JobSpec{JobID: "call-1", QueueID: "support", ChannelID: "voice"})
+	first, _ := offers.Next(ctx)
+	_, _ = c.Accept(ctx, first)
+	_, _ = c.CreateJob(ctx, patchbay.JobSpec{JobID: "call-2", QueueID: "support", ChannelID: "voice"})
+	_, _ = offers.Next(ctx)
+	_ = offers.Stop()
+
+	// After the restart.
+	missed := make(chan patchbay.OfferNotice, 1)
+	held := make(chan []patchbay.Job, 1)
+	feed, _ := c.FollowOffers("carol", func(n patchbay.OfferNotice) { missed <- n }, patchbay.FollowOptions{
+		OnResync: func(info *patchbay.WorkerInfo) { held <- info.Jobs },
+	})
+	defer feed.Stop()
+	n := <-missed
+	fmt.Println("missed offer for", n.Offer.JobID, "recovered:", n.Recovered)
+	jobs := <-held
+	fmt.Println("holds", jobs[0].JobID, jobs[0].Status)
+	// Output:
+	// missed offer for call-2 recovered: true
+	// holds call-1 assigned
+}

@@ -15,11 +15,17 @@ import (
 type OfferNotice struct {
 	Type  events.Type
 	Offer Offer
+	// Recovered is set on an issued offer that FollowOffers found by asking the router
+	// (its offer.issued event was lost while the connection was down, or published
+	// before the worker started) rather than received as its event. Its Offer.Job is
+	// the job as it is now.
+	Recovered bool
 }
 
 // OnOffer calls fn for every offer event of a worker (issued, expired, revoked,
 // accepted, declined) until the returned subscription is unsubscribed. fn runs on
-// one goroutine, one notice at a time.
+// one goroutine, one notice at a time. Offer events are core NATS messages: an event
+// published while the connection is down is lost. FollowOffers also recovers those.
 func (c *Client) OnOffer(workerID string, fn func(OfferNotice)) (*nats.Subscription, error) {
 	if err := events.CheckID("workerId", workerID); err != nil {
 		return nil, err

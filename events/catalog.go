@@ -83,13 +83,16 @@ const (
 const (
 	TypeQueryJob   Type = "io.patchbay.query.job"
 	TypeQueryQueue Type = "io.patchbay.query.queue"
+	// TypeQueryWorker asks for a worker's outstanding offers and the jobs it holds, so
+	// a worker that lost its connection or restarted can find its work again.
+	TypeQueryWorker Type = "io.patchbay.query.worker"
 	// TypeQueryResult is the answer to a query (a refused query is answered with
 	// TypeCommandFailed).
 	TypeQueryResult Type = "io.patchbay.query.result"
 )
 
 // Queries lists the query types.
-func Queries() []Type { return []Type{TypeQueryJob, TypeQueryQueue} }
+func Queries() []Type { return []Type{TypeQueryJob, TypeQueryQueue, TypeQueryWorker} }
 
 // Inbound lists the inbound (command) types in catalog order.
 func Inbound() []Type {

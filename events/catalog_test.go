@@ -9,8 +9,8 @@ import (
 	"github.com/patchbay/patchbay/events"
 )
 
-// The catalog, written out: a type added to or removed from Inbound/Outbound must be
-// added here too, on purpose.
+// The catalog, written out: a type added to or removed from Inbound, Outbound or
+// Queries must be added here too, on purpose.
 var (
 	wantInbound = []events.Type{
 		"io.patchbay.job.created",
@@ -58,12 +58,22 @@ var (
 		"io.patchbay.command.failed",
 		"io.patchbay.query.result",
 	}
+	wantQueries = []events.Type{
+		"io.patchbay.query.job",
+		"io.patchbay.query.queue",
+		"io.patchbay.query.worker",
+	}
 )
 
 func TestCatalogLists(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, wantInbound, events.Inbound())
 	require.Equal(t, wantOutbound, events.Outbound())
+	require.Equal(t, wantQueries, events.Queries())
+	for _, q := range events.Queries() {
+		require.False(t, q.IsInbound(), "%s is a query, not a command", q)
+		require.Nil(t, events.Payload(q), "%s has no command payload", q)
+	}
 }
 
 func TestCatalogNoDuplicates(t *testing.T) {

@@ -515,6 +515,11 @@ type QueryQueue struct {
 	QueueID string `json:"queueId"`
 }
 
+// QueryWorker is the data of io.patchbay.query.worker.
+type QueryWorker struct {
+	WorkerID string `json:"workerId"`
+}
+
 // JobInfo answers io.patchbay.query.job: the job, and where it stands in its queue.
 type JobInfo struct {
 	Job Job `json:"job"`
@@ -554,6 +559,26 @@ type PriorityWait struct {
 	Ahead int `json:"ahead"`
 	// EstimatedWaitSeconds is absent when the queue has no recent assignments.
 	EstimatedWaitSeconds *float64 `json:"estimatedWaitSeconds,omitempty"`
+}
+
+// WorkerInfo answers io.patchbay.query.worker: a worker, its outstanding offers and
+// the jobs it holds, so that a worker that lost its connection or restarted can pick
+// up its work again.
+type WorkerInfo struct {
+	Worker Worker `json:"worker"`
+	// Offers are the worker's outstanding offers (status issued), oldest first (by
+	// issuedAt, then offer id), each with its job as it is now, as io.patchbay.offer.issued
+	// carries it.
+	Offers []Offer `json:"offers"`
+	// Jobs are the jobs the worker holds (assigned or completed, not yet closed), each
+	// with its assignment, in the order they were assigned (by assignedAt, then job
+	// id).
+	Jobs []Job `json:"jobs"`
+	// Truncated is true when Jobs and Offers were cut short so that the answer fits in
+	// one NATS message (the router connection's max payload): they then hold the
+	// oldest that fit, the jobs first (they hold capacity until the worker closes
+	// them; an offer ends by itself). Ask again once some have ended.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // --- workflows ---

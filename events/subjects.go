@@ -49,7 +49,7 @@ const (
 	SubjectDeadAll    = "patchbay.dead.>"
 
 	// SubjectQueryPrefix starts the query subjects: "patchbay.query.job",
-	// "patchbay.query.queue".
+	// "patchbay.query.queue", "patchbay.query.worker".
 	SubjectQueryPrefix = "patchbay.query."
 	SubjectQueryAll    = "patchbay.query.>"
 

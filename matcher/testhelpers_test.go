@@ -773,6 +773,7 @@ func checkInvariants(t testing.TB, e *Engine) {
 			fail("next deadline %s (%v) is after an offer expiry %s", at, ok, earliest)
 		}
 	}
+	checkWorkerInfo(t, e)
 }
 
 func intPtr(n int) *int { return &n }

@@ -67,6 +67,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.QueryJob{}
 	case events.TypeQueryQueue:
 		return &events.QueryQueue{}
+	case events.TypeQueryWorker:
+		return &events.QueryWorker{}
 	}
 	switch schemas.SchemaName(typ) {
 	case "job.schema.json":
@@ -89,13 +91,14 @@ type golden struct {
 }
 
 // goldens lists typ's golden samples: one per type, named after it, except
-// io.patchbay.query.result, which has one per answer (query.result.job.json and
-// query.result.queue.json).
+// io.patchbay.query.result, which has one per answer (query.result.job.json,
+// query.result.queue.json and query.result.worker.json).
 func goldens(t *testing.T, typ events.Type) []golden {
 	if typ == events.TypeQueryResult {
 		return []golden{
 			{file: typ.Name() + ".job.json", payload: func() any { return &events.JobInfo{} }},
 			{file: typ.Name() + ".queue.json", payload: func() any { return &events.QueueInfo{} }},
+			{file: typ.Name() + ".worker.json", payload: func() any { return &events.WorkerInfo{} }},
 		}
 	}
 	return []golden{{file: typ.Name() + ".json", payload: func() any { return goPayload(t, typ) }}}
@@ -323,6 +326,21 @@ func TestValidateData(t *testing.T) {
 			wantErr: events.ErrInvalidData, wantField: "verbose", wantMsg: "verbose: unknown property"},
 		{name: "query queue needs queueId", typ: events.TypeQueryQueue, data: `{}`,
 			wantErr: events.ErrInvalidData, wantField: "queueId", wantMsg: "queueId: missing required property"},
+		{name: "query worker", typ: events.TypeQueryWorker, data: `{"workerId":"alice"}`},
+		{name: "query worker: bad id", typ: events.TypeQueryWorker, data: `{"workerId":"alice.*"}`,
+			wantErr: events.ErrInvalidData, wantField: "workerId"},
+		{name: "query worker needs workerId", typ: events.TypeQueryWorker, data: `{"jobId":"j"}`,
+			wantErr: events.ErrInvalidData, wantField: "jobId", wantMsg: "jobId: unknown property"},
+		{name: "result: idle worker", typ: events.TypeQueryResult,
+			data: `{"worker":{"workerId":"w","queues":["q"],"totalCapacity":1,"channels":[{"channelId":"voice","capacityCostPerJob":1}],"availableForOffers":true,"state":"active","usedCapacity":0,"loadRatio":0,"registeredAt":"2025-03-14T09:00:00Z"},"offers":[],"jobs":[]}`},
+		{name: "result: truncated worker answer", typ: events.TypeQueryResult,
+			data: `{"worker":{"workerId":"w","queues":["q"],"totalCapacity":1,"channels":[{"channelId":"voice","capacityCostPerJob":1}],"availableForOffers":true,"state":"active","usedCapacity":0,"loadRatio":0,"registeredAt":"2025-03-14T09:00:00Z"},"offers":[],"jobs":[],"truncated":true}`},
+		{name: "result: a worker answer is reported as one", typ: events.TypeQueryResult,
+			data:    `{"worker":{"workerId":"w","queues":["q"],"totalCapacity":1,"channels":[{"channelId":"voice","capacityCostPerJob":1}],"availableForOffers":true,"state":"active","usedCapacity":0,"loadRatio":0,"registeredAt":"2025-03-14T09:00:00Z"},"offers":[]}`,
+			wantErr: events.ErrInvalidData, wantField: "jobs", wantMsg: "jobs: missing required property"},
+		{name: "result: a bad offer in a worker answer", typ: events.TypeQueryResult,
+			data:    `{"worker":{"workerId":"w","queues":["q"],"totalCapacity":1,"channels":[{"channelId":"voice","capacityCostPerJob":1}],"availableForOffers":true,"state":"active","usedCapacity":0,"loadRatio":0,"registeredAt":"2025-03-14T09:00:00Z"},"offers":[{"offerId":"o"}],"jobs":[]}`,
+			wantErr: events.ErrInvalidData, wantField: "offers/0/capacityCost"},
 		{name: "result: job not queued", typ: events.TypeQueryResult,
 			data: `{"job":{"jobId":"j","queueId":"q","channelId":"voice","priority":0,"status":"closed","createdAt":"2025-03-14T09:00:00Z"}}`},
 		{name: "result: empty queue", typ: events.TypeQueryResult,
@@ -413,6 +431,7 @@ func TestSchemaName(t *testing.T) {
 	require.Equal(t, "policy.schema.json", schemas.SchemaName(events.TypePolicyDeleted))
 	require.Equal(t, "query.job.schema.json", schemas.SchemaName(events.TypeQueryJob))
 	require.Equal(t, "query.queue.schema.json", schemas.SchemaName(events.TypeQueryQueue))
+	require.Equal(t, "query.worker.schema.json", schemas.SchemaName(events.TypeQueryWorker))
 	require.Equal(t, "query.result.schema.json", schemas.SchemaName(events.TypeQueryResult))
 	require.Empty(t, schemas.SchemaName("io.patchbay.job.exploded"))
 
@@ -593,9 +612,11 @@ func TestQuerySchemasMatchGoFields(t *testing.T) {
 	}{
 		{"query.job.schema.json", "", events.QueryJob{}},
 		{"query.queue.schema.json", "", events.QueryQueue{}},
+		{"query.worker.schema.json", "", events.QueryWorker{}},
 		{"query.result.schema.json", "/$defs/jobInfo", events.JobInfo{}},
 		{"query.result.schema.json", "/$defs/queueInfo", events.QueueInfo{}},
 		{"query.result.schema.json", "/$defs/priorityWait", events.PriorityWait{}},
+		{"query.result.schema.json", "/$defs/workerInfo", events.WorkerInfo{}},
 	} {
 		v, ok := pointer(readJSON(t, tt.file), tt.ptr)
 		require.True(t, ok, "%s#%s", tt.file, tt.ptr)
@@ -689,6 +710,7 @@ func TestAsyncAPI(t *testing.T) {
 		events.SubjectCommandFailed,
 		events.QuerySubject(events.TypeQueryJob),
 		events.QuerySubject(events.TypeQueryQueue),
+		events.QuerySubject(events.TypeQueryWorker),
 	} {
 		require.Contains(t, addresses, a)
 	}

@@ -106,6 +106,44 @@ queue's dispatch order (1 is next), the queue's length and an estimate of its wa
 	return cmd
 }
 
+func newWorkerGetCmd(cf *clientFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "get WORKER",
+		Short: "Show a worker: state, capacity, its outstanding offers and the jobs it holds",
+		Long: `Show a worker as the router sees it now: its state and presence, the capacity it
+uses, its outstanding offers (oldest first, with their jobs) and the jobs it holds
+(assigned or completed, not yet closed, with their assignment ids, in the order they
+were assigned). This is what a worker asks after a reconnect or a restart to find its
+work again. If the lists would not fit in one message they are cut short, the oldest
+kept, and it says so.`,
+		Example: `  patchbay worker get alice
+  patchbay worker get alice --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			workerID := args[0]
+			if err := checkIDArg("worker", workerID); err != nil {
+				return err
+			}
+			c, closeConn, err := cf.connect("worker get")
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			info, err := c.WorkerInfo(cmd.Context(), workerID)
+			if err != nil {
+				return fmt.Errorf("get worker %s: %w", workerID, err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), info)
+			}
+			return printWorkerInfo(cmd.OutOrStdout(), info)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the router's answer as JSON")
+	return cmd
+}
+
 // checkIDArg checks that a positional argument is a valid patchbay id.
 func checkIDArg(what, v string) error {
 	if !events.ValidID(v) {
@@ -149,6 +187,32 @@ func printJobInfo(w io.Writer, info *patchbay.JobInfo) error {
 	if info.Position > 0 {
 		fmt.Fprintf(tw, "position:\t%d of %d\n", info.Position, info.QueueLength)
 		fmt.Fprintf(tw, "estimated wait:\t%s\n", estimatedWait(info.EstimatedWaitSeconds))
+	}
+	return tw.Flush()
+}
+
+// printWorkerInfo prints a worker, one "name: value" line each, then one line per
+// offer and per job.
+func printWorkerInfo(w io.Writer, info *patchbay.WorkerInfo) error {
+	wk := info.Worker
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintf(tw, "worker:\t%s\n", wk.WorkerID)
+	fmt.Fprintf(tw, "state:\t%s\n", wk.State)
+	if wk.Presence != "" {
+		fmt.Fprintf(tw, "presence:\t%s\n", wk.Presence)
+	}
+	fmt.Fprintf(tw, "capacity:\t%d of %d used\n", wk.UsedCapacity, wk.TotalCapacity)
+	for _, o := range info.Offers {
+		fmt.Fprintf(tw, "offer:\t%s for job %s (queue %s, channel %s), expires %s\n",
+			o.OfferID, o.JobID, o.QueueID, o.ChannelID, o.ExpiresAt.Local().Format(time.TimeOnly))
+	}
+	for _, j := range info.Jobs {
+		fmt.Fprintf(tw, "job:\t%s %s (queue %s, channel %s), assignment %s\n",
+			j.JobID, j.Status, j.QueueID, j.ChannelID, j.Assignment.AssignmentID)
+	}
+	if info.Truncated {
+		fmt.Fprintf(tw, "truncated:\tonly the oldest %d offers and %d jobs fit in one answer (of %d and %d)\n",
+			len(info.Offers), len(info.Jobs), len(wk.OfferIDs), len(wk.AssignedJobIDs))
 	}
 	return tw.Flush()
 }

@@ -144,6 +144,53 @@ func TestJobGetAssigned(t *testing.T) {
 	assert.Greater(t, *q.EstimatedWait[0].EstimatedWaitSeconds, 0.0)
 }
 
+// worker get shows a worker's outstanding offers and the jobs it holds, as a worker
+// that restarted would ask for them.
+func TestWorkerGet(t *testing.T) {
+	t.Parallel()
+	url := startRouter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
+	defer cancel()
+	c, err := patchbay.New(natstest.Connect(t, url))
+	require.NoError(t, err)
+	offers, err := c.Offers("erin")
+	require.NoError(t, err)
+	defer func() { _ = offers.Stop() }()
+
+	_, err = runOut(ctx, "worker", "get", "--nats-url", url, "erin")
+	require.ErrorIs(t, err, patchbay.ErrUnknownWorker)
+	assert.Contains(t, err.Error(), "get worker erin")
+
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "erin", "--queue", "support", "--capacity", "2", "--channel", "voice:1:2")
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "call-1")
+	first, err := offers.Next(ctx)
+	require.NoError(t, err)
+	aid, err := c.Accept(ctx, first)
+	require.NoError(t, err)
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "call-2")
+	second, err := offers.Next(ctx)
+	require.NoError(t, err)
+
+	out := mustRun(ctx, t, "worker", "get", "--nats-url", url, "erin")
+	assert.Regexp(t, `^worker:   erin\n`+
+		`state:    active\n`+
+		`capacity: 2 of 2 used\n`+
+		`offer:    `+second.OfferID+` for job call-2 \(queue support, channel voice\), expires \d\d:\d\d:\d\d\n`+
+		`job:      call-1 assigned \(queue support, channel voice\), assignment `+aid+`\n$`, out)
+
+	out = mustRun(ctx, t, "worker", "get", "--nats-url", url, "erin", "--json")
+	var info events.WorkerInfo
+	decodeStrict(t, out, &info)
+	assert.Equal(t, "erin", info.Worker.WorkerID)
+	require.Len(t, info.Offers, 1)
+	assert.Equal(t, second.OfferID, info.Offers[0].OfferID)
+	require.NotNil(t, info.Offers[0].Job)
+	assert.Equal(t, "call-2", info.Offers[0].Job.JobID)
+	require.Len(t, info.Jobs, 1)
+	assert.Equal(t, aid, info.Jobs[0].Assignment.AssignmentID)
+	assert.False(t, info.Truncated)
+}
+
 func TestQueryCommandsBadArgs(t *testing.T) {
 	t.Parallel()
 	// Nothing listens here: a command that got past its arguments would fail to connect.
@@ -159,6 +206,8 @@ func TestQueryCommandsBadArgs(t *testing.T) {
 		{"get bad job", []string{"job", "get", "--nats-url", nowhere, "a b"}, `job "a b": an id is 1-128 letters`},
 		{"get no server", []string{"job", "get", "--nats-url", nowhere, "j"}, `no NATS server answers at ` + nowhere},
 		{"stats no server", []string{"queue", "stats", "--nats-url", nowhere, "q", "--timeout", "2s"}, `no NATS server answers at ` + nowhere},
+		{"worker get without worker", []string{"worker", "get"}, `accepts 1 arg(s), received 0`},
+		{"worker get bad worker", []string{"worker", "get", "--nats-url", nowhere, "a.*"}, `worker "a.*": an id is 1-128 letters`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +232,8 @@ func TestQueryHelp(t *testing.T) {
 		{[]string{"queue", "stats"}, []string{"QUEUE", "--json", "unknown", "--nats-url", "--nats-creds", "--timeout"}},
 		{[]string{"job"}, []string{"get", "create", "cancel", "complete", "close"}},
 		{[]string{"job", "get"}, []string{"JOB", "--json", "position", "--nats-url", "--nats-creds", "--timeout"}},
+		{[]string{"worker"}, []string{"get", "run", "register"}},
+		{[]string{"worker", "get"}, []string{"WORKER", "--json", "offers", "--nats-url", "--nats-creds", "--timeout"}},
 	}
 	for _, tt := range tests {
 		out, err := runOut(context.Background(), append(tt.args, "--help")...)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/lifecycle"
 )
 
 func init() { clientCommands = append(clientCommands, newWorkerCmd) }
@@ -21,11 +22,11 @@ func init() { clientCommands = append(clientCommands, newWorkerCmd) }
 func newWorkerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Run a demo worker, or register, update and deregister workers",
+		Short: "Run a demo worker, or register, update, deregister and look at workers",
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newWorkerRunCmd(cf), newWorkerRegisterCmd(cf), newWorkerUpdateCmd(cf), newWorkerDeregisterCmd(cf))
+	cmd.AddCommand(newWorkerRunCmd(cf), newWorkerRegisterCmd(cf), newWorkerUpdateCmd(cf), newWorkerDeregisterCmd(cf), newWorkerGetCmd(cf))
 	return cmd
 }
 
@@ -161,6 +162,11 @@ marks it lost within 10s (three heartbeats and a second), revokes its offers and
 gives their jobs to the next worker; when its heartbeats come back it is offered
 work again.
 
+When it starts, and after every reconnect to NATS, it asks the router for its
+outstanding offers and the jobs it holds (patchbay worker get): it takes the offers
+it missed while its connection was down, and a worker restarted mid-job completes and
+closes the jobs it held, as it would have.
+
 Ctrl-C deregisters the worker (its open offers are revoked), completes and closes
 the jobs it holds at once (within --timeout), and exits.`,
 		Example: `  patchbay worker run --id alice --queue support
@@ -221,6 +227,9 @@ type demoWorker struct {
 	jobs     sync.WaitGroup
 	closed   int
 	declined int
+	// held are the jobs this process is working on, from the offer it takes until the
+	// job is closed (or given up): a resync does not start them a second time.
+	held map[string]bool
 }
 
 func (w *demoWorker) logf(format string, args ...any) {
@@ -236,11 +245,19 @@ func (w *demoWorker) run(ctx context.Context) error {
 	// not abandon an accept the router may already have applied. Waits end with ctx.
 	reqCtx, cancelReqs := outlive(ctx, w.timeout)
 	defer cancelReqs()
-	sub, err := w.c.OnOffer(w.spec.WorkerID, func(n patchbay.OfferNotice) { w.notice(ctx, reqCtx, n) })
+	// The feed hands over the offers published while the connection was down, or
+	// before this process started, and each resync the jobs the worker holds (from
+	// an earlier run, when it was restarted mid-job).
+	w.held = map[string]bool{}
+	feed, err := w.c.FollowOffers(w.spec.WorkerID, func(n patchbay.OfferNotice) { w.notice(ctx, reqCtx, n) },
+		patchbay.FollowOptions{
+			OnResync: func(info *patchbay.WorkerInfo) { w.resume(ctx, reqCtx, info) },
+			OnError:  func(err error) { w.logf("could not ask for its offers and jobs: %v", err) },
+		})
 	if err != nil {
 		return fmt.Errorf("subscribe to offers: %w", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	defer func() { _ = feed.Stop() }()
 	if w.cfg.heartbeat > 0 {
 		// until Ctrl-C: the deregistration that follows ends the tracking
 		if err := w.c.KeepPresent(ctx, w.spec.WorkerID, w.cfg.heartbeat); err != nil {
@@ -288,13 +305,19 @@ func (w *demoWorker) notice(ctx, reqCtx context.Context, n patchbay.OfferNotice)
 	default:
 		return
 	}
+	if n.Recovered {
+		w.logf("found offer %s for job %s, missed while away", o.OfferID, o.JobID)
+	}
 	w.mu.Lock()
-	if w.stopping {
+	if w.stopping || w.held[o.JobID] {
 		w.mu.Unlock()
 		return // deregistering revokes it
 	}
 	w.offers++
 	decline := w.cfg.declineEvery > 0 && w.offers%w.cfg.declineEvery == 0
+	if !decline {
+		w.held[o.JobID] = true
+	}
 	w.jobs.Add(1)
 	w.mu.Unlock()
 	go func() {
@@ -303,8 +326,45 @@ func (w *demoWorker) notice(ctx, reqCtx context.Context, n patchbay.OfferNotice)
 			w.declineOffer(reqCtx, o)
 			return
 		}
+		defer w.release(o.JobID)
 		w.serve(ctx, reqCtx, o)
 	}()
+}
+
+// resume takes up the jobs the router says the worker holds and this process is not
+// working on: those of an earlier run of the worker, restarted mid-job. It runs on
+// the feed's goroutine and must not block. A job whose close is scheduled is being
+// closed already.
+func (w *demoWorker) resume(ctx, reqCtx context.Context, info *patchbay.WorkerInfo) {
+	for _, j := range info.Jobs {
+		if j.Assignment == nil || j.ScheduledCloseAt != nil {
+			continue
+		}
+		w.mu.Lock()
+		if w.stopping || w.held[j.JobID] {
+			w.mu.Unlock()
+			continue
+		}
+		w.held[j.JobID] = true
+		w.jobs.Add(1)
+		w.mu.Unlock()
+		go func() {
+			defer w.jobs.Done()
+			defer w.release(j.JobID)
+			w.logf("resuming job %s (%s), assignment %s", j.JobID, j.Status, j.Assignment.AssignmentID)
+			w.finish(ctx, reqCtx, j.JobID, j.Assignment.AssignmentID, j.Status)
+		}()
+	}
+	if info.Truncated {
+		w.logf("holds more offers and jobs than one answer carries; the rest come at the next resync")
+	}
+}
+
+// release forgets a job the worker is done with.
+func (w *demoWorker) release(jobID string) {
+	w.mu.Lock()
+	delete(w.held, jobID)
+	w.mu.Unlock()
 }
 
 func (w *demoWorker) declineOffer(ctx context.Context, o patchbay.Offer) {
@@ -328,21 +388,29 @@ func (w *demoWorker) serve(ctx, reqCtx context.Context, o patchbay.Offer) {
 	}
 	queue, channel := o.QueueID, o.ChannelID
 	w.logf("accepted offer %s: job %s (queue %s, channel %s), assignment %s", o.OfferID, o.JobID, queue, channel, aid)
-	wait(ctx, w.cfg.work)
-	if err := w.c.Complete(reqCtx, o.JobID, aid, ""); err != nil {
-		w.logf("complete job %s: %v", o.JobID, err)
-		return
+	w.finish(ctx, reqCtx, o.JobID, aid, string(lifecycle.JobAssigned))
+}
+
+// finish works on a job the worker holds, in the given status, until it is closed:
+// an assigned job is worked on and completed, then wrapped up and closed.
+func (w *demoWorker) finish(ctx, reqCtx context.Context, jobID, aid, status string) {
+	if status == string(lifecycle.JobAssigned) {
+		wait(ctx, w.cfg.work)
+		if err := w.c.Complete(reqCtx, jobID, aid, ""); err != nil {
+			w.logf("complete job %s: %v", jobID, err)
+			return
+		}
+		w.logf("completed job %s", jobID)
 	}
-	w.logf("completed job %s", o.JobID)
 	wait(ctx, w.cfg.wrapUp)
-	if err := w.c.Close(reqCtx, o.JobID, aid, patchbay.CloseOptions{DispositionCode: w.cfg.disposition}); err != nil {
-		w.logf("close job %s: %v", o.JobID, err)
+	if err := w.c.Close(reqCtx, jobID, aid, patchbay.CloseOptions{DispositionCode: w.cfg.disposition}); err != nil {
+		w.logf("close job %s: %v", jobID, err)
 		return
 	}
 	w.mu.Lock()
 	w.closed++
 	w.mu.Unlock()
-	w.logf("closed job %s (%s)", o.JobID, w.cfg.disposition)
+	w.logf("closed job %s (%s)", jobID, w.cfg.disposition)
 }
 
 // wait waits for d or until ctx ends.

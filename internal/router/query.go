@@ -9,6 +9,7 @@ import (
 
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/matcher"
+	"github.com/patchbay/patchbay/schemas"
 )
 
 // queryTimeout bounds how long a query waits for the engine.
@@ -16,9 +17,11 @@ const queryTimeout = 5 * time.Second
 
 // query answers a read-only request on patchbay.query.<name> from the engine's state.
 // The read runs on the router's goroutine (between commands), so the answer is
-// consistent with every command applied before it.
+// consistent with every command applied before it. A query without a reply subject,
+// or whose reply subject the router may not publish on (checkReplyTo: not an inbox),
+// is not answered.
 func (r *Router) query(m *nats.Msg) {
-	if m.Reply == "" {
+	if m.Reply == "" || r.checkReplyTo(m.Reply) != nil {
 		return
 	}
 	fail := func(err *events.Error, id string) {
@@ -41,6 +44,10 @@ func (r *Router) query(m *nats.Msg) {
 	}
 	if events.Type(ev.Type()) != t {
 		fail(events.Errorf(events.CodeUnknownType, "type", "event type %q does not belong on %q (want %q)", ev.Type(), m.Subject, t), ev.ID())
+		return
+	}
+	if err := schemas.ValidateData(t, ev.Data()); err != nil {
+		fail(events.AsError(err), ev.ID()) // the field at fault, as for a command
 		return
 	}
 	var read func() (any, error)
@@ -67,6 +74,18 @@ func (r *Router) query(m *nats.Msg) {
 			return
 		}
 		read = func() (any, error) { return r.engine.QueueInfo(d.QueueID, r.cfg.Now()), nil }
+	case events.TypeQueryWorker:
+		var d events.QueryWorker
+		if err := events.DecodeData(ev, &d); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return
+		}
+		if err := events.CheckID("workerId", d.WorkerID); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.WorkerInfo(d.WorkerID, room) }
 	}
 	type answer struct {
 		data any
@@ -85,6 +104,17 @@ func (r *Router) query(m *nats.Msg) {
 		return
 	}
 	r.reply(m.Reply, r.event(events.TypeQueryResult, ev.Subject(), a.data))
+}
+
+// answerHeaderBytes bounds the NATS headers of an answer (its Content-Type), which
+// count towards the broker's max payload.
+const answerHeaderBytes = 128
+
+// answerRoom is how many bytes of data fit in one query answer whose CloudEvent
+// subject is subject: the broker's max payload less the headers and the envelope.
+func (r *Router) answerRoom(subject string) int {
+	envelope := len(r.event(events.TypeQueryResult, subject, struct{}{})) - len(`{}`)
+	return r.maxMessageBytes() - answerHeaderBytes - envelope
 }
 
 // Size counts what the engine holds in memory, read between commands.
