@@ -428,7 +428,11 @@ type (
 // query sends a read-only query and decodes the answer into out. It is retried like
 // a command.
 func (c *Client) query(ctx context.Context, t events.Type, data, out any) error {
-	m, err := c.message(events.QuerySubject(t), t, nuid.Next(), "", data)
+	return c.queryOn(ctx, events.QuerySubject(t), t, data, out)
+}
+
+func (c *Client) queryOn(ctx context.Context, natsSubject string, t events.Type, data, out any) error {
+	m, err := c.message(natsSubject, t, nuid.Next(), "", data)
 	if err != nil {
 		return err
 	}
@@ -476,7 +480,12 @@ func (c *Client) QueueInfo(ctx context.Context, queueID string) (*QueueInfo, err
 // message. A worker the router does not know is ErrUnknownWorker.
 func (c *Client) WorkerInfo(ctx context.Context, workerID string) (*WorkerInfo, error) {
 	var info WorkerInfo
-	if err := c.query(ctx, events.TypeQueryWorker, events.QueryWorker{WorkerID: workerID}, &info); err != nil {
+	// on the worker's own subject, which the broker's permissions give to it alone
+	subject := events.QuerySubject(events.TypeQueryWorker)
+	if events.ValidID(workerID) {
+		subject += "." + workerID
+	}
+	if err := c.queryOn(ctx, subject, events.TypeQueryWorker, events.QueryWorker{WorkerID: workerID}, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil

@@ -139,6 +139,22 @@ func TestWorkerSubjectActsForItsWorkerOnly(t *testing.T) {
 	// a command that is no worker's has no worker's subject
 	refused(events.TypeJobCancel, "mallory", &events.JobCancel{JobID: "j1"}, events.CodeUnknownType)
 
+	// nor may she read alice's offers
+	ev, err := events.New(events.TypeQueryWorker, "q-mallory", "/test", "", time.Now(), &events.QueryWorker{WorkerID: "alice"})
+	require.NoError(t, err)
+	body, err := events.Structured(ev)
+	require.NoError(t, err)
+	m, err := e.nc.Request(events.QuerySubject(events.TypeQueryWorker)+".mallory", body, waitFor)
+	require.NoError(t, err)
+	reply, err := events.Decode(m.Header, m.Data)
+	require.NoError(t, err)
+	var f events.CommandFailure
+	require.NoError(t, reply.DataAs(&f))
+	require.Equal(t, events.CodeForbidden, f.Error.Code)
+	info, err := e.client.WorkerInfo(ctx(t), "alice") // on alice's subject
+	require.NoError(t, err)
+	require.Len(t, info.Offers, 1)
+
 	// alice accepts on her own subject (the client does so)
 	asg, err := e.client.Accept(ctx(t), o)
 	require.NoError(t, err)

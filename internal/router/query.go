@@ -28,7 +28,14 @@ func (r *Router) query(m *nats.Msg) {
 		r.reply(m.Reply, r.event(events.TypeCommandFailed, id, events.CommandFailure{
 			CommandID: id, Subject: m.Subject, Error: err}))
 	}
-	t := events.Type(events.TypePrefix + "query." + strings.TrimPrefix(m.Subject, events.SubjectQueryPrefix))
+	name := strings.TrimPrefix(m.Subject, events.SubjectQueryPrefix)
+	// A worker asks about itself on patchbay.query.worker.<workerId>, which the
+	// broker's permissions can give to that worker alone.
+	var asker string
+	if id, ok := strings.CutPrefix(name, "worker."); ok && events.ValidID(id) {
+		name, asker = "worker", id
+	}
+	t := events.Type(events.TypePrefix + "query." + name)
 	known := false
 	for _, q := range events.Queries() {
 		known = known || q == t
@@ -82,6 +89,10 @@ func (r *Router) query(m *nats.Msg) {
 		}
 		if err := events.CheckID("workerId", d.WorkerID); err != nil {
 			fail(events.AsError(err), ev.ID())
+			return
+		}
+		if asker != "" && asker != d.WorkerID {
+			fail(events.Errorf(events.CodeForbidden, "workerId", "sent on worker %s's subject, the query asks about worker %s", asker, d.WorkerID), ev.ID())
 			return
 		}
 		room := r.answerRoom(ev.Subject())
