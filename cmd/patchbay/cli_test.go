@@ -411,7 +411,7 @@ func TestBadFlags(t *testing.T) {
 		{"missing tls ca", []string{"job", "get", "j", "--tls-ca", "/nonexistent/ca.pem"}, `--tls-ca /nonexistent/ca.pem: no such file`},
 		{"password alone", []string{"job", "get", "j", "--nats-password", "x"}, `--nats-password needs --nats-user`},
 		{"user and token", []string{"job", "get", "j", "--nats-user", "u", "--nats-token", "t"}, `give one`},
-		{"serve tls key alone", []string{"serve", "--nats-url", nowhere, "--tls-key", "/nonexistent/k"}, `--tls-key /nonexistent/k: no such file`},
+		{"serve tls files", []string{"serve", "--nats-url", nowhere, "--tls-cert", "/nonexistent/c", "--tls-key", "/nonexistent/k"}, `--tls-cert /nonexistent/c: no such file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
