@@ -200,4 +200,3 @@ func TestAuthRefusedWithNATSURL(t *testing.T) {
 	err := run(context.Background(), &bytes.Buffer{}, "serve", "--auth", "--nats-url", "nats://127.0.0.1:1")
 	require.ErrorContains(t, err, "--auth is for the embedded server")
 }
-

@@ -94,8 +94,8 @@ func PermissionsFor(r Role, name string) Permissions {
 	case RoleAdmin:
 		inbox := patchbay.AdminInboxPrefix(name)
 		return Permissions{
-			Pub: append([]string{events.SubjectReqAll, events.SubjectQueryAll}, eventsReadAPI()...),
-			Sub: []string{events.SubjectEventsAll, inbox + ".>"},
+			Pub:         append([]string{events.SubjectReqAll, events.SubjectQueryAll}, eventsReadAPI()...),
+			Sub:         []string{events.SubjectEventsAll, inbox + ".>"},
 			InboxPrefix: inbox,
 		}
 	case RoleProducer:
