@@ -200,3 +200,58 @@ func TestAuthRefusedWithNATSURL(t *testing.T) {
 	err := run(context.Background(), &bytes.Buffer{}, "serve", "--auth", "--nats-url", "nats://127.0.0.1:1")
 	require.ErrorContains(t, err, "--auth is for the embedded server")
 }
+
+// The client commands take patchbay creds with --nats-creds and make their inboxes
+// where those allow: a worker registers itself, a producer creates a job, an admin
+// tails the events.
+func TestAuthCLI(t *testing.T) {
+	t.Parallel()
+	e := startAuthServer(t)
+	ctx := ctxT(t)
+	worker, producer, admin := e.creds("worker", "C"), e.creds("producer", "shop"), e.creds("admin")
+
+	out := mustRun(ctx, t, "worker", "register", "--nats-url", e.url, "--nats-creds", worker, "--id", "C", "--queue", "support")
+	require.Equal(t, "worker C registered (active)\n", out)
+	mustRun(ctx, t, "job", "create", "--nats-url", e.url, "--nats-creds", producer, "--queue", "support", "--channel", "voice", "--id", "j1")
+	out = mustRun(ctx, t, "events", "--nats-url", e.url, "--nats-creds", admin, "--from-start", "--count", "2", "--queue", "support")
+	require.Contains(t, out, "job.received")
+
+	// With another inbox prefix, the worker's replies could not reach it: the
+	// subscription on another inbox is refused and no answer comes.
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err := runOut(short, "worker", "register", "--nats-url", e.url, "--nats-creds", worker, "--id", "C", "--queue", "support",
+		"--inbox-prefix", "_INBOX.someone-else", "--timeout", "1s")
+	require.Error(t, err)
+}
+
+// Keys and credentials outlive a restart of the server on the same data directory.
+func TestAuthKeysSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := func() *natsserverHandle {
+		mode, _, err := embeddedAuth(dir)
+		require.NoError(t, err)
+		ns, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:-1", StoreDir: dir, Operator: mode})
+		require.NoError(t, err)
+		return &natsserverHandle{url: ns.ClientURL(), stop: func() { ns.Shutdown(); ns.WaitForShutdown() }}
+	}
+	first := start()
+	e := &authEnv{t: t, dataDir: dir}
+	creds := e.creds("worker", "w1")
+	nc, err := nats.Connect(first.url, nats.UserCredentials(creds))
+	require.NoError(t, err)
+	nc.Close()
+	first.stop()
+
+	second := start()
+	defer second.stop()
+	nc, err = nats.Connect(second.url, nats.UserCredentials(creds))
+	require.NoError(t, err, "credentials issued before the restart")
+	nc.Close()
+}
+
+type natsserverHandle struct {
+	url  string
+	stop func()
+}
