@@ -29,6 +29,9 @@ type clientFlags struct {
 	natsURL string
 	auth    natsAuth
 	timeout time.Duration
+	// inboxPrefix is where request inboxes are made (--inbox-prefix; else the one
+	// patchbay creds allow, see inboxOption).
+	inboxPrefix string
 }
 
 // addClientFlags registers the connection flags on fs (a parent command's persistent
@@ -41,6 +44,7 @@ func addClientFlags(fs *pflag.FlagSet) *clientFlags {
 	}
 	fs.StringVar(&c.natsURL, "nats-url", url, "NATS server(s) the router uses (comma-separated URLs; default $NATS_URL, else "+NATSURLDefault+")")
 	c.auth.add(fs, "NATS")
+	fs.StringVar(&c.inboxPrefix, "inbox-prefix", "", "make request inboxes under this prefix, as NATS users allowed only their own inboxes must (default: the one `patchbay creds` put in --nats-creds, else _INBOX)")
 	fs.DurationVar(&c.timeout, "timeout", TimeoutDefault, "how long to wait for NATS, and how long a command is resent while the router cannot answer (it is restarting)")
 	return c
 }
@@ -61,6 +65,9 @@ func (c *clientFlags) connect(name string, opts ...patchbay.Option) (*patchbay.C
 		nats.Timeout(c.timeout),
 		nats.MaxReconnects(-1),
 	}, auth...)
+	if p := c.inboxOption(); p != "" {
+		nopts = append(nopts, nats.CustomInboxPrefix(p))
+	}
 	nc, err := nats.Connect(c.natsURL, nopts...)
 	if err != nil {
 		return nil, nil, c.auth.connectError(c.natsURL, err)

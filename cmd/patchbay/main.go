@@ -41,6 +41,7 @@ Run the router with 'patchbay serve', then use the client commands against it.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd())
+	root.AddCommand(newCredsCmd())
 	for _, add := range clientCommands {
 		root.AddCommand(add())
 	}

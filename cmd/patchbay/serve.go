@@ -40,6 +40,7 @@ type serveConfig struct {
 	retention        time.Duration
 	policies         string
 	replyPrefixes    []string
+	brokerAuth       bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -82,6 +83,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
+	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
 	return cmd
 }
 
@@ -160,6 +162,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 			return fmt.Errorf("--policies: %w", err)
 		}
 	}
+	if c.brokerAuth && c.natsURL != "" {
+		return errors.New("--auth is for the embedded server: with --nats-url, the NATS deployment's operator configures authorization (deploy/README.md), and --nats-creds gives the router its credentials")
+	}
 	opts, err := c.natsOptions()
 	if err != nil {
 		return err
@@ -184,13 +189,22 @@ func serve(ctx context.Context, c *serveConfig) error {
 		// Holding the directory proves no predecessor router is alive on this store:
 		// its lease can be taken over at once.
 		cfg.OwnsStore = true
-		ns, err = natsserver.Start(natsserver.Config{Listen: c.natsListen, StoreDir: dir})
+		nsc := natsserver.Config{Listen: c.natsListen, StoreDir: dir}
+		if c.brokerAuth {
+			mode, routerUser, err := embeddedAuth(dir)
+			if err != nil {
+				return err
+			}
+			nsc.Operator = mode
+			opts = append(opts, routerUser)
+		}
+		ns, err = natsserver.Start(nsc)
 		if err != nil {
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		url = ns.ClientURL()
-		log.Info().Str("listen", c.natsListen).Str("data_dir", dir).Msg("embedded NATS server started")
+		log.Info().Str("listen", c.natsListen).Str("data_dir", dir).Bool("auth", c.brokerAuth).Msg("embedded NATS server started")
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {

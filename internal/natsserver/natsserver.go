@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -29,6 +30,18 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the server to accept connections
 	// (ReadyTimeoutDefault when zero).
 	ReadyTimeout time.Duration
+	// Operator, when set, runs the server in operator (decentralised JWT) mode: only
+	// users of the accounts it lists can connect, with their JWTs' permissions.
+	Operator *OperatorMode
+}
+
+// OperatorMode is what a server in operator mode trusts: an operator, the account
+// JWTs it signed (held in a memory resolver), and which of them is the system account.
+type OperatorMode struct {
+	Operator      *jwt.OperatorClaims
+	SystemAccount string
+	// Accounts maps an account's public key to its JWT.
+	Accounts map[string]string
 }
 
 // ClusterConfig makes the server a cluster member.
@@ -58,6 +71,17 @@ func Start(c Config) (*server.Server, error) {
 		StoreDir:   c.StoreDir,
 		NoSigs:     true,
 		NoLog:      true,
+	}
+	if c.Operator != nil {
+		res := &server.MemAccResolver{}
+		for pub, j := range c.Operator.Accounts {
+			if err := res.Store(pub, j); err != nil {
+				return nil, fmt.Errorf("nats account %s: %w", pub, err)
+			}
+		}
+		opts.TrustedOperators = []*jwt.OperatorClaims{c.Operator.Operator}
+		opts.AccountResolver = res
+		opts.SystemAccount = c.Operator.SystemAccount
 	}
 	if c.Cluster != nil {
 		ch, cp, err := splitHostPort(c.Cluster.Listen)
