@@ -118,9 +118,10 @@ func PermissionsFor(r Role, name string) Permissions {
 		for _, t := range events.WorkerCommands() {
 			pub = append(pub, events.WorkerReqSubject(t, name), events.WorkerInSubject(t, name))
 		}
-		pub = append(pub, events.PresenceSubject(name))
-		// No queries: patchbay.query.job answers for any job id with its
-		// assignment, so it would show a worker another worker's work.
+		// Its own offers and jobs (the router answers a worker's subject about that
+		// worker only), and no other query: patchbay.query.job answers for any job id
+		// with its assignment, so it would show a worker another worker's work.
+		pub = append(pub, events.PresenceSubject(name), events.QuerySubject(events.TypeQueryWorker)+"."+name)
 		return Permissions{
 			Pub:         pub,
 			Sub:         []string{events.OfferWorkerAll(name), events.WorkerAll(name), inbox + ".>"},
