@@ -541,8 +541,9 @@ type DistributionMode struct {
 	BypassSelectors bool `json:"bypassSelectors,omitempty"`
 	// ScoringRule scores workers in bestWorker mode: a worker's score is the sum of
 	// the weights of the expressions that hold for the job and the worker (bare keys
-	// are the worker's labels, task.<key> the job's). Without it the score is the
-	// number of the job's labels the worker has with the same value.
+	// are the worker's labels, worker.activity its activity, task.<key> the job's).
+	// Without it the score is the number of the job's labels the worker has with the
+	// same value.
 	ScoringRule []ScoringTerm `json:"scoringRule,omitempty"`
 }
 
@@ -630,7 +631,7 @@ type WorkflowTarget struct {
 	Queue string `json:"queue"`
 	// Expression relates the job and a worker: only workers for which it holds are
 	// eligible, e.g. "task.subSection = worker.specializedSubField" (bare keys are the
-	// worker's labels).
+	// worker's labels; worker.activity is its activity).
 	Expression string `json:"expression,omitempty"`
 	// OrderBy orders the eligible workers: "worker.<attr> ASC|DESC, ...".
 	OrderBy string `json:"orderBy,omitempty"`

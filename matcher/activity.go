@@ -83,7 +83,7 @@ func takesOrNot(available bool) string {
 // forgotten); stopping revokes its outstanding offers.
 func (e *Engine) setActivity(w *Worker, act string, available bool) {
 	was := w.AvailableForOffers
-	w.Activity, w.AvailableForOffers = act, available
+	w.Activity, w.AvailableForOffers, w.attrs = act, available, nil
 	switch {
 	case available && !was:
 		w.Epoch = e.nextEpoch()

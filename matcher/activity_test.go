@@ -290,3 +290,71 @@ func TestExpiredOfferMakesWorkerOffline(t *testing.T) {
 	checkInvariants(t, h.e)
 	requireKVMatches(t, h.kv, h.e)
 }
+
+// worker.activity in a workflow target expression: the first target takes only
+// workers in available, the second also those in overflow (an activity that takes
+// offers); a label named activity does not stand in for the activity. A worker that
+// moves between two activities that take offers is matched again at once.
+func TestActivityInTargetExpression(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.putActivity("overflow", true))
+	requireOK(t, h.putPolicy(events.KindWorkflow, "wf", nil, `{
+	  "filters": [{"name": "Sales", "expression": "type == 'Sales'", "targets": [
+	    {"queue": "q1", "expression": "worker.activity == 'available'", "timeoutSeconds": 30},
+	    {"queue": "q1", "expression": "worker.activity IN ['available', 'overflow']"}
+	  ]}]
+	}`))
+	requireOK(t, h.register("alice", wActivity("overflow")))
+	h.advance(time.Second)
+	requireOK(t, h.register("bob", wActivity("overflow"), wLabels(events.Labels{"activity": "available"})))
+	require.Equal(t, "overflow", h.worker("bob").Activity)
+
+	requireOK(t, h.do(events.TypeJobCreated, wfJob("j1", events.Labels{"type": "Sales"})))
+	require.Empty(t, h.issuedTo("j1"), "nobody in available: bob's label activity is not his activity")
+
+	// At the second target, workers in overflow are eligible: alice, idle longest.
+	out := h.tick(*h.job("j1").Workflow.TargetExpiresAt)
+	require.Equal(t, []string{"alice"}, workerIDs(out.issued()))
+
+	// A job at the first target waits for a worker in available; bob moving from
+	// overflow to available (both take offers: an update, no new epoch) gets it at once.
+	requireOK(t, h.do(events.TypeJobCreated, wfJob("j2", events.Labels{"type": "Sales"})))
+	require.Empty(t, h.issuedTo("j2"))
+	epoch := h.e.workers["bob"].Epoch
+	out = h.update(events.WorkerRegister{WorkerID: "bob", Activity: events.ActivityAvailable})
+	require.Equal(t, []events.Type{events.TypeWorkerUpdated, events.TypeOfferIssued}, out.types())
+	require.Equal(t, "bob", h.offeredTo("j2"))
+	require.Equal(t, epoch, h.e.workers["bob"].Epoch)
+	checkInvariants(t, h.e)
+	requireKVMatches(t, h.kv, h.e)
+	requireSameEngine(t, h.e, h.reload().e)
+}
+
+// worker.activity in a best-worker scoring rule: a worker in the activity the rule
+// favours wins over one idle longer.
+func TestActivityInScoringRule(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.putActivity("priority", true))
+	requireOK(t, h.putPolicy(events.KindDistributionPolicy, "scored", nil, `{"mode":{"kind":"bestWorker","scoringRule":[
+	  {"expression":"worker.activity == 'priority'","weight":10}]}}`))
+	requireOK(t, h.putPolicy(events.KindQueue, "q1", nil, `{"distributionPolicyId":"scored"}`))
+	requireOK(t, h.register("alice"))
+	h.advance(time.Second)
+	requireOK(t, h.register("bob", wActivity("priority")))
+	requireOK(t, h.create("j1", "q1"))
+	require.Equal(t, "bob", h.offeredTo("j1"))
+
+	// The score follows the activity: bob back in available ties with alice, who has
+	// been idle longer.
+	requireOK(t, h.update(events.WorkerRegister{WorkerID: "bob", Activity: events.ActivityAvailable}))
+	requireOK(t, h.create("j2", "q1"))
+	require.Equal(t, "alice", h.offeredTo("j2"))
+}
+
+func workerIDs(os []events.Offer) []string {
+	var out []string
+	for _, o := range os {
+		out = append(out, o.WorkerID)
+	}
+	return out
+}

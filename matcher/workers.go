@@ -70,7 +70,7 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 		w = &Worker{Worker: events.Worker{WorkerID: d.WorkerID, RegisteredAt: e.now}}
 		e.workers[d.WorkerID] = w
 	}
-	w.Labels, w.Tags = d.Labels, d.Tags
+	w.Labels, w.Tags, w.attrs = d.Labels, d.Tags, nil
 	w.Queues = dedupe(d.Queues)
 	e.revokeOutsideQueues(w)
 	w.TotalCapacity = *d.TotalCapacity
@@ -106,7 +106,7 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 		return err
 	}
 	if d.Labels != nil {
-		w.Labels = d.Labels
+		w.Labels, w.attrs = d.Labels, nil
 	}
 	if d.Tags != nil {
 		w.Tags = d.Tags
