@@ -595,6 +595,11 @@ type QueueInfo struct {
 	IdleWorkers      int `json:"idleWorkers"`
 	// AssignmentsPerMinute is the recent assignment rate the estimates use.
 	AssignmentsPerMinute float64 `json:"assignmentsPerMinute"`
+	// WorkersByActivity is, per activity, how many of the queue's workers are in it:
+	// every worker the router knows whose queues include this one (deregistered ones
+	// are offline until they are forgotten). Activities no worker of the queue is in
+	// are absent; so is the field when the queue has no workers.
+	WorkersByActivity map[string]int `json:"workersByActivity,omitempty"`
 }
 
 // PriorityWait is the estimated wait of a job of one priority.

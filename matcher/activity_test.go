@@ -358,3 +358,51 @@ func workerIDs(os []events.Offer) []string {
 	}
 	return out
 }
+
+// QueueInfo counts a queue's workers by activity: every worker whose queues include
+// it, offline ones until they are forgotten; counts follow activity and queue changes
+// and survive a restart.
+func TestQueueWorkersByActivity(t *testing.T) {
+	h := newHarness(t, Config{Retention: time.Hour})
+	requireOK(t, h.putActivity("lunch", false))
+	requireOK(t, h.putActivity("training", true))
+	requireOK(t, h.register("alice", wQueues("q1", "q2")))
+	requireOK(t, h.register("bob", wActivity(events.ActivityBreak)))
+	requireOK(t, h.register("carol", wActivity("lunch")))
+	requireOK(t, h.register("dave", wQueues("q2")))
+	requireOK(t, h.register("erin"))
+	requireOK(t, h.deregister("erin"))
+	requireOK(t, h.register("fred", wActivity("training")))
+	byActivity := func(e *Engine, q string) map[string]int { return e.QueueInfo(q, h.now).WorkersByActivity }
+	require.Equal(t, map[string]int{"available": 1, "break": 1, "lunch": 1, "offline": 1, "training": 1}, byActivity(h.e, "q1"))
+	require.Equal(t, map[string]int{"available": 2}, byActivity(h.e, "q2"))
+	require.Nil(t, byActivity(h.e, "q3"), "a queue without workers")
+	q1 := h.e.QueueInfo("q1", h.now)
+	require.Equal(t, 2, q1.AvailableWorkers, "alice and fred take offers")
+
+	requireOK(t, h.update(events.WorkerRegister{WorkerID: "bob", Activity: events.ActivityAvailable}))
+	requireOK(t, h.update(events.WorkerRegister{WorkerID: "alice", Queues: []string{"q2"}}))
+	requireOK(t, h.update(events.WorkerRegister{WorkerID: "dave", Queues: []string{"q1", "q2"}, Activity: events.ActivityBreak}))
+	require.Equal(t, map[string]int{"available": 1, "break": 1, "lunch": 1, "offline": 1, "training": 1}, byActivity(h.e, "q1"))
+	require.Equal(t, map[string]int{"available": 1, "break": 1}, byActivity(h.e, "q2"))
+	requireSameCounts := func() {
+		t.Helper()
+		h2 := h.reload()
+		for _, q := range []string{"q1", "q2", "q3"} {
+			require.Equal(t, byActivity(h.e, q), byActivity(h2.e, q), q)
+		}
+	}
+	requireSameCounts()
+
+	// erin (offline), carol (lunch) and dave (break), holding nothing, are forgotten
+	// after the retention.
+	h.tick(h.advance(time.Hour))
+	require.Equal(t, map[string]int{"available": 1, "training": 1}, byActivity(h.e, "q1"))
+	require.Equal(t, map[string]int{"available": 1}, byActivity(h.e, "q2"))
+	checkInvariants(t, h.e)
+	requireSameCounts()
+
+	// The answer is a copy.
+	byActivity(h.e, "q1")["available"] = 99
+	require.Equal(t, 1, byActivity(h.e, "q1")["available"])
+}
