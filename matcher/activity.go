@@ -59,10 +59,7 @@ func (e *Engine) nextActivity(w *Worker, d *events.WorkerRegister, register bool
 		if !register && w.AvailableForOffers == available {
 			return w.Activity, available, nil
 		}
-		if available {
-			return events.ActivityAvailable, true, nil
-		}
-		return events.ActivityOffline, false, nil
+		return activityOfFlag(available), available, nil
 	case register:
 		return events.ActivityAvailable, true, nil
 	default:
@@ -96,10 +93,10 @@ func (e *Engine) setActivity(w *Worker, act string, available bool) {
 	}
 }
 
-// activityOfStored is the activity of a worker stored before activities existed (or
-// whose stored activity does not exist or disagrees with its flag, after a hand edit):
-// the one its availableForOffers implies.
-func activityOfStored(available bool) string {
+// activityOfFlag is the activity availableForOffers alone implies: available or
+// offline. It is also the activity of a worker stored before activities existed (or
+// whose stored activity does not exist or disagrees with its flag, after a hand edit).
+func activityOfFlag(available bool) string {
 	if available {
 		return events.ActivityAvailable
 	}

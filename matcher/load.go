@@ -74,7 +74,7 @@ func (e *Engine) Load(s State) error {
 		}
 		if a, ok := e.activity(w.Activity); !ok || a != w.AvailableForOffers {
 			// stored before activities existed (or edited by hand): the flag decides
-			w.Activity = activityOfStored(w.AvailableForOffers)
+			w.Activity = activityOfFlag(w.AvailableForOffers)
 		}
 		e.workers[w.WorkerID] = w
 		e.index.reindex(w)
