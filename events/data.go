@@ -142,6 +142,12 @@ type WorkerRegister struct {
 	// presence tracked: it publishes a heartbeat on PresenceSubject at least that
 	// often, and is marked lost after PresenceTimeout without one. 0 stops tracking.
 	HeartbeatSeconds *int `json:"heartbeatSeconds,omitempty"`
+	// Activity puts the worker in an activity (a built-in one, or one defined by a
+	// policy of kind activity), which sets AvailableForOffers to the activity's flag.
+	// Without it, AvailableForOffers moves the worker to ActivityAvailable (true) or
+	// ActivityOffline (false), unless, on an update, its activity already has that
+	// flag; a register with neither is ActivityAvailable.
+	Activity string `json:"activity,omitempty"`
 }
 
 // WorkerDeregister is the data of io.patchbay.worker.deregister.
@@ -351,6 +357,37 @@ type Worker struct {
 	Presence string `json:"presence,omitempty"`
 	// PresenceChangedAt is when Presence last changed.
 	PresenceChangedAt *time.Time `json:"presenceChangedAt,omitempty"`
+	// Activity is the worker's activity (TaskRouter's): AvailableForOffers is always
+	// its flag.
+	Activity string `json:"activity"`
+}
+
+// Built-in worker activities. More are defined as policies of kind KindActivity;
+// the built-in ones cannot be redefined or deleted.
+const (
+	// ActivityAvailable takes offers: a registered worker's default.
+	ActivityAvailable = "available"
+	// ActivityOffline does not: a deregistered worker's.
+	ActivityOffline = "offline"
+	// ActivityBreak does not.
+	ActivityBreak = "break"
+)
+
+// BuiltinActivities lists the built-in activities.
+func BuiltinActivities() []string {
+	return []string{ActivityAvailable, ActivityOffline, ActivityBreak}
+}
+
+// BuiltinActivityAvailable reports whether id is a built-in activity, and whether it
+// takes offers.
+func BuiltinActivityAvailable(id string) (available, ok bool) {
+	switch id {
+	case ActivityAvailable:
+		return true, true
+	case ActivityOffline, ActivityBreak:
+		return false, true
+	}
+	return false, false
 }
 
 // Presence values of a tracked worker.
@@ -403,11 +440,14 @@ const (
 	KindExceptionPolicy PolicyKind = "exceptionPolicy"
 	// KindClassificationPolicy picks a job's queue, priority and worker selectors.
 	KindClassificationPolicy PolicyKind = "classificationPolicy"
+	// KindActivity defines a worker activity besides the built-in ones (its id is
+	// the activity's name in worker commands).
+	KindActivity PolicyKind = "activity"
 )
 
 // PolicyKinds lists the policy kinds.
 func PolicyKinds() []PolicyKind {
-	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow, KindExceptionPolicy, KindClassificationPolicy}
+	return []PolicyKind{KindQueue, KindDistributionPolicy, KindWorkflow, KindExceptionPolicy, KindClassificationPolicy, KindActivity}
 }
 
 // PolicyPut is the data of io.patchbay.policy.put: create or replace a policy.
@@ -460,6 +500,15 @@ type QueueSpec struct {
 	Labels            Labels `json:"labels,omitempty"`
 }
 
+// ActivitySpec defines a worker activity (TaskRouter activity): a display name, and
+// whether workers in it take offers.
+type ActivitySpec struct {
+	Name string `json:"name,omitempty"`
+	// Available says whether workers in the activity take offers (required). It can
+	// change only while no worker is in the activity.
+	Available bool `json:"available"`
+}
+
 // Distribution modes.
 const (
 	ModeLongestIdle = "longestIdle" // lowest load ratio, then longest idle (default)
@@ -492,8 +541,9 @@ type DistributionMode struct {
 	BypassSelectors bool `json:"bypassSelectors,omitempty"`
 	// ScoringRule scores workers in bestWorker mode: a worker's score is the sum of
 	// the weights of the expressions that hold for the job and the worker (bare keys
-	// are the worker's labels, task.<key> the job's). Without it the score is the
-	// number of the job's labels the worker has with the same value.
+	// are the worker's labels, worker.activity its activity, task.<key> the job's).
+	// Without it the score is the number of the job's labels the worker has with the
+	// same value.
 	ScoringRule []ScoringTerm `json:"scoringRule,omitempty"`
 }
 
@@ -550,6 +600,11 @@ type QueueInfo struct {
 	IdleWorkers      int `json:"idleWorkers"`
 	// AssignmentsPerMinute is the recent assignment rate the estimates use.
 	AssignmentsPerMinute float64 `json:"assignmentsPerMinute"`
+	// WorkersByActivity is, per activity, how many of the queue's workers are in it:
+	// every worker the router knows whose queues include this one (deregistered ones
+	// are offline until they are forgotten). Activities no worker of the queue is in
+	// are absent; so is the field when the queue has no workers.
+	WorkersByActivity map[string]int `json:"workersByActivity,omitempty"`
 }
 
 // PriorityWait is the estimated wait of a job of one priority.
@@ -606,7 +661,7 @@ type WorkflowTarget struct {
 	Queue string `json:"queue"`
 	// Expression relates the job and a worker: only workers for which it holds are
 	// eligible, e.g. "task.subSection = worker.specializedSubField" (bare keys are the
-	// worker's labels).
+	// worker's labels; worker.activity is its activity).
 	Expression string `json:"expression,omitempty"`
 	// OrderBy orders the eligible workers: "worker.<attr> ASC|DESC, ...".
 	OrderBy string `json:"orderBy,omitempty"`

@@ -231,6 +231,11 @@ func (c *limitChecker) policy(p *PolicyPut) {
 				}
 			}
 		}
+	case KindActivity:
+		var s ActivitySpec
+		if json.Unmarshal(p.Spec, &s) == nil {
+			c.text("spec/name", s.Name, "name", MaxNameBytes)
+		}
 	case KindClassificationPolicy:
 		var s ClassificationPolicySpec
 		if json.Unmarshal(p.Spec, &s) == nil {

@@ -25,6 +25,8 @@ type workerIndex struct {
 	// order_by a job of the queue was picked with (made on first use, then kept up to
 	// date by place).
 	orders map[string][]*orderSet
+	// activities counts every worker (available or not) by activity, and per queue.
+	activities activityIndex
 }
 
 func newWorkerIndex() workerIndex {
@@ -35,6 +37,8 @@ func newWorkerIndex() workerIndex {
 		room:   map[string]*roomSet{},
 		placed: map[*Worker]placement{},
 		orders: map[string][]*orderSet{},
+
+		activities: newActivityIndex(),
 	}
 }
 
@@ -239,8 +243,10 @@ func valueKey(v any) (string, bool) {
 
 func labelKey(queue, key, value string) string { return queue + "\x00" + key + "\x00" + value }
 
-// reindex puts w where it belongs now: nowhere when it is not available for offers.
+// reindex puts w where it belongs now: nowhere when it is not available for offers
+// (but counted under its activity in any case).
 func (x *workerIndex) reindex(w *Worker) {
+	x.activities.count(w)
 	x.place(w)
 	for _, k := range x.keys[w] {
 		if set := x.label[k]; set != nil {
@@ -274,6 +280,12 @@ func (x *workerIndex) reindex(w *Worker) {
 		}
 	}
 	x.keys[w] = keys
+}
+
+// drop takes a worker the engine forgets out of the index.
+func (x *workerIndex) drop(w *Worker) {
+	x.reindex(w) // not available: this takes it out of every set of available workers
+	x.activities.remove(w)
 }
 
 // pool is where to look for workers for j: the smallest set of the queue's available

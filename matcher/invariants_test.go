@@ -28,6 +28,9 @@ import (
 //     from them gives back the same engine;
 //   - the engine is work-conserving: once no timer is due, no queued job without an
 //     offer has an eligible worker;
+//   - every worker is in an activity that exists, and takes offers exactly when its
+//     activity does (activities are defined, changed and deleted along the run, in
+//     use or not), and the counts of workers by activity match the workers;
 //   - retention (a short one, and steps that jump past it): no job ended longer than
 //     Retention ago and no worker inactive longer than that is still in memory, no
 //     offer outlives its job, a job keeps at most one outstanding and one ended offer
@@ -134,8 +137,13 @@ func (s *sim) run(steps int) {
 	require.Positive(s.t, s.counts["worker lost"])
 	require.Positive(s.t, s.counts["worker back"])
 	require.Positive(s.t, s.counts["job created again after forgotten"])
-	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update", "past retention"} {
+	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update", "past retention",
+		"activity put", "activity delete"} {
 		require.Positive(s.t, s.counts[k+" ok"], "no successful %s", k)
+	}
+	// activities: workers were in each, and refusals were exercised
+	for _, k := range []string{"in break", "in lunch", "in training", "activity put refused", "activity delete refused", "register refused", "update refused"} {
+		require.Positive(s.t, s.counts[k], "never %s", k)
 	}
 }
 
@@ -230,6 +238,9 @@ func (s *sim) step() (string, outcome) {
 		if s.pick(3) == 0 {
 			mods = append(mods, wHeartbeat(1+s.pick(3)))
 		}
+		if s.pick(4) == 0 {
+			mods = append(mods, wActivity(s.someActivity()))
+		}
 		if held := s.held(w); s.pick(2) == 0 || held > 0 {
 			// the configured capacity, or a little less or more, never below what
 			// held jobs take
@@ -250,6 +261,9 @@ func (s *sim) step() (string, outcome) {
 		}
 		if s.pick(2) == 0 {
 			d.AvailableForOffers = new(s.pick(3) != 0)
+		}
+		if s.pick(3) == 0 {
+			d.Activity = s.someActivity()
 		}
 		if x := h.e.workers[w]; x != nil && s.pick(3) == 0 {
 			// a new total capacity, never below what held jobs take (the engine can
@@ -298,6 +312,12 @@ func (s *sim) step() (string, outcome) {
 		return "heartbeat", h.record(h.e.Heartbeat(w, h.now))
 	case p < 92: // past the retention of everything that ended so far
 		return "past retention", h.tick(h.advance(simRetention + time.Duration(s.r.Intn(int(simRetention/time.Millisecond)))*time.Millisecond))
+	case p < 95: // define, change or delete an activity, often one workers are in
+		id := []string{"lunch", "training", "lunch", "training", events.ActivityBreak}[s.pick(5)]
+		if s.pick(3) == 0 {
+			return "activity delete", h.deletePolicy(events.KindActivity, id, nil)
+		}
+		return "activity put", h.putActivity(id, s.pick(2) == 0)
 	default:
 		at, ok := h.e.NextDeadline()
 		if !ok || at.Before(h.now) {
@@ -378,6 +398,12 @@ func (s *sim) someQueues() []string {
 		qs = []string{s.queues[s.pick(len(s.queues))]}
 	}
 	return qs
+}
+
+// someActivity is a built-in activity, one the test defines (when it exists), or
+// one that never exists.
+func (s *sim) someActivity() string {
+	return []string{events.ActivityAvailable, events.ActivityOffline, events.ActivityBreak, "lunch", "training", "nap"}[s.pick(6)]
 }
 
 func (s *sim) someLabels() events.Labels {
@@ -486,6 +512,7 @@ func (s *sim) after(i int, name string, o outcome) {
 			s.epoch[w]++
 		}
 		s.avail[w] = snap.AvailableForOffers
+		s.counts["in "+snap.Activity]++
 	}
 	for _, e := range o.Evs {
 		switch e.Type {

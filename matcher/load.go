@@ -72,6 +72,10 @@ func (e *Engine) Load(s State) error {
 		if err := json.Unmarshal(v, w); err != nil {
 			return fmt.Errorf("load worker %q: %w", k, err)
 		}
+		if a, ok := e.activity(w.Activity); !ok || a != w.AvailableForOffers {
+			// stored before activities existed (or edited by hand): the flag decides
+			w.Activity = activityOfFlag(w.AvailableForOffers)
+		}
 		e.workers[w.WorkerID] = w
 		e.index.reindex(w)
 		e.epoch = max(e.epoch, w.Epoch)

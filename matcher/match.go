@@ -372,7 +372,7 @@ func score(j *Job, w *Worker, rule []scoringTerm) float64 {
 	if len(rule) > 0 {
 		env := expr.Env{Roots: map[string]any{
 			expr.RootTask:   map[string]any(j.Labels),
-			expr.RootWorker: map[string]any(w.Labels),
+			expr.RootWorker: w.exprAttrs(),
 		}, Default: expr.RootWorker}
 		s := 0.0
 		for _, t := range rule {

@@ -74,7 +74,7 @@ func (e *Engine) expireOffer(id string) {
 	e.end(o, lifecycle.OfferExpired, events.TypeOfferExpired, "")
 	if w := e.workers[o.WorkerID]; w != nil && w.AvailableForOffers && e.distributionOf(o.QueueID).unavailableOnExpiry {
 		// Azure Job Router's behaviour: an absent person stops receiving work
-		e.setAvailable(w, false, true)
+		e.setActivity(w, events.ActivityOffline, false)
 		w.InactiveSince = nil
 		e.refresh(w)
 		e.index.reindex(w)

@@ -26,6 +26,7 @@ type policy struct {
 	exc     *events.ExceptionPolicySpec
 	clsSpec *events.ClassificationPolicySpec
 	cls     *classifier
+	act     *events.ActivitySpec
 	// scoring is a distribution policy's compiled scoring rule.
 	scoring []scoringTerm
 }
@@ -106,6 +107,9 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 	case events.KindClassificationPolicy:
 		p.clsSpec = &events.ClassificationPolicySpec{}
 		v = p.clsSpec
+	case events.KindActivity:
+		p.act = &events.ActivitySpec{}
+		v = p.act
 	default:
 		return nil, events.Errorf(events.CodeInvalidData, "kind", "kind %q is not one of %v", kind, events.PolicyKinds())
 	}
@@ -129,6 +133,8 @@ func decodeSpec(kind events.PolicyKind, raw json.RawMessage) (*policy, error) {
 		err = validateExceptionSpec(p.exc)
 	case p.clsSpec != nil:
 		p.cls, err = compileClassification(p.clsSpec)
+	case p.act != nil:
+		err = validateActivitySpec(raw)
 	default:
 		p.wf, err = compileWorkflow(p.wfSpec)
 	}
@@ -225,6 +231,11 @@ func (e *Engine) putPolicy(_ Command, d *events.PolicyPut) error {
 	}
 	key := policyKey(d.Kind, d.ID)
 	cur := e.policies[key]
+	if d.Kind == events.KindActivity {
+		if err := e.checkActivityPut(d.ID, p, cur); err != nil {
+			return err
+		}
+	}
 	if err := checkRevision(cur, d.Revision, d.Kind, d.ID); err != nil {
 		return err
 	}
@@ -249,6 +260,11 @@ func (e *Engine) deletePolicy(_ Command, d *events.PolicyDelete) error {
 	}
 	key := policyKey(d.Kind, d.ID)
 	cur := e.policies[key]
+	if d.Kind == events.KindActivity {
+		if err := e.checkActivityDelete(d.ID); err != nil {
+			return err
+		}
+	}
 	if cur == nil || cur.Deleted {
 		return events.Errorf(events.CodeUnknownPolicy, "id", "no %s %q", d.Kind, d.ID)
 	}

@@ -146,7 +146,7 @@ func (e *Engine) forgetWorker(id string) {
 		}
 		e.dropOffer(o)
 	}
-	e.index.reindex(w) // unavailable: it is in no index; this drops any leftover key
+	e.index.drop(w) // unavailable: it is in no set of available workers, only counted
 	delete(e.workers, id)
 	e.dirtyWrk[id] = true // no longer in the map: finish writes a delete
 }

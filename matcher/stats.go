@@ -119,6 +119,8 @@ func (e *Engine) QueueInfo(queueID string, now time.Time) events.QueueInfo {
 	info.AssignmentsPerMinute = rate * 60
 	info.AvailableWorkers = len(e.index.queue[queueID])
 	info.IdleWorkers = e.index.roomIn(queueID)
+	// counted as workers change (activityIndex): O(activities of the queue) here
+	info.WorkersByActivity = e.index.activities.inQueue(queueID)
 	var jobs []*Job // a queue with no jobs is not kept in memory
 	if q := e.queues[queueID]; q != nil {
 		jobs = q.jobs

@@ -3,6 +3,7 @@ package matcher
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -583,6 +584,11 @@ func checkInvariants(t testing.TB, e *Engine) {
 		if w.lost() && w.offers() > 0 {
 			fail("worker %s is lost but has %d outstanding offers", wid, w.offers())
 		}
+		// invariant 20: a worker is in an activity that exists, availableForOffers is
+		// its flag, and so a worker whose activity takes no offers holds none (below)
+		if avail, ok := e.activity(w.Activity); !ok || avail != w.AvailableForOffers {
+			fail("worker %s is in activity %q (exists %v, takes offers %v) with availableForOffers %v", wid, w.Activity, ok, avail, w.AvailableForOffers)
+		}
 		if wid != w.WorkerID {
 			fail("worker key %s holds %s", wid, w.WorkerID)
 		}
@@ -634,6 +640,7 @@ func checkInvariants(t testing.TB, e *Engine) {
 			fail("worker %s derived fields are stale: %+v", wid, w.Worker)
 		}
 	}
+	checkActivityIndex(t, e)
 	// jobs
 	for id, j := range e.jobs {
 		if id != j.JobID {
@@ -774,6 +781,39 @@ func checkInvariants(t testing.TB, e *Engine) {
 		}
 	}
 	checkWorkerInfo(t, e)
+}
+
+// checkActivityIndex checks the engine's counts of workers by activity against a
+// count of its workers: every worker is counted once, under its activity and queues.
+func checkActivityIndex(t testing.TB, e *Engine) {
+	t.Helper()
+	x := &e.index.activities
+	members, perQueue := 0, map[string]map[string]int{}
+	for _, w := range e.workers {
+		if _, ok := x.members[w.Activity][w]; !ok {
+			t.Fatalf("invariant: worker %s is not counted in its activity %q", w.WorkerID, w.Activity)
+		}
+		members++
+		for _, q := range w.Queues {
+			if perQueue[q] == nil {
+				perQueue[q] = map[string]int{}
+			}
+			perQueue[q][w.Activity]++
+		}
+	}
+	n := 0
+	for a, set := range x.members {
+		if len(set) == 0 {
+			t.Fatalf("invariant: activity %q is kept with no workers", a)
+		}
+		n += len(set)
+	}
+	if n != members || len(x.counted) != members {
+		t.Fatalf("invariant: %d workers, %d counted in activities, %d entries", members, n, len(x.counted))
+	}
+	if !maps.EqualFunc(perQueue, x.perQueue, maps.Equal) {
+		t.Fatalf("invariant: workers by activity per queue are %v, the index counts %v", perQueue, x.perQueue)
+	}
 }
 
 func intPtr(n int) *int { return &n }

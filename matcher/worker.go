@@ -21,7 +21,30 @@ type Worker struct {
 	// offers, holding nothing); the engine forgets it Retention later. Workers stored
 	// before it existed use inactiveSince().
 	InactiveSince *time.Time `json:"inactiveSince,omitempty"`
+
+	// attrs is the worker as expressions see it, made on first use (exprAttrs) and
+	// dropped whenever its labels or activity change.
+	attrs map[string]any
 }
+
+// exprAttrs is the worker. root of the expressions evaluated against w (workflow
+// target expressions, scoring rules): its labels, and "activity", its activity (which
+// takes the place of a label of that name, as the implicit "id" label does for
+// selectors).
+func (w *Worker) exprAttrs() map[string]any {
+	if w.attrs == nil {
+		m := make(map[string]any, len(w.Labels)+1)
+		for k, v := range w.Labels {
+			m[k] = v
+		}
+		m[attrActivity] = w.Activity
+		w.attrs = m
+	}
+	return w.attrs
+}
+
+// attrActivity is the key of a worker's activity in expressions: worker.activity.
+const attrActivity = "activity"
 
 // Load is one claim on a worker's capacity.
 type Load struct {

@@ -54,20 +54,23 @@ func validateWorker(d *events.WorkerRegister, full bool) error {
 	return validateLabels("labels", d.Labels)
 }
 
-// registerWorker creates or replaces a worker and makes it available for offers
-// (unless availableForOffers is false). A worker that registers again after it
-// deregistered starts a new epoch, which forgets its declines.
+// registerWorker creates or replaces a worker and puts it in its activity: the one
+// given, else available (or offline when availableForOffers is false). A worker that
+// registers again after it deregistered starts a new epoch, which forgets its declines.
 func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 	if err := validateWorker(d, true); err != nil {
 		return err
 	}
 	w, existed := e.workers[d.WorkerID]
+	act, available, err := e.nextActivity(w, d, true)
+	if err != nil {
+		return err
+	}
 	if !existed {
 		w = &Worker{Worker: events.Worker{WorkerID: d.WorkerID, RegisteredAt: e.now}}
 		e.workers[d.WorkerID] = w
 	}
-	wasAvailable := existed && w.AvailableForOffers
-	w.Labels, w.Tags = d.Labels, d.Tags
+	w.Labels, w.Tags, w.attrs = d.Labels, d.Tags, nil
 	w.Queues = dedupe(d.Queues)
 	e.revokeOutsideQueues(w)
 	w.TotalCapacity = *d.TotalCapacity
@@ -77,8 +80,7 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 		w.MaxConcurrentOffers = *d.MaxConcurrentOffers
 	}
 	e.revokeUnfit(w)
-	available := d.AvailableForOffers == nil || *d.AvailableForOffers
-	e.setAvailable(w, available, wasAvailable)
+	e.setActivity(w, act, available)
 	w.HeartbeatSeconds = 0
 	if d.HeartbeatSeconds != nil {
 		w.HeartbeatSeconds = *d.HeartbeatSeconds
@@ -89,7 +91,8 @@ func (e *Engine) registerWorker(_ Command, d *events.WorkerRegister) error {
 }
 
 // updateWorker changes the fields the update carries. Turning availableForOffers on
-// is a registration, turning it off a deregistration.
+// (directly, or by moving to an activity that takes offers) is a registration,
+// turning it off a deregistration; a change of activity alone is an update.
 func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	if err := validateWorker(d, false); err != nil {
 		return err
@@ -98,8 +101,12 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	if !ok {
 		return events.Errorf(events.CodeUnknownWorker, "workerId", "no worker %q: register it first", d.WorkerID)
 	}
+	act, available, err := e.nextActivity(w, d, false)
+	if err != nil {
+		return err
+	}
 	if d.Labels != nil {
-		w.Labels = d.Labels
+		w.Labels, w.attrs = d.Labels, nil
 	}
 	if d.Tags != nil {
 		w.Tags = d.Tags
@@ -119,13 +126,13 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	}
 	e.revokeUnfit(w)
 	t := events.TypeWorkerUpdated
-	if d.AvailableForOffers != nil && *d.AvailableForOffers != w.AvailableForOffers {
+	if available != w.AvailableForOffers {
 		t = events.TypeWorkerDeregistered
-		if *d.AvailableForOffers {
+		if available {
 			t = events.TypeWorkerRegistered
 		}
-		e.setAvailable(w, *d.AvailableForOffers, w.AvailableForOffers)
 	}
+	e.setActivity(w, act, available)
 	if d.HeartbeatSeconds != nil {
 		w.HeartbeatSeconds = *d.HeartbeatSeconds
 	}
@@ -134,6 +141,7 @@ func (e *Engine) updateWorker(_ Command, d *events.WorkerRegister) error {
 	return nil
 }
 
+// deregisterWorker moves a worker to the activity offline.
 func (e *Engine) deregisterWorker(_ Command, d *events.WorkerDeregister) error {
 	if err := events.CheckID("workerId", d.WorkerID); err != nil {
 		return err
@@ -142,29 +150,14 @@ func (e *Engine) deregisterWorker(_ Command, d *events.WorkerDeregister) error {
 	if !ok {
 		return events.Errorf(events.CodeUnknownWorker, "workerId", "no worker %q", d.WorkerID)
 	}
-	if !w.AvailableForOffers {
+	if w.Activity == events.ActivityOffline {
 		e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State, Duplicate: true}
 		return nil
 	}
-	e.setAvailable(w, false, true)
+	// A worker on a break (or in any other activity) that deregisters is offline.
+	e.setActivity(w, events.ActivityOffline, false)
 	e.finishWorker(w, events.TypeWorkerDeregistered)
 	return nil
-}
-
-// setAvailable moves w between available and not: becoming available after being
-// unavailable starts a new epoch; becoming unavailable revokes its offers.
-func (e *Engine) setAvailable(w *Worker, available, was bool) {
-	w.AvailableForOffers = available
-	switch {
-	case available && !was:
-		w.Epoch = e.nextEpoch()
-	case !available && was:
-		for _, l := range append([]Load(nil), w.Loads...) {
-			if l.OfferID != "" {
-				e.revoke(e.offers[l.OfferID], events.RevokedWorkerDeregistered)
-			}
-		}
-	}
 }
 
 // revokeOutsideQueues revokes w's offers for jobs of queues w left.

@@ -247,7 +247,7 @@ func (e *Engine) targetAllows(j *Job, t *wfTarget, w *Worker) bool {
 	}
 	return t.expr.Eval(expr.Env{Roots: map[string]any{
 		expr.RootTask:   map[string]any(j.Labels),
-		expr.RootWorker: map[string]any(w.Labels),
+		expr.RootWorker: w.exprAttrs(),
 	}, Default: expr.RootWorker})
 }
 

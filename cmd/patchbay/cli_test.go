@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -317,6 +319,61 @@ func TestWorkerOneShotsAndJobCompleteClose(t *testing.T) {
 	assert.Equal(t, "worker bob deregistered (draining)\n", out, "j1 is still held until its close")
 	out = mustRun(ctx, t, "worker", "deregister", "--nats-url", url, "--id", "bob")
 	assert.Equal(t, "worker bob was already deregistered (draining)\n", out)
+}
+
+// --activity on register, update and run: the worker's activity decides whether it
+// takes offers; an unknown activity is refused by the router, a malformed one by the
+// command; activities defined in a policy file can be named at once.
+func TestWorkerActivityFlags(t *testing.T) {
+	t.Parallel()
+	url := startRouter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	workerEvent := func(typ events.Type, id, activity string) patchbay.Worker {
+		t.Helper()
+		var w patchbay.Worker
+		waitEvent(ctx, t, url, events.WorkerSubject(id, typ), func(ev patchbay.Event) bool {
+			require.NoError(t, ev.DataAs(&w))
+			return w.Activity == activity
+		})
+		return w
+	}
+
+	out := mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "carol", "--queue", "support", "--activity", "break")
+	assert.Equal(t, "worker carol registered (inactive)\n", out)
+	assert.False(t, workerEvent(events.TypeWorkerRegistered, "carol", "break").AvailableForOffers)
+
+	out = mustRun(ctx, t, "worker", "update", "--nats-url", url, "--id", "carol", "--activity", "available")
+	assert.Equal(t, "worker carol updated (active)\n", out)
+	assert.True(t, workerEvent(events.TypeWorkerRegistered, "carol", "available").AvailableForOffers, "taking offers again is a registration")
+
+	_, err := runOut(ctx, "worker", "update", "--nats-url", url, "--id", "carol", "--activity", "nap")
+	require.ErrorIs(t, err, patchbay.ErrInvalidData)
+	assert.Contains(t, err.Error(), `no activity "nap"`)
+	_, err = runOut(ctx, "worker", "update", "--nats-url", url, "--id", "carol", "--activity", "on break")
+	require.ErrorContains(t, err, "--activity")
+	_, err = runOut(ctx, "worker", "update", "--nats-url", url, "--id", "carol", "--activity", "break", "--available=true")
+	require.ErrorIs(t, err, patchbay.ErrInvalidData)
+
+	file := filepath.Join(t.TempDir(), "activities.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("activities: [{id: lunch, name: Lunch, available: false}]\n"), 0o644))
+	assert.Equal(t, "activity lunch: revision 1\n", mustRun(ctx, t, "policy", "apply", file, "--nats-url", url))
+	out = mustRun(ctx, t, "worker", "update", "--nats-url", url, "--id", "carol", "--activity", "lunch")
+	assert.Equal(t, "worker carol updated (inactive)\n", out)
+	workerEvent(events.TypeWorkerDeregistered, "carol", "lunch")
+
+	wout, done, stopWorker := runWorker(ctx, t, "--nats-url", url, "--id", "dave", "--queue", "support", "--activity", "lunch", "--heartbeat", "0")
+	defer stopWorker()
+	assert.Contains(t, wout.String(), "registered (inactive, activity lunch)")
+	workerEvent(events.TypeWorkerRegistered, "dave", "lunch")
+	assert.Contains(t, mustRun(ctx, t, "queue", "stats", "--nats-url", url, "support"), "workers by activity:    lunch 2\n")
+	stopWorker()
+	select {
+	case err := <-done:
+		require.NoError(t, err, wout.String())
+	case <-ctx.Done():
+		t.Fatalf("worker run did not stop:\n%s", wout.String())
+	}
 }
 
 func TestEventsCommand(t *testing.T) {

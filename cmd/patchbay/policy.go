@@ -86,7 +86,7 @@ func newPolicyDeleteCmd(cf *clientFlags) *cobra.Command {
 	var revision int64
 	cmd := &cobra.Command{
 		Use:   "delete KIND ID",
-		Short: "Delete a policy (KIND: queue, distributionPolicy, workflow, exceptionPolicy or classificationPolicy)",
+		Short: "Delete a policy (KIND: queue, distributionPolicy, workflow, exceptionPolicy, classificationPolicy or activity)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, closeConn, err := cf.connect("policy delete")

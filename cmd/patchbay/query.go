@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,8 +40,9 @@ func newQueueStatsCmd(cf *clientFlags) *cobra.Command {
 		Short: "Show a queue's length, longest wait, workers and estimated wait per priority",
 		Long: `Show a queue's statistics, as the router sees them now: the number of queued jobs,
 how long the oldest has waited, the workers available for offers (and those of them
-with room for one more job), the recent assignment rate, and per priority how many
-queued jobs a new job would wait behind and how long it would wait.
+with room for one more job), how many of its workers are in each activity, the recent
+assignment rate, and per priority how many queued jobs a new job would wait behind
+and how long it would wait.
 
 The estimates come from the queue's assignments of the last 15 minutes; they are
 "unknown" until the queue has some. A queue nobody used yet is shown empty.`,
@@ -161,11 +164,28 @@ func printQueueInfo(w io.Writer, q *patchbay.QueueInfo) error {
 	fmt.Fprintf(tw, "longest wait:\t%s\n", seconds(q.LongestWaitSeconds))
 	fmt.Fprintf(tw, "available workers:\t%d\n", q.AvailableWorkers)
 	fmt.Fprintf(tw, "idle workers:\t%d\n", q.IdleWorkers)
+	if len(q.WorkersByActivity) > 0 {
+		fmt.Fprintf(tw, "workers by activity:\t%s\n", byActivity(q.WorkersByActivity))
+	}
 	fmt.Fprintf(tw, "assignments per minute:\t%s\n", perMinute(q.AssignmentsPerMinute))
 	for _, p := range q.EstimatedWait {
 		fmt.Fprintf(tw, "priority %d:\t%d ahead, estimated wait %s\n", p.Priority, p.Ahead, estimatedWait(p.EstimatedWaitSeconds))
 	}
 	return tw.Flush()
+}
+
+// byActivity shows counts per activity, by activity name: "available 3, break 1".
+func byActivity(counts map[string]int) string {
+	names := make([]string, 0, len(counts))
+	for a := range counts {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, a := range names {
+		parts[i] = a + " " + strconv.Itoa(counts[a])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printJobInfo prints a job, one "name: value" line each.

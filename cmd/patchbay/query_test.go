@@ -132,6 +132,7 @@ func TestJobGetAssigned(t *testing.T) {
 	assert.Regexp(t, `(?m)^length:                 0$`, out)
 	assert.Regexp(t, `(?m)^available workers:      1$`, out)
 	assert.Regexp(t, `(?m)^idle workers:           0$`, out)
+	assert.Regexp(t, `(?m)^workers by activity:    available 1$`, out)
 	assert.Regexp(t, `(?m)^priority 0:             0 ahead, estimated wait \d+(\.\d)?(ms|s|m\S*|h\S*)$`, out)
 	assert.NotRegexp(t, `(?m)^assignments per minute: 0$`, out)
 
@@ -139,6 +140,7 @@ func TestJobGetAssigned(t *testing.T) {
 	var q events.QueueInfo
 	decodeStrict(t, out, &q)
 	assert.Greater(t, q.AssignmentsPerMinute, 0.0)
+	assert.Equal(t, map[string]int{"available": 1}, q.WorkersByActivity)
 	require.Len(t, q.EstimatedWait, 1)
 	require.NotNil(t, q.EstimatedWait[0].EstimatedWaitSeconds)
 	assert.Greater(t, *q.EstimatedWait[0].EstimatedWaitSeconds, 0.0)

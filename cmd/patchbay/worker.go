@@ -39,6 +39,7 @@ type workerFlags struct {
 	labels      []string
 	tags        []string
 	unavailable bool
+	activity    string
 }
 
 // ChannelDefault is the channel a worker serves when --channel is not given: voice,
@@ -57,6 +58,7 @@ func (f *workerFlags) add(fs *pflag.FlagSet, register bool) {
 	fs.IntVar(&f.capacity, "capacity", capDefault, "total capacity; each job takes its channel's costPerJob from it")
 	fs.StringArrayVar(&f.labels, "label", nil, "routing label key=value, matched by job selectors (repeatable)")
 	fs.StringArrayVar(&f.tags, "tag", nil, "free-form tag key=value (repeatable)")
+	fs.StringVar(&f.activity, "activity", "", "activity: available, offline, break, or one defined by a policy of kind activity (sets whether it takes offers)")
 }
 
 // spec turns the flags into a worker. For an update (full false) only the flags the
@@ -105,6 +107,12 @@ func (f *workerFlags) spec(full bool, changed func(string) bool) (patchbay.Worke
 		if spec.Tags, err = parseKeyValues("tag", f.tags); err != nil {
 			return spec, err
 		}
+	}
+	if changed("activity") {
+		if err := checkIDFlag("activity", f.activity); err != nil {
+			return spec, err
+		}
+		spec.Activity = f.activity
 	}
 	return spec, nil
 }
@@ -166,6 +174,10 @@ When it starts, and after every reconnect to NATS, it asks the router for its
 outstanding offers and the jobs it holds (patchbay worker get): it takes the offers
 it missed while its connection was down, and a worker restarted mid-job completes and
 closes the jobs it held, as it would have.
+
+It registers in the activity available, or in the one --activity names; in one that
+takes no offers (break, say) it waits for offers until it is moved to one that does
+('patchbay worker update --id W --activity available').
 
 Ctrl-C deregisters the worker (its open offers are revoked), completes and closes
 the jobs it holds at once (within --timeout), and exits.`,
@@ -270,8 +282,12 @@ func (w *demoWorker) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("register worker %s: %w", w.spec.WorkerID, err)
 	}
+	status := res.Status
+	if w.spec.Activity != "" {
+		status += ", activity " + w.spec.Activity
+	}
 	w.logf("registered (%s) on queues %s, capacity %d; waiting for offers (Ctrl-C to stop)",
-		res.Status, strings.Join(w.spec.Queues, ","), *w.spec.TotalCapacity)
+		status, strings.Join(w.spec.Queues, ","), *w.spec.TotalCapacity)
 	<-ctx.Done()
 
 	w.mu.Lock()
@@ -434,9 +450,13 @@ func newWorkerRegisterCmd(cf *clientFlags) *cobra.Command {
 		Short: "Register (or replace) a worker and make it available for offers",
 		Long: `Register a worker, or replace a registered one. Its offers are published on
 patchbay.events.offer.<id>.issued; subscribe to them before registering, or an offer
-made at once expires unanswered. 'patchbay worker run' does both.`,
-		Example: `  patchbay worker register --id alice --queue support --channel voice:1:1 --capacity 1 --label skill=7`,
-		Args:    cobra.NoArgs,
+made at once expires unanswered. 'patchbay worker run' does both.
+
+It registers in the activity available (offline with --unavailable), or in the one
+--activity names.`,
+		Example: `  patchbay worker register --id alice --queue support --channel voice:1:1 --capacity 1 --label skill=7
+  patchbay worker register --id bob --queue support --activity break`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := f.spec(true, cmd.Flags().Changed)
 			if err != nil {
@@ -471,9 +491,13 @@ func newWorkerUpdateCmd(cf *clientFlags) *cobra.Command {
 		Use:   "update --id W [flags]",
 		Short: "Change some of a worker's fields (only the flags given are changed)",
 		Long: `Change a registered worker. Only the flags given are changed; --queue, --channel,
---label and --tag replace the whole list. --available=false deregisters the worker,
---available=true registers it again.`,
+--label and --tag replace the whole list. --activity moves the worker to an activity
+(available, offline, break, or one defined by a policy of kind activity), which says
+whether it takes offers. --available=false deregisters the worker (activity offline,
+unless its activity already takes no offers), --available=true registers it again
+(activity available, unless its activity already takes offers).`,
 		Example: `  patchbay worker update --id alice --capacity 2 --channel voice:1:1 --channel chat:1:2
+  patchbay worker update --id alice --activity break
   patchbay worker update --id alice --available=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -36,6 +36,7 @@ var sections = map[string]events.PolicyKind{
 	"workflows":              events.KindWorkflow,
 	"exceptionPolicies":      events.KindExceptionPolicy,
 	"classificationPolicies": events.KindClassificationPolicy,
+	"activities":             events.KindActivity,
 }
 
 // Sections lists the top-level keys a policy file may have.
@@ -49,15 +50,15 @@ func Sections() []string {
 }
 
 // Parse reads the policies in data (YAML or JSON; name is used in errors). Policies
-// come out in an order that applies cleanly: distribution and exception policies,
-// queues, workflows.
+// come out in an order that applies cleanly: activities, distribution and exception
+// policies, queues, workflows.
 func Parse(name string, data []byte) ([]events.PolicyPut, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: not YAML or JSON: %w", name, err)
 	}
 	var puts []events.PolicyPut
-	for _, key := range []string{"distributionPolicies", "classificationPolicies", "exceptionPolicies", "queues", "workflows"} {
+	for _, key := range []string{"activities", "distributionPolicies", "classificationPolicies", "exceptionPolicies", "queues", "workflows"} {
 		list, ok := doc[key]
 		if !ok {
 			continue

@@ -53,6 +53,29 @@ func TestParse(t *testing.T) {
 	require.Empty(t, empty)
 }
 
+// Activities come first: a file's workers may be put in them at once.
+func TestParseActivities(t *testing.T) {
+	puts, err := policyfile.Parse("p.yaml", []byte(`
+queues:
+  - id: support
+activities:
+  - id: lunch
+    name: Lunch
+    available: false
+  - id: overflow
+    available: true
+`))
+	require.NoError(t, err)
+	require.Len(t, puts, 3)
+	require.Equal(t, events.KindActivity, puts[0].Kind)
+	require.Equal(t, "lunch", puts[0].ID)
+	require.JSONEq(t, `{"name":"Lunch","available":false}`, string(puts[0].Spec))
+	require.Equal(t, events.KindActivity, puts[1].Kind)
+	require.JSONEq(t, `{"available":true}`, string(puts[1].Spec))
+	require.Equal(t, events.KindQueue, puts[2].Kind)
+	require.Contains(t, policyfile.Sections(), "activities")
+}
+
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ name, doc, want string }{
 		{"not yaml", "queues: [", "p.yaml: not YAML or JSON"},

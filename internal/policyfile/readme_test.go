@@ -22,7 +22,7 @@ func TestReadmeExample(t *testing.T) {
 	require.NotNil(t, m, "the README has an example policy file")
 	puts, err := policyfile.Parse("README.md", m[1])
 	require.NoError(t, err)
-	require.Len(t, puts, 4)
+	require.Len(t, puts, 5)
 
 	// and every policy in it is valid: the engine takes them all.
 	e, err := matcher.New(matcher.Config{})
