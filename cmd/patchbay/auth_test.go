@@ -25,6 +25,7 @@ type authEnv struct {
 	t       *testing.T
 	dataDir string
 	url     string
+	router  *router.Router
 }
 
 func startAuthServer(t *testing.T) *authEnv {
@@ -48,7 +49,7 @@ func startAuthServer(t *testing.T) *authEnv {
 		defer cancel()
 		_ = r.Stop(ctx)
 	})
-	return &authEnv{t: t, dataDir: dir, url: ns.ClientURL()}
+	return &authEnv{t: t, dataDir: dir, url: ns.ClientURL(), router: r}
 }
 
 // creds runs `patchbay creds args... --data-dir` and stores the output in a file.
@@ -178,6 +179,29 @@ func TestAuthRoles(t *testing.T) {
 		require.NoError(t, prod.nc.Publish(subj, []byte("{}")))
 		prod.refused(t, "publish", subj)
 	}
+
+	// The confused deputy: A's own command asks the router to answer on the lease's
+	// key. The router refuses it and writes nothing there: it keeps its lease.
+	watch := e.connect(e.creds("router"), "_INBOX.router")
+	leaseWrites := make(chan *nats.Msg, 100)
+	_, err = watch.nc.ChanSubscribe("$KV."+events.BucketRouter+".leader", leaseWrites)
+	require.NoError(t, err)
+	require.NoError(t, watch.nc.Flush())
+	ev, err := events.New(events.TypeWorkerUpdate, "trick", "/test", "A", time.Now(), &events.WorkerRegister{WorkerID: "A"})
+	require.NoError(t, err)
+	body, err := events.Structured(ev)
+	require.NoError(t, err)
+	trick := nats.NewMsg(events.WorkerInSubject(events.TypeWorkerUpdate, "A"))
+	trick.Header.Set(events.HeaderReplyTo, "$KV."+events.BucketRouter+".leader")
+	trick.Data = body
+	require.NoError(t, wA.nc.PublishMsg(trick))
+	registerWorker(t, wA.client, "A") // after the trick on the stream: it was handled
+	require.NoError(t, watch.nc.Flush())
+	for len(leaseWrites) > 0 {
+		m := <-leaseWrites
+		require.NotContains(t, string(m.Data), "io.patchbay.", "the router answered on its lease key")
+	}
+	require.NoError(t, e.router.Err(), "the router still holds its lease")
 
 	assignment, err := wB.client.Accept(ctxT(t), offer)
 	require.NoError(t, err)
