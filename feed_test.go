@@ -28,16 +28,7 @@ func startFeedEnv(t *testing.T) *feedEnv {
 	t.Helper()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns.ClientURL())
-	r, err := router.New(nc, router.Config{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), retryWait)
-	defer cancel()
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), retryWait)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	natstest.StartRouter(t, nc, router.Config{})
 	c, err := patchbay.New(nc, patchbay.WithRetryDeadline(retryWait))
 	require.NoError(t, err)
 	return &feedEnv{t: t, nc: nc, c: c, notices: make(chan patchbay.OfferNotice, 64),

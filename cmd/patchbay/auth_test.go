@@ -16,6 +16,7 @@ import (
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/internal/natsserver"
+	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
 )
 
@@ -39,16 +40,7 @@ func startAuthServer(t *testing.T) *authEnv {
 	nc, err := nats.Connect(ns.ClientURL(), routerUser)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	r, err := router.New(nc, router.Config{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	r := natstest.StartRouter(t, nc, router.Config{})
 	return &authEnv{t: t, dataDir: dir, url: ns.ClientURL(), router: r}
 }
 

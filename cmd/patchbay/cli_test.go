@@ -32,16 +32,7 @@ func startRouter(t *testing.T) string {
 	t.Helper()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns.ClientURL())
-	r, err := router.New(nc, router.Config{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	natstest.StartRouter(t, nc, router.Config{})
 	return ns.ClientURL()
 }
 

@@ -16,17 +16,7 @@ import (
 // runRouter starts a router on url and returns it; it is stopped when the test ends.
 func runRouter(t *testing.T, url string) *router.Router {
 	t.Helper()
-	r, err := router.New(natstest.Connect(t, url), router.Config{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
-	return r
+	return natstest.StartRouter(t, natstest.Connect(t, url), router.Config{})
 }
 
 // The demo worker holds an assigned job while the router goes away; it keeps

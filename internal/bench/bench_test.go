@@ -273,17 +273,7 @@ func startRouter(tb testing.TB) string {
 
 func startRouterOn(tb testing.TB, url string, cfg router.Config) {
 	tb.Helper()
-	nc := natstest.Connect(tb, url)
-	r, err := router.New(nc, cfg)
-	require.NoError(tb, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	require.NoError(tb, r.Start(ctx))
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	natstest.StartRouter(tb, natstest.Connect(tb, url), cfg)
 }
 
 // BenchmarkLifecycle runs b.N jobs through their whole lifecycle on one router and

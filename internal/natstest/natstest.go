@@ -3,6 +3,7 @@
 package natstest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/patchbay/patchbay/internal/natsserver"
+	"github.com/patchbay/patchbay/internal/router"
 )
 
 // RunServer starts a JetStream server on a random port with a temp store dir; it is
@@ -116,4 +118,28 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// routerWait bounds a test router's start and stop: generous, for a loaded machine
+// under -race.
+const routerWait = 60 * time.Second
+
+// StartRouter starts a router on nc with cfg and stops it when the test ends.
+func StartRouter(t testing.TB, nc *nats.Conn, cfg router.Config) *router.Router {
+	t.Helper()
+	r, err := router.New(nc, cfg)
+	if err != nil {
+		t.Fatalf("new router: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), routerWait)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("start router: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), routerWait)
+		defer cancel()
+		_ = r.Stop(ctx)
+	})
+	return r
 }

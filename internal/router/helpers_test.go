@@ -51,17 +51,7 @@ func startOn(t *testing.T, url string, cfg router.Config) *env {
 
 func startRouter(t testing.TB, nc *nats.Conn, cfg router.Config) *router.Router {
 	t.Helper()
-	r, err := router.New(nc, cfg)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
-	return r
+	return natstest.StartRouter(t, nc, cfg)
 }
 
 func ctx(t testing.TB) context.Context {
