@@ -615,3 +615,19 @@ func TestConnectionRefusedSaysWhy(t *testing.T) {
 	require.ErrorContains(t, err, "no responders")
 	require.NotContains(t, err.Error(), "refused the connection")
 }
+
+// `patchbay version` and `--version` print the version set at build time, or the
+// module's.
+func TestVersion(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	out := mustRun(ctx, t, "version")
+	require.Regexp(t, `^patchbay \S.*\n$`, out)
+	require.Equal(t, out, mustRun(ctx, t, "--version"))
+
+	old := version
+	version = "v1.2.3"
+	t.Cleanup(func() { version = old })
+	require.Equal(t, "patchbay v1.2.3\n", mustRun(ctx, t, "version"))
+	require.Equal(t, "patchbay v1.2.3\n", mustRun(ctx, t, "--version"))
+}

@@ -40,7 +40,9 @@ Run the router with 'patchbay serve', then use the client commands against it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd())
+	root.Version = buildVersion()
+	root.SetVersionTemplate("patchbay {{.Version}}\n")
+	root.AddCommand(newServeCmd(), newVersionCmd())
 	root.AddCommand(newCredsCmd())
 	for _, add := range clientCommands {
 		root.AddCommand(add())
