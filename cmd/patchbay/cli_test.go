@@ -159,6 +159,15 @@ func TestJobCreate(t *testing.T) {
 		{Key: "vip", Operator: events.OpEqual, Value: true},
 	}, j.WorkerSelectors)
 
+	// scheduled, suspended, with a time to live
+	assert.Equal(t, "created job sched-x (scheduled)\n", mustRun(ctx, t, "job", "create", "--nats-url", url,
+		"--queue", "support", "--channel", "voice", "--id", "sched-x", "--schedule-at", "+1h"))
+	assert.Equal(t, "created job susp-x (suspended)\n", mustRun(ctx, t, "job", "create", "--nats-url", url,
+		"--queue", "support", "--channel", "voice", "--id", "susp-x", "--suspend"))
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "ttl-1", "--ttl", "10m")
+	ev = waitEvent(ctx, t, url, events.JobSubject("support", "ttl-1", events.TypeJobQueued), nil)
+	require.NotNil(t, jobOf(t, ev).ExpiresAt, "a job with --ttl expires")
+
 	out = mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "chat", "-q")
 	assert.Regexp(t, `^[A-Za-z0-9]\S*\n$`, out, "--quiet prints only the id")
 
@@ -432,7 +441,12 @@ func TestBadFlags(t *testing.T) {
 		{"label without key", with(create, "--label", "=5"), `--label "=5": the key must not be empty`},
 		{"label twice", with(create, "--label", "a=1", "--label", "a=2"), `key "a" is given twice`},
 		{"tag without =", with(create, "--tag", "x"), `--tag "x": want key=value`},
-		{"missing queue", []string{"job", "create", "--channel", "c"}, `required flag(s) "queue" not set`},
+		{"missing queue", []string{"job", "create", "--channel", "c"}, `at least one of the flags in the group [queue workflow classification-policy] is required`},
+		{"queue and workflow", with(create, "--workflow", "w"), `[queue workflow] were all set`},
+		{"bad workflow id", []string{"job", "create", "--workflow", "a b", "--channel", "c"}, `--workflow "a b"`},
+		{"ttl", with(create, "--ttl", "-1s"), `--ttl -1s: want a positive duration`},
+		{"schedule-at", with(create, "--schedule-at", "later"), `--schedule-at "later": want an RFC 3339 time`},
+		{"schedule and suspend", with(create, "--schedule-at", "+1h", "--suspend"), `[schedule-at suspend] were all set`},
 		{"bad queue id", []string{"job", "create", "--queue", "a b", "--channel", "c"}, `--queue "a b": an id is 1-128 letters`},
 		{"priority", with(create, "--priority", "500"), `--priority 500: want -100 to 100`},
 		{"json and quiet", with(create, "--json", "-q"), `none of the others can be`},

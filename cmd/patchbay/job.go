@@ -36,15 +36,17 @@ var jobSubcommands []func(*clientFlags) *cobra.Command
 // jobCreateFlags holds the flags of `job create`.
 type jobCreateFlags struct {
 	queue, channel, id, channelRef, notes string
+	workflow, classification, scheduleAt  string
+	ttl                                   time.Duration
 	priority                              int
 	labels, tags, selectors               []string
-	json, quiet                           bool
+	json, quiet, suspend                  bool
 }
 
 func newJobCreateCmd(cf *clientFlags) *cobra.Command {
 	f := &jobCreateFlags{}
 	cmd := &cobra.Command{
-		Use:   "create --queue Q --channel C [flags]",
+		Use:   "create (--queue Q | --workflow W | --classification-policy P) --channel C [flags]",
 		Short: "Create a job and print its id and status",
 		Long: `Create a job in a queue. The router offers it to the best eligible worker.
 
@@ -55,10 +57,17 @@ A worker selector is "key operator value". The operator is one of
 ` + strings.Join(events.Operators(), ", ") + `,
 or the shorthands ==, !=, <, <=, >, >=. A selector needs spaces around the operator
 unless it is a shorthand (skill>=5 works too). Every selector must hold for a worker
-to be offered the job; the key "id" tests the worker id.`,
+to be offered the job; the key "id" tests the worker id.
+
+Instead of a queue, a job may name a workflow (--workflow) or a classification policy
+(--classification-policy), which choose its queue. --ttl cancels it if it waits
+longer; --schedule-at keeps it out of its queue until then (an RFC 3339 time or
++duration); --suspend creates it suspended ('patchbay job resume' queues it).`,
 		Example: `  patchbay job create --queue support --channel voice
   patchbay job create --queue support --channel voice --id call-4711 --priority 10 \
-      --label language=en --label vip=true --selector "skill >= 5" --selector "language == en"`,
+      --label language=en --label vip=true --selector "skill >= 5" --selector "language == en"
+  patchbay job create --workflow triage --channel chat --ttl 10m
+  patchbay job create --queue callbacks --channel voice --schedule-at +2h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := f.spec()
@@ -106,8 +115,15 @@ to be offered the job; the key "id" tests the worker id.`,
 	fl.StringVar(&f.notes, "notes", "", "free text for the worker who takes the job")
 	fl.BoolVar(&f.json, "json", false, "print the router's reply as JSON")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the job id")
-	_ = cmd.MarkFlagRequired("queue")
+	fl.StringVar(&f.workflow, "workflow", "", "workflow that chooses the job's queue (instead of --queue)")
+	fl.StringVar(&f.classification, "classification-policy", "", "classification policy that chooses the job's queue, priority and selectors (instead of --queue)")
+	fl.DurationVar(&f.ttl, "ttl", 0, "cancel the job if it is still waiting after this long (at most a week)")
+	fl.StringVar(&f.scheduleAt, "schedule-at", "", "keep the job out of its queue until then: an RFC 3339 time or +duration")
+	fl.BoolVar(&f.suspend, "suspend", false, "create the job suspended")
 	_ = cmd.MarkFlagRequired("channel")
+	cmd.MarkFlagsOneRequired("queue", "workflow", "classification-policy")
+	cmd.MarkFlagsMutuallyExclusive("queue", "workflow", "classification-policy")
+	cmd.MarkFlagsMutuallyExclusive("schedule-at", "suspend")
 	cmd.MarkFlagsMutuallyExclusive("json", "quiet")
 	return cmd
 }
@@ -115,11 +131,29 @@ to be offered the job; the key "id" tests the worker id.`,
 // spec turns the flags into a job, reporting the first flag that is wrong.
 func (f *jobCreateFlags) spec() (patchbay.JobSpec, error) {
 	spec := patchbay.JobSpec{
-		JobID: f.id, QueueID: f.queue, ChannelID: f.channel, ChannelReference: f.channelRef,
-		Priority: f.priority, Notes: f.notes,
+		JobID: f.id, QueueID: f.queue, WorkflowID: f.workflow, ClassificationPolicyID: f.classification,
+		ChannelID: f.channel, ChannelReference: f.channelRef, Priority: f.priority, Notes: f.notes,
 	}
-	if err := checkIDFlag("queue", f.queue); err != nil {
+	for _, id := range []struct{ flag, v string }{{"queue", f.queue}, {"workflow", f.workflow}, {"classification-policy", f.classification}} {
+		if id.v != "" {
+			if err := checkIDFlag(id.flag, id.v); err != nil {
+				return spec, err
+			}
+		}
+	}
+	if f.ttl < 0 || f.ttl > events.MaxDurationSeconds*time.Second {
+		return spec, fmt.Errorf("--ttl %s: want a positive duration of at most a week", f.ttl)
+	}
+	spec.TimeToLiveSeconds = f.ttl.Seconds()
+	at, err := parseAt("schedule-at", f.scheduleAt, time.Now())
+	if err != nil {
 		return spec, err
+	}
+	switch {
+	case at != nil:
+		spec.MatchingMode = &events.MatchingMode{Kind: events.MatchScheduleAndSuspend, ScheduleAt: at}
+	case f.suspend:
+		spec.MatchingMode = &events.MatchingMode{Kind: events.MatchSuspend}
 	}
 	if err := checkIDFlag("channel", f.channel); err != nil {
 		return spec, err
@@ -327,21 +361,24 @@ func newJobCloseCmd(cf *clientFlags) *cobra.Command {
 
 // parseCloseAt reads --close-at: empty (close now), +duration from now, or an RFC
 // 3339 time.
-func parseCloseAt(s string, now time.Time) (*time.Time, error) {
+func parseCloseAt(s string, now time.Time) (*time.Time, error) { return parseAt("close-at", s, now) }
+
+// parseAt reads a time flag: empty (none), +duration from now, or an RFC 3339 time.
+func parseAt(flag, s string, now time.Time) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
 	if d, ok := strings.CutPrefix(s, "+"); ok {
 		dur, err := time.ParseDuration(d)
 		if err != nil || dur < 0 {
-			return nil, fmt.Errorf("--close-at %q: want +duration such as +30s or +5m", s)
+			return nil, fmt.Errorf("--%s %q: want +duration such as +30s or +5m", flag, s)
 		}
 		at := now.Add(dur)
 		return &at, nil
 	}
 	at, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return nil, fmt.Errorf("--close-at %q: want an RFC 3339 time (2030-01-02T15:04:05Z) or +duration (+30s)", s)
+		return nil, fmt.Errorf("--%s %q: want an RFC 3339 time (2030-01-02T15:04:05Z) or +duration (+30s)", flag, s)
 	}
 	return &at, nil
 }
