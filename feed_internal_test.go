@@ -72,7 +72,7 @@ func TestFollowOffersForgetsOffersThatEndedWhileAway(t *testing.T) {
 	f.mu.Unlock()
 
 	// Away, alice misses the revocation of her offer.
-	revoked, err := nc.SubscribeSync(events.OfferSubject("alice", events.TypeOfferRevoked))
+	revoked, err := nc.SubscribeSync(events.OfferTypeAll("alice", events.TypeOfferRevoked))
 	require.NoError(t, err)
 	require.NoError(t, nc.Flush())
 	proxy.Cut()

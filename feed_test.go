@@ -136,7 +136,7 @@ func TestFollowOffersRecoversOffersIssuedBeforeItStarted(t *testing.T) {
 	// Stopped, the feed hands over nothing more.
 	require.NoError(t, f.Stop())
 	require.NoError(t, f.Stop(), "stopping twice is fine")
-	watch, err := e.nc.SubscribeSync(events.OfferSubject("alice", events.TypeOfferIssued))
+	watch, err := e.nc.SubscribeSync(events.OfferTypeAll("alice", events.TypeOfferIssued))
 	require.NoError(t, err)
 	require.NoError(t, e.nc.Flush())
 	e.create("j4")

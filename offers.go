@@ -56,7 +56,7 @@ func (c *Client) Offers(workerID string) (*Offers, error) {
 	if err := events.CheckID("workerId", workerID); err != nil {
 		return nil, err
 	}
-	sub, err := c.nc.SubscribeSync(events.OfferSubject(workerID, events.TypeOfferIssued))
+	sub, err := c.nc.SubscribeSync(events.OfferTypeAll(workerID, events.TypeOfferIssued))
 	if err != nil {
 		return nil, err
 	}

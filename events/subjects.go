@@ -149,11 +149,21 @@ func JobSubject(queueID, jobID string, t Type) string {
 }
 
 // OfferSubject is where offer events are published:
-// "patchbay.events.offer.<workerId>.<verb>". A worker subscribes to
-// OfferWorkerAll(workerID) to receive its offers.
-func OfferSubject(workerID string, t Type) string {
-	return SubjectEventsPrefix + "offer." + workerID + "." + verb(t)
+// "patchbay.events.offer.<workerId>.<jobId>.<verb>". A worker subscribes to
+// OfferWorkerAll(workerID) to receive its offers; JobAll(jobID) selects them with the
+// job's own events.
+func OfferSubject(workerID, jobID string, t Type) string {
+	return SubjectEventsPrefix + "offer." + workerID + "." + jobToken(jobID) + "." + verb(t)
 }
+
+// OfferTypeAll matches the offer events of one type for one worker, of any job
+// (workerID "*": of every worker).
+func OfferTypeAll(workerID string, t Type) string {
+	return SubjectEventsPrefix + "offer." + workerID + ".*." + verb(t)
+}
+
+// JobAll matches every event about one job, its offers included: its history.
+func JobAll(jobID string) string { return SubjectEventsPrefix + "*.*." + jobToken(jobID) + ".*" }
 
 // OfferWorkerAll matches every offer event for one worker.
 func OfferWorkerAll(workerID string) string { return SubjectEventsPrefix + "offer." + workerID + ".>" }

@@ -129,17 +129,24 @@ func TestOfferAndWorkerSubjects(t *testing.T) {
 		ty   events.Type
 		want string
 	}{
-		{events.TypeOfferIssued, "patchbay.events.offer.w1.issued"},
-		{events.TypeOfferAccepted, "patchbay.events.offer.w1.accepted"},
-		{events.TypeOfferDeclined, "patchbay.events.offer.w1.declined"},
-		{events.TypeOfferExpired, "patchbay.events.offer.w1.expired"},
-		{events.TypeOfferRevoked, "patchbay.events.offer.w1.revoked"},
+		{events.TypeOfferIssued, "patchbay.events.offer.w1.j1.issued"},
+		{events.TypeOfferAccepted, "patchbay.events.offer.w1.j1.accepted"},
+		{events.TypeOfferDeclined, "patchbay.events.offer.w1.j1.declined"},
+		{events.TypeOfferExpired, "patchbay.events.offer.w1.j1.expired"},
+		{events.TypeOfferRevoked, "patchbay.events.offer.w1.j1.revoked"},
 	}
 	for _, tt := range offers {
-		require.Equal(t, tt.want, events.OfferSubject("w1", tt.ty))
+		require.Equal(t, tt.want, events.OfferSubject("w1", "j1", tt.ty))
 		require.True(t, strings.HasPrefix(tt.want, strings.TrimSuffix(events.OfferWorkerAll("w1"), ">")))
 	}
 	require.Equal(t, "patchbay.events.offer.w1.>", events.OfferWorkerAll("w1"))
+	// one filter selects a job's whole history: its job events and its offers
+	require.Equal(t, "patchbay.events.*.*.j1.*", events.JobAll("j1"))
+	for _, subject := range []string{events.OfferSubject("w1", "j1", events.TypeOfferIssued), events.JobSubject("q", "j1", events.TypeJobClosed)} {
+		require.True(t, matchSubject(events.JobAll("j1"), subject), subject)
+	}
+	require.False(t, matchSubject(events.JobAll("j1"), events.OfferSubject("w1", "j2", events.TypeOfferIssued)))
+	require.False(t, matchSubject(events.JobAll("j1"), events.WorkerSubject("j1", events.TypeWorkerRegistered)))
 
 	workers := []struct {
 		ty   events.Type
@@ -252,4 +259,20 @@ func TestParseCommandSubject(t *testing.T) {
 	}
 	require.Equal(t, "patchbay.req.offer.accept.alice", events.WorkerReqSubject(events.TypeOfferAccept, "alice"))
 	require.Equal(t, "patchbay.in.job.close.alice", events.WorkerInSubject(events.TypeJobClose, "alice"))
+}
+
+// matchSubject reports whether a NATS subject filter (with * and >) matches subject.
+func matchSubject(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		switch {
+		case tok == ">":
+			return len(s) > i
+		case i >= len(s):
+			return false
+		case tok != "*" && tok != s[i]:
+			return false
+		}
+	}
+	return len(f) == len(s)
 }

@@ -105,7 +105,7 @@ func TestAcceptAssigns(t *testing.T) {
 	require.Equal(t, []events.Type{events.TypeJobReceived, events.TypeJobQueued, events.TypeOfferIssued}, out.types())
 	offer := out.issued()[0]
 	require.Equal(t, "alice", offer.WorkerID)
-	require.Equal(t, "patchbay.events.offer.alice.issued", out.Evs[2].Subject)
+	require.Equal(t, "patchbay.events.offer.alice.j1.issued", out.Evs[2].Subject)
 	require.Equal(t, "issued", offer.Status)
 	require.Equal(t, t0.Add(OfferExpiryDefault), offer.ExpiresAt)
 	require.NotNil(t, offer.Job, "an issued offer carries the job")
@@ -642,7 +642,7 @@ func TestCancelQueuedJob(t *testing.T) {
 	rev := out.Evs[0].Offer
 	require.Equal(t, o.OfferID, rev.OfferID)
 	require.Equal(t, events.RevokedJobCancelled, rev.Reason)
-	require.Equal(t, "patchbay.events.offer.alice.revoked", out.Evs[0].Subject)
+	require.Equal(t, "patchbay.events.offer.alice.j1.revoked", out.Evs[0].Subject)
 	c := out.Evs[1].Job
 	require.Equal(t, "cancelled", c.Status)
 	require.Equal(t, "Abandoned", c.DispositionCode)

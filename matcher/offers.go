@@ -22,7 +22,7 @@ func (e *Engine) issue(j *Job, w *Worker, cost int) {
 	snap := o.Offer
 	js := j.snapshot()
 	snap.Job = &js
-	e.emit(events.OfferSubject(w.WorkerID, events.TypeOfferIssued), events.TypeOfferIssued, j.JobID, snap)
+	e.emit(events.OfferSubject(w.WorkerID, j.JobID, events.TypeOfferIssued), events.TypeOfferIssued, j.JobID, snap)
 }
 
 // end moves an issued offer to a terminal status, frees the worker's capacity it
@@ -47,7 +47,7 @@ func (e *Engine) end(o *Offer, to lifecycle.OfferStatus, t events.Type, reason s
 		e.dirtyWrk[w.WorkerID] = true
 		e.touchWorker(w)
 	}
-	e.emit(events.OfferSubject(o.WorkerID, t), t, o.JobID, o.Offer)
+	e.emit(events.OfferSubject(o.WorkerID, o.JobID, t), t, o.JobID, o.Offer)
 }
 
 func (e *Engine) revoke(o *Offer, reason string) {

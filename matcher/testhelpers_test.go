@@ -337,7 +337,7 @@ func decodeEvents(t testing.TB, obs []Outbound) []ev {
 			require.Equal(t, e.Job.JobID, e.CESubject)
 		case strings.HasPrefix(name, "offer."):
 			require.NoError(t, events.DecodeData(ce, &e.Offer))
-			require.Equal(t, events.OfferSubject(e.Offer.WorkerID, e.Type), ob.Subject)
+			require.Equal(t, events.OfferSubject(e.Offer.WorkerID, e.Offer.JobID, e.Type), ob.Subject)
 			require.Equal(t, e.Offer.JobID, e.CESubject)
 		case strings.HasPrefix(name, "worker."):
 			require.NoError(t, events.DecodeData(ce, &e.Worker))

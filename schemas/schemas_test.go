@@ -704,7 +704,7 @@ func TestAsyncAPI(t *testing.T) {
 	}
 	for _, a := range []string{
 		"patchbay.events.job.{queueId}.{jobId}.{verb}",
-		"patchbay.events.offer.{workerId}.{verb}",
+		"patchbay.events.offer.{workerId}.{jobId}.{verb}",
 		"patchbay.events.worker.{workerId}.{verb}",
 		"patchbay.events.policy.{kind}.{policyId}.{verb}",
 		events.SubjectCommandFailed,
@@ -738,7 +738,7 @@ func TestAsyncAPI(t *testing.T) {
 		case strings.HasPrefix(typ.Name(), "job."):
 			onChannel(events.JobSubject("support", "call-4711", typ), typ)
 		case strings.HasPrefix(typ.Name(), "offer."):
-			onChannel(events.OfferSubject("alice", typ), typ)
+			onChannel(events.OfferSubject("alice", "call-4711", typ), typ)
 		case strings.HasPrefix(typ.Name(), "worker."):
 			onChannel(events.WorkerSubject("alice", typ), typ)
 		case strings.HasPrefix(typ.Name(), "policy."):

@@ -160,7 +160,7 @@ func TestAuthRoles(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, mine.Offers, 1)
 	// Nor publish events, nor heartbeats for B, nor ask about B's work.
-	for _, subj := range []string{events.OfferSubject("B", events.TypeOfferRevoked), events.JobSubject("support", "j1", events.TypeJobCancelled),
+	for _, subj := range []string{events.OfferSubject("B", "j1", events.TypeOfferRevoked), events.JobSubject("support", "j1", events.TypeJobCancelled),
 		events.PresenceSubject("B"), "$KV." + events.BucketJobs + ".j1", "$JS.API.STREAM.DELETE." + events.StreamEvents,
 		events.QuerySubject(events.TypeQueryWorker) + ".B", events.QuerySubject(events.TypeQueryWorker), events.QuerySubject(events.TypeQueryJob)} {
 		require.NoError(t, wA.nc.Publish(subj, []byte("{}")))

@@ -645,3 +645,30 @@ func TestVersion(t *testing.T) {
 	require.Equal(t, "patchbay v1.2.3\n", mustRun(ctx, t, "version"))
 	require.Equal(t, "patchbay v1.2.3\n", mustRun(ctx, t, "--version"))
 }
+
+// `job history` prints a job's whole life, its offers included, from the event stream.
+func TestJobHistory(t *testing.T) {
+	t.Parallel()
+	url := startRouter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "w1", "--queue", "support")
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "h1")
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "h2")
+	waitEvent(ctx, t, url, events.OfferTypeAll("w1", events.TypeOfferIssued), nil)
+	mustRun(ctx, t, "job", "cancel", "--nats-url", url, "h1")
+	waitEvent(ctx, t, url, events.JobSubject("support", "h1", events.TypeJobCancelled), nil)
+
+	out := mustRun(ctx, t, "job", "history", "--nats-url", url, "h1")
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		require.GreaterOrEqual(t, len(f), 3, line)
+		require.Equal(t, "h1", f[2], "only h1's events: %s", line)
+		types = append(types, f[1])
+	}
+	require.Equal(t, []string{"job.received", "job.queued", "offer.issued", "offer.revoked", "job.cancelled"}, types)
+
+	_, err := runOut(ctx, "job", "history", "--nats-url", url, "nope")
+	require.ErrorContains(t, err, "no events of job nope are stored")
+}

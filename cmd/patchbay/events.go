@@ -22,6 +22,7 @@ func init() { clientCommands = append(clientCommands, newEventsCmd) }
 type eventsFlags struct {
 	json, fromStart           bool
 	queues, workers, subjects []string
+	jobs                      []string
 	count                     int
 }
 
@@ -35,8 +36,9 @@ func newEventsCmd() *cobra.Command {
 its time, type, subject and key fields, or with --json the CloudEvent itself, one
 JSON object per line.
 
---queue, --worker and --subject narrow the events; given together, an event is
-shown when it matches any of them. --queue Q shows the job events of queue Q;
+--queue, --worker, --job and --subject narrow the events; given together, an event
+is shown when it matches any of them. --job J shows every event of job J, its offers
+included; --queue Q shows the job events of queue Q;
 --worker W shows the offer and worker events of worker W; --subject S takes a NATS
 subject filter (the patchbay.events. prefix may be left out). Ctrl-C stops.`,
 		Example: `  patchbay events
@@ -66,6 +68,7 @@ subject filter (the patchbay.events. prefix may be left out). Ctrl-C stops.`,
 	fl.BoolVar(&f.fromStart, "from-start", false, "replay the stored events first, then follow")
 	fl.StringArrayVar(&f.queues, "queue", nil, "job events of this queue (repeatable)")
 	fl.StringArrayVar(&f.workers, "worker", nil, "offer and worker events of this worker (repeatable)")
+	fl.StringArrayVar(&f.jobs, "job", nil, "every event of this job, its offers included (repeatable)")
 	fl.StringArrayVar(&f.subjects, "subject", nil, "events on this NATS subject filter, e.g. 'job.*.*.closed' (repeatable)")
 	fl.IntVar(&f.count, "count", 0, "exit after this many events (0: follow until Ctrl-C)")
 	return cmd
@@ -79,6 +82,12 @@ func (f *eventsFlags) filter() ([]string, error) {
 			return nil, err
 		}
 		out = append(out, events.JobQueueAll(q))
+	}
+	for _, j := range f.jobs {
+		if err := checkIDFlag("job", j); err != nil {
+			return nil, err
+		}
+		out = append(out, events.JobAll(j))
 	}
 	for _, w := range f.workers {
 		if err := checkIDFlag("worker", w); err != nil {
@@ -231,4 +240,68 @@ func quoteIfSpaced(s string) string {
 		return fmt.Sprintf("%q", s)
 	}
 	return s
+}
+
+func init() { jobSubcommands = append(jobSubcommands, newJobHistoryCmd) }
+
+// newJobHistoryCmd is `job history JOB`: the job's whole life from the event stream.
+func newJobHistoryCmd(cf *clientFlags) *cobra.Command {
+	f := &eventsFlags{fromStart: true}
+	cmd := &cobra.Command{
+		Use:   "history JOB",
+		Short: "Print every event of a job, its offers included, in order",
+		Long: `Print a job's whole life from the event stream (` + events.StreamEvents + `): created,
+classified, queued, each offer with its worker and outcome, assigned, completed,
+closed. It reads the events stored on the job's subjects (` + events.JobAll("JOB") + `),
+so it works after the router forgot the job, for as long as the stream keeps events
+(serve --events-max-age).`,
+		Example: `  patchbay job history call-4711
+  patchbay job history call-4711 --json | jq .type`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if err := checkIDFlag("job", id); err != nil {
+				return err
+			}
+			c, closeConn, err := cf.connect("job history")
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			n, err := storedEvents(cmd.Context(), c, events.JobAll(id))
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("no events of job %s are stored (unknown job, or older than the stream keeps)", id)
+			}
+			f.count = n
+			return tailEvents(cmd.Context(), c, patchbay.WatchOptions{Subjects: []string{events.JobAll(id)}, FromStart: true}, f, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&f.json, "json", false, "print each event as its CloudEvent JSON, one per line")
+	return cmd
+}
+
+// storedEvents counts the events the stream holds on the subjects matching filter.
+func storedEvents(ctx context.Context, c *patchbay.Client, filter string) (int, error) {
+	js, err := jetstream.New(c.Conn())
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w (has the router run against this NATS server?)", events.StreamEvents, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n, nil
 }

@@ -29,7 +29,7 @@ func TestWorkerRunTakesTheOfferItMissedWhileCutOff(t *testing.T) {
 	defer stopWorker()
 	proxy.Cut()
 	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "job-1")
-	issued := waitEvent(ctx, t, url, events.OfferSubject("alice", events.TypeOfferIssued), nil)
+	issued := waitEvent(ctx, t, url, events.OfferTypeAll("alice", events.TypeOfferIssued), nil)
 	require.NotContains(t, wout.String(), "job-1", "the offer reached the worker through the cut")
 	proxy.Restore()
 

@@ -449,7 +449,7 @@ func newWorkerRegisterCmd(cf *clientFlags) *cobra.Command {
 		Use:   "register --id W --queue Q [flags]",
 		Short: "Register (or replace) a worker and make it available for offers",
 		Long: `Register a worker, or replace a registered one. Its offers are published on
-patchbay.events.offer.<id>.issued; subscribe to them before registering, or an offer
+patchbay.events.offer.<id>.<job>.issued; subscribe to them before registering, or an offer
 made at once expires unanswered. 'patchbay worker run' does both.
 
 It registers in the activity available (offline with --unavailable), or in the one

@@ -6,7 +6,7 @@
 //   * a command of type io.patchbay.<name> is sent as a NATS request on
 //     patchbay.req.<name>; the reply is io.patchbay.command.succeeded (data: what the
 //     command did) or io.patchbay.command.failed (data.error: {code, message, field});
-//   * a worker's offers are published on patchbay.events.offer.<workerId>.<verb>;
+//   * a worker's offers are published on patchbay.events.offer.<workerId>.<jobId>.<verb>;
 //   * a job's events on patchbay.events.job.<queueId>.<jobId>.<verb>.
 //
 // It depends on nothing but the `nats` package.

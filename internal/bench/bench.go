@@ -8,7 +8,7 @@
 // inbound stream (patchbay.in.<name>, asynchronously, as producers and workers may)
 // and follows the router's events, so what it measures is the router rather than a
 // request round trip. Simulated workers accept every offer at once (one wildcard
-// subscription to patchbay.events.offer.*.issued serves them all), and complete and
+// subscription to patchbay.events.offer.*.*.issued serves them all), and complete and
 // close every assignment at once.
 //
 // Three modes: flat out (at most MaxOpen jobs open at once), a fixed Rate of creates,

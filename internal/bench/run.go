@@ -78,7 +78,7 @@ func (r *run) subscribe(nc *nats.Conn) error {
 		subject string
 		handle  nats.MsgHandler
 	}{
-		{events.OfferSubject("*", events.TypeOfferIssued), r.onOffer},
+		{events.OfferTypeAll("*", events.TypeOfferIssued), r.onOffer},
 		{events.JobQueueAll(r.queue()), r.onJob},
 		{events.SubjectCommandFailed, r.onFailed},
 	} {
@@ -182,8 +182,8 @@ func (r *run) isStopping() bool {
 // onOffer is every simulated worker's answer to an offer: accept at once.
 func (r *run) onOffer(m *nats.Msg) {
 	at := time.Now()
-	// patchbay.events.offer.<workerId>.issued
-	workerID := strings.TrimSuffix(strings.TrimPrefix(m.Subject, events.SubjectEventsPrefix+"offer."), ".issued")
+	// patchbay.events.offer.<workerId>.<jobId>.issued
+	workerID, _, _ := strings.Cut(strings.TrimPrefix(m.Subject, events.SubjectEventsPrefix+"offer."), ".")
 	if !strings.HasPrefix(workerID, r.runID+"-") {
 		return // another run's worker, or someone else's
 	}

@@ -219,7 +219,7 @@ func runLifecycles(b *testing.B, nc *nats.Conn, js jetstream.JetStream, queue st
 		}
 	}
 	var subs []*nats.Subscription
-	for _, subject := range []string{"patchbay.events.offer.*.issued", events.JobQueueType(queue, events.TypeJobAssigned), events.JobQueueType(queue, events.TypeJobClosed)} {
+	for _, subject := range []string{events.OfferTypeAll("*", events.TypeOfferIssued), events.JobQueueType(queue, events.TypeJobAssigned), events.JobQueueType(queue, events.TypeJobClosed)} {
 		sub, err := nc.Subscribe(subject, handle)
 		if err != nil {
 			b.Fatal(err)

@@ -112,7 +112,7 @@ func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	queued := make(chan *nats.Msg, 500)
 	offered := make(chan *nats.Msg, 500)
 	for subject, ch := range map[string]chan *nats.Msg{events.JobQueueType("q", events.TypeJobQueued): queued,
-		events.OfferSubject("w", events.TypeOfferIssued): offered} {
+		events.OfferTypeAll("w", events.TypeOfferIssued): offered} {
 		sub, err := nc.ChanSubscribe(subject, ch)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
