@@ -240,7 +240,7 @@ func TestSIGKILLWhileQueuedOfferedAndAssigned(t *testing.T) {
 	}
 	t.Parallel()
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --queue-offer-expiry offered=3s", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --queue-offer-expiry offered=3s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)
@@ -304,7 +304,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()
 	// The lease outlives the restart: the new router owns the data directory, so it
 	// takes the dead one's lease at once instead of waiting a minute.
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m --offer-expiry 5s", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m --offer-expiry 5s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)
@@ -376,7 +376,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	}
 	t.Parallel()
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	createJob(t, c, "kept", "q")
@@ -405,7 +405,7 @@ func TestServeWithNATSURL(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		cmd := newRootCmd()
-		cmd.SetArgs([]string{"serve", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
+		cmd.SetArgs([]string{"serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
 		done <- cmd.ExecuteContext(ctx)
 	}()
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
