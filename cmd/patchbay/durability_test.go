@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -403,9 +405,10 @@ func TestServeWithNATSURL(t *testing.T) {
 	ns := natstest.RunServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	httpAddr := freeAddr(t)
 	go func() {
 		cmd := newRootCmd()
-		cmd.SetArgs([]string{"serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
+		cmd.SetArgs([]string{"serve", "--http", httpAddr, "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
 		done <- cmd.ExecuteContext(ctx)
 	}()
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
@@ -413,6 +416,20 @@ func TestServeWithNATSURL(t *testing.T) {
 	h := follow(t, c)           // from the start of the stream the router made
 	createJob(t, c, "j", "q")
 	h.waitFor(t, "offer", isType(events.TypeOfferIssued, "j"))
+	// The HTTP listener answers for the active router.
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  `"status":"active"`,
+		"/metrics": `patchbay_commands_applied_total{type="job.created"} 1`,
+	} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		require.NoError(t, err, path)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, string(body), want, path)
+	}
 	cancel()
 	select {
 	case err := <-done:
