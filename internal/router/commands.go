@@ -304,10 +304,11 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 		r.log.Warn().Err(err).Msg("dead-letter refusal")
 		return false
 	}
+	r.metrics.setAside.Inc() // before the answer, so a client that has it can see it counted
+	r.metrics.refused.WithLabelValues(commandKind(m.Subject()), string(events.CodeInternal)).Inc()
 	replyTo, _ := r.answerSubject(m.Headers())
 	r.reply(replyTo, reply)
 	r.ack(m)
-	r.metrics.setAside.Inc()
 	return true
 }
 

@@ -96,7 +96,7 @@ func newMetrics() *metrics {
 		persistFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "patchbay_persist_failures_total",
 			Help: "Records that could not be stored (their commands are applied again)."}),
 		setAside: prometheus.NewCounter(prometheus.CounterOpts{Name: "patchbay_commands_dead_lettered_total",
-			Help: "Commands set aside on the dead-letter stream because their effects cannot be stored."}),
+			Help: "Commands set aside on the dead-letter stream because their effects cannot be stored (also counted as refused, code internal)."}),
 		queueLength: prometheus.NewDesc("patchbay_queue_length",
 			"Queued jobs (offered or not), per queue that exists.", []string{"queue"}, nil),
 		queueOldest: prometheus.NewDesc("patchbay_queue_oldest_wait_seconds",
