@@ -168,3 +168,47 @@ type Size struct {
 func (e *Engine) Size() Size {
 	return Size{Jobs: len(e.jobs), Workers: len(e.workers), Offers: len(e.offers), Queues: len(e.queues), Timers: len(e.timers)}
 }
+
+// QueueGauge is what a metrics scrape reads of one queue.
+type QueueGauge struct {
+	QueueID string
+	// Length is the number of queued jobs; OldestWaitSeconds how long the oldest of
+	// them has waited.
+	Length            int
+	OldestWaitSeconds float64
+	// AvailableWorkers are the queue's workers available for offers; IdleWorkers those
+	// of them with room for one more job.
+	AvailableWorkers int
+	IdleWorkers      int
+}
+
+// QueueGauges reads every queue that exists now (it holds jobs or available workers),
+// sorted by id. It costs O(queued jobs + queues).
+func (e *Engine) QueueGauges(now time.Time) []QueueGauge {
+	ids := make(map[string]bool, len(e.queues)+len(e.index.queue))
+	for id, q := range e.queues {
+		if len(q.jobs) > 0 {
+			ids[id] = true
+		}
+	}
+	for id, ws := range e.index.queue {
+		if len(ws) > 0 {
+			ids[id] = true
+		}
+	}
+	out := make([]QueueGauge, 0, len(ids))
+	for id := range ids {
+		g := QueueGauge{QueueID: id, AvailableWorkers: len(e.index.queue[id]), IdleWorkers: e.index.roomIn(id)}
+		if q := e.queues[id]; q != nil {
+			g.Length = len(q.jobs)
+			for _, j := range q.jobs {
+				if j.EnqueuedAt != nil {
+					g.OldestWaitSeconds = max(g.OldestWaitSeconds, now.Sub(*j.EnqueuedAt).Seconds())
+				}
+			}
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].QueueID < out[j].QueueID })
+	return out
+}

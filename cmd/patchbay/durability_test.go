@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -240,7 +242,7 @@ func TestSIGKILLWhileQueuedOfferedAndAssigned(t *testing.T) {
 	}
 	t.Parallel()
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --queue-offer-expiry offered=3s", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json --lease-ttl 2s --queue-offer-expiry offered=3s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)
@@ -304,7 +306,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()
 	// The lease outlives the restart: the new router owns the data directory, so it
 	// takes the dead one's lease at once instead of waiting a minute.
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m --offer-expiry 5s", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m --offer-expiry 5s", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	h := follow(t, c)
@@ -376,7 +378,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	}
 	t.Parallel()
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	createJob(t, c, "kept", "q")
@@ -403,9 +405,10 @@ func TestServeWithNATSURL(t *testing.T) {
 	ns := natstest.RunServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	httpAddr := freeAddr(t)
 	go func() {
 		cmd := newRootCmd()
-		cmd.SetArgs([]string{"serve", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
+		cmd.SetArgs([]string{"serve", "--http", httpAddr, "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
 		done <- cmd.ExecuteContext(ctx)
 	}()
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
@@ -413,6 +416,20 @@ func TestServeWithNATSURL(t *testing.T) {
 	h := follow(t, c)           // from the start of the stream the router made
 	createJob(t, c, "j", "q")
 	h.waitFor(t, "offer", isType(events.TypeOfferIssued, "j"))
+	// The HTTP listener answers for the active router.
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  `"status":"active"`,
+		"/metrics": `patchbay_commands_applied_total{type="job.created"} 1`,
+	} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		require.NoError(t, err, path)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, string(body), want, path)
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -24,7 +24,7 @@ func TestSIGSTOPPastTheLease(t *testing.T) {
 	}
 	t.Parallel()
 	ns := natstest.RunServer(t)
-	args := fmt.Sprintf("serve --nats-url %s --log-format json --lease-ttl 1s --offer-expiry 5s", ns.ClientURL())
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --nats-url %s --log-format json --lease-ttl 1s --offer-expiry 5s", ns.ClientURL())
 	started := time.Now()
 	defer func() { t.Logf("took %s", time.Since(started)) }()
 	first := startServe(t, args)

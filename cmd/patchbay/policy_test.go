@@ -59,13 +59,13 @@ func TestServePoliciesFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "p.yaml")
 	require.NoError(t, os.WriteFile(file, []byte("queues: [{id: support, order: lifo}]"), 0o644))
 
-	err := run(context.Background(), &bytes.Buffer{}, "serve", "--nats-url", ns.ClientURL(), "--policies", filepath.Join(t.TempDir(), "missing.yaml"))
+	err := run(context.Background(), &bytes.Buffer{}, "serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", filepath.Join(t.TempDir(), "missing.yaml"))
 	require.ErrorContains(t, err, "--policies")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, &bytes.Buffer{}, "serve", "--nats-url", ns.ClientURL(), "--policies", file, "--log-level", "warn", "--log-format", "json")
+		done <- run(ctx, &bytes.Buffer{}, "serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", file, "--log-level", "warn", "--log-format", "json")
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))

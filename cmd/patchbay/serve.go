@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/patchbay/patchbay/internal/monitor"
 	"github.com/patchbay/patchbay/internal/natsserver"
 	"github.com/patchbay/patchbay/internal/policyfile"
 	"github.com/patchbay/patchbay/internal/router"
@@ -41,6 +44,7 @@ type serveConfig struct {
 	policies         string
 	replyPrefixes    []string
 	brokerAuth       bool
+	httpAddr         string
 }
 
 func newServeCmd() *cobra.Command {
@@ -84,6 +88,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
+	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for /healthz, /readyz and /metrics ("" turns it off)`)
 	return cmd
 }
 
@@ -215,6 +220,15 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
+	// The listener comes before Start, which waits while another router holds the
+	// lease: a standby answers its readiness checks.
+	if c.httpAddr != "" {
+		stop, err := serveHTTP(c.httpAddr, monitor.Handler(r), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if err := r.Start(ctx); err != nil {
 		return err
 	}
@@ -239,4 +253,25 @@ func serve(ctx context.Context, c *serveConfig) error {
 		err = derr
 	}
 	return err
+}
+
+// serveHTTP listens on addr (an address in use is reported at once) and serves h
+// until stop is called.
+func serveHTTP(addr string, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--http: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http listener")
+		}
+	}()
+	log.Info().Str("http", l.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

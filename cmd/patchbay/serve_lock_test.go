@@ -46,13 +46,13 @@ func TestSecondServeOnADataDirInUse(t *testing.T) {
 	}
 	t.Parallel()
 	addr, dir := freeAddr(t), t.TempDir()
-	args := fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m", dir, addr)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json --lease-ttl 1m", dir, addr)
 	p := startServe(t, args)
 	c := connect(t, addr)
 	register(t, c, "alice", "q", 1)
 
 	began := time.Now()
-	out, code := serveOnce(t, fmt.Sprintf("serve --data-dir %s --nats-listen %s --log-format json", dir, freeAddr(t)))
+	out, code := serveOnce(t, fmt.Sprintf("serve --http 127.0.0.1:0 --data-dir %s --nats-listen %s --log-format json", dir, freeAddr(t)))
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, fmt.Sprintf("data directory %s is in use by another process (pid %d)", dir, p.cmd.Process.Pid))
 	require.Contains(t, out, "another --data-dir")
@@ -87,8 +87,9 @@ func TestServeStartErrors(t *testing.T) {
 		{"--nats-listen localhost", `nats listen address "localhost": want host:port`},
 		{"--data-dir " + filepath.Join(file, "data"), "data directory " + filepath.Join(file, "data") + " cannot be created"},
 		{"--retention 0s", "--retention 0s: must be positive"},
+		{"--http " + busy.Addr().String(), "--http: listen tcp " + busy.Addr().String()},
 	} {
-		args := append([]string{"serve", "--log-level", "error", "--log-format", "json",
+		args := append([]string{"serve", "--http", "127.0.0.1:0", "--log-level", "error", "--log-format", "json",
 			"--nats-listen", "127.0.0.1:-1", "--data-dir", t.TempDir()}, strings.Fields(c.args)...)
 		began := time.Now()
 		err := run(context.Background(), &bytes.Buffer{}, args...)

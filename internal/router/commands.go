@@ -149,6 +149,10 @@ type answer struct {
 	m       jetstream.Msg
 	replyTo string
 	reply   []byte
+	// kind is the command's type name ("" when unknown), code its refusal's error
+	// code ("" when applied), taken when the router took it: for the metrics.
+	kind, code string
+	taken      time.Time
 }
 
 // applyBatch runs the messages through the engine into the open record, which is
@@ -179,6 +183,7 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 			}
 		}
 		mark := p.rec.mark()
+		takenAt := time.Now() // the latency metric's start: a monotonic reading, not the clock
 		replyTo, badReply := r.answerSubject(m.Headers())
 		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 		if fail.Error == nil && badReply != nil {
@@ -192,11 +197,11 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 			if fail.CommandType == string(events.TypeJobCreated) {
 				p.rec.Events = append(p.rec.Events, r.rejectedJob(fail, m.Headers(), m.Data()))
 			}
-			p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail)})
+			p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail), commandKind(m.Subject()), string(fail.Error.Code), takenAt})
 		default:
 			if w, ok := r.appliedCommand(cmd.ID, cmd.Source); ok {
 				// Redelivered after it was applied (the ack was lost): answer from the record.
-				p.answers = append(p.answers, answer{m, replyTo, r.duplicateReply(w)})
+				p.answers = append(p.answers, answer{m, replyTo, r.duplicateReply(w), cmd.Type.Name(), "", takenAt})
 				break
 			}
 			res, panicked = r.apply(cmd)
@@ -227,14 +232,14 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 			if res.Err != nil {
 				fail.CommandID, fail.Error = cmd.ID, res.Err
 				p.rec.Events = append(p.rec.Events, res.Events...)
-				p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail)})
+				p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail), cmd.Type.Name(), string(res.Err.Code), takenAt})
 				break
 			}
 			reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
 			p.rec.Commands = append(p.rec.Commands, walCommand{ID: cmd.ID, Source: cmd.Source, Reply: reply})
 			p.rec.Ops = append(p.rec.Ops, res.Ops...)
 			p.rec.Events = append(p.rec.Events, res.Events...)
-			p.answers = append(p.answers, answer{m, replyTo, reply})
+			p.answers = append(p.answers, answer{m, replyTo, reply, cmd.Type.Name(), "", takenAt})
 		}
 		p.bytes += p.rec.sizeFrom(mark)
 		taken = i + 1
@@ -245,6 +250,15 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 		}
 	}
 	return taken, r.handOverIfFree()
+}
+
+// commandKind is the type name of the command on subject, "unknown" for a subject
+// that names none (the label stays bounded whatever a client sends).
+func commandKind(subject string) string {
+	if t, ok := events.TypeOfSubject(subject); ok {
+		return t.Name()
+	}
+	return "unknown"
 }
 
 // setAside refuses a command whose effects cannot be stored, for a reason retrying
@@ -290,6 +304,8 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 		r.log.Warn().Err(err).Msg("dead-letter refusal")
 		return false
 	}
+	r.metrics.setAside.Inc() // before the answer, so a client that has it can see it counted
+	r.metrics.refused.WithLabelValues(commandKind(m.Subject()), string(events.CodeInternal)).Inc()
 	replyTo, _ := r.answerSubject(m.Headers())
 	r.reply(replyTo, reply)
 	r.ack(m)

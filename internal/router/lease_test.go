@@ -91,6 +91,10 @@ func TestLeaseTakenByAnotherStopsTheRouter(t *testing.T) {
 	select {
 	case <-e.router.Failed():
 		require.ErrorContains(t, e.router.Err(), "another router took the lease")
+		st := e.router.Status()
+		require.Equal(t, router.StateFailed, st.State)
+		require.Contains(t, st.Error, "another router took the lease")
+		require.False(t, st.Ready(), "a failed router is not ready")
 	case <-time.After(waitFor):
 		t.Fatal("the first router did not notice it lost the lease")
 	}

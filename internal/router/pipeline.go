@@ -46,6 +46,7 @@ func (r *Router) persister() {
 		}
 		if p.err == nil {
 			for _, a := range p.answers {
+				r.metrics.answered(a) // before the answer, so a client that has it can see it counted
 				r.reply(a.replyTo, a.reply)
 				r.ack(a.m)
 			}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,6 +127,9 @@ type Router struct {
 	failed   chan struct{}
 	err      error
 
+	state   atomic.Value // State
+	metrics *metrics
+
 	mu      sync.Mutex
 	started bool
 	cancel  context.CancelFunc
@@ -186,8 +190,56 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
-		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}}, nil
+	r := &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
+		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}, metrics: newMetrics()}
+	r.state.Store(StateStarting)
+	return r, nil
+}
+
+// State is where a router is in its life.
+type State string
+
+// The states of a router.
+const (
+	// StateStarting: Start was not called yet, or it is creating the streams and
+	// buckets.
+	StateStarting State = "starting"
+	// StateStandby: it waits for the lease while another router is active.
+	StateStandby State = "standby"
+	// StateActive: it holds the lease and consumes commands.
+	StateActive State = "active"
+	// StateStopped: Stop was called, or Start failed.
+	StateStopped State = "stopped"
+	// StateFailed: it stopped by itself (Failed, Err).
+	StateFailed State = "failed"
+)
+
+// Status is a router's state and its broker connection, as a readiness check reads
+// them.
+type Status struct {
+	State State `json:"status"`
+	// Broker is "connected", or the connection's state ("reconnecting", "closed").
+	Broker string `json:"broker"`
+	// Error is why the router failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Ready says whether the router would answer a command now: it is active, or a
+// standby ready to take over, and connected to the broker.
+func (s Status) Ready() bool {
+	return (s.State == StateActive || s.State == StateStandby) && s.Broker == "connected"
+}
+
+// Status reads the router's state; it is safe to call from any goroutine.
+func (r *Router) Status() Status {
+	s := Status{State: r.state.Load().(State), Broker: "connected"}
+	if err := r.Err(); err != nil {
+		s.State, s.Error = StateFailed, err.Error()
+	}
+	if !r.nc.IsConnected() {
+		s.Broker = strings.ToLower(r.nc.Status().String())
+	}
+	return s
 }
 
 // Start creates or updates the streams and buckets, waits for the router lease (while
@@ -200,6 +252,15 @@ func (r *Router) Start(ctx context.Context) error {
 	if r.started {
 		return errors.New("router already started")
 	}
+	if err := r.start(ctx); err != nil {
+		r.state.Store(StateStopped)
+		return err
+	}
+	r.state.Store(StateActive)
+	return nil
+}
+
+func (r *Router) start(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	start := r.cfg.Now()
 	err := r.setup(sctx)
@@ -208,6 +269,7 @@ func (r *Router) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.state.Store(StateStandby)
 	if err := r.acquire(ctx); err != nil {
 		return err
 	}
@@ -280,6 +342,7 @@ func (r *Router) Stop(ctx context.Context) error {
 		return nil
 	}
 	r.started = false
+	r.state.Store(StateStopped)
 	done := r.done
 	if r.reqSub != nil {
 		_ = r.reqSub.Drain()
@@ -323,6 +386,7 @@ func (r *Router) fail(err error) {
 	r.failOnce.Do(func() {
 		r.log.Error().Err(err).Msg("router stopping")
 		r.err = err
+		r.state.Store(StateFailed)
 		r.mu.Lock()
 		if r.msgs != nil {
 			r.msgs.Stop()

@@ -155,10 +155,19 @@ func (r *Router) checkSizes(ops []matcher.Op, evs []matcher.Outbound) error {
 // compare-and-set), then the KV writes (each conditional on the key's revision), then
 // the events. A write that fails its condition means another router took over: the
 // router stops (errDeposed) without writing anything more.
-func (r *Router) commit(ctx context.Context, rec *walRecord) error {
+func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 	if r.Err() != nil {
 		return errDeposed
 	}
+	began := time.Now() // for the metrics: a monotonic reading, not the clock
+	defer func() {
+		switch {
+		case err == nil:
+			r.metrics.stored(rec, time.Since(began))
+		case !errors.Is(err, errDeposed):
+			r.metrics.persistFailed.Inc()
+		}
+	}()
 	if err := r.checkSizes(rec.Ops, rec.Events); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -93,6 +96,16 @@ func TestCommandThatCannotBeStoredIsSetAside(t *testing.T) {
 		info, err := in.Info(ctx(t))
 		return err == nil && info.State.Msgs == 0
 	}, waitFor, 10*time.Millisecond, "every command, the set-aside one too, is acknowledged")
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(e.router))
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP patchbay_commands_dead_lettered_total Commands set aside on the dead-letter stream because their effects cannot be stored (also counted as refused, code internal).
+# TYPE patchbay_commands_dead_lettered_total counter
+patchbay_commands_dead_lettered_total 1
+# HELP patchbay_commands_refused_total Commands refused with command.failed, by command type and error code.
+# TYPE patchbay_commands_refused_total counter
+patchbay_commands_refused_total{code="internal",type="job.created"} 1
+`), "patchbay_commands_dead_lettered_total", "patchbay_commands_refused_total"))
 	require.NoError(t, e.router.Stop(ctx(t)))
 	e.router = startRouter(t, e.nc, router.Config{})
 	e.createJob("c", "q")
