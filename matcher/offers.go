@@ -76,10 +76,7 @@ func (e *Engine) expireOffer(id string) {
 		// Azure Job Router's behaviour: an absent person stops receiving work
 		e.setActivity(w, events.ActivityOffline, false)
 		w.InactiveSince = nil
-		e.refresh(w)
-		e.index.reindex(w)
-		e.dirtyWrk[w.WorkerID] = true
-		e.emit(events.WorkerSubject(w.WorkerID, events.TypeWorkerDeregistered), events.TypeWorkerDeregistered, w.WorkerID, w.snapshot())
+		e.announceWorker(w, events.TypeWorkerDeregistered)
 	}
 }
 

@@ -146,9 +146,5 @@ func (e *Engine) setPresence(w *Worker, p string) {
 	}
 	// Not finishWorker: this is no command of the worker's (no reply, and its
 	// retention runs on).
-	w.refreshState()
-	e.index.reindex(w)
-	e.dirtyWrk[w.WorkerID] = true
-	e.touchWorker(w)
-	e.emit(events.WorkerSubject(w.WorkerID, t), t, w.WorkerID, w.snapshot())
+	e.announceWorker(w, t)
 }

@@ -184,12 +184,19 @@ func (e *Engine) finishWorker(w *Worker, t events.Type) {
 	// A command about the worker restarts its retention: finish stamps it again if it
 	// is still inactive, and a registration before it is forgotten cancels the forget.
 	w.InactiveSince = nil
+	e.announceWorker(w, t)
+	e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State}
+}
+
+// announceWorker stores a changed worker and publishes event t about it, after
+// recomputing its derived fields and its place in the indexes, and marks it for
+// matching if it takes offers.
+func (e *Engine) announceWorker(w *Worker, t events.Type) {
 	w.refreshState()
 	e.index.reindex(w)
 	e.dirtyWrk[w.WorkerID] = true
 	e.touchWorker(w)
 	e.emit(events.WorkerSubject(w.WorkerID, t), t, w.WorkerID, w.snapshot())
-	e.res.Reply = &events.CommandResult{WorkerID: w.WorkerID, Status: w.State}
 }
 
 // refresh recomputes w's derived fields after its loads changed, and its place in the
