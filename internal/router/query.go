@@ -57,38 +57,35 @@ func (r *Router) query(m *nats.Msg) {
 		fail(events.AsError(err), ev.ID()) // the field at fault, as for a command
 		return
 	}
+	// decode reads the query's data into v and checks the id it names.
+	decode := func(v any, field string, id *string) bool {
+		err := events.DecodeData(ev, v)
+		if err == nil {
+			err = events.CheckID(field, *id)
+		}
+		if err != nil {
+			fail(events.AsError(err), ev.ID())
+			return false
+		}
+		return true
+	}
 	var read func() (any, error)
 	switch t {
 	case events.TypeQueryJob:
 		var d events.QueryJob
-		if err := events.DecodeData(ev, &d); err != nil {
-			fail(events.AsError(err), ev.ID())
-			return
-		}
-		if err := events.CheckID("jobId", d.JobID); err != nil {
-			fail(events.AsError(err), ev.ID())
+		if !decode(&d, "jobId", &d.JobID) {
 			return
 		}
 		read = func() (any, error) { return r.engine.JobInfo(d.JobID, r.cfg.Now()) }
 	case events.TypeQueryQueue:
 		var d events.QueryQueue
-		if err := events.DecodeData(ev, &d); err != nil {
-			fail(events.AsError(err), ev.ID())
-			return
-		}
-		if err := events.CheckID("queueId", d.QueueID); err != nil {
-			fail(events.AsError(err), ev.ID())
+		if !decode(&d, "queueId", &d.QueueID) {
 			return
 		}
 		read = func() (any, error) { return r.engine.QueueInfo(d.QueueID, r.cfg.Now()), nil }
 	case events.TypeQueryWorker:
 		var d events.QueryWorker
-		if err := events.DecodeData(ev, &d); err != nil {
-			fail(events.AsError(err), ev.ID())
-			return
-		}
-		if err := events.CheckID("workerId", d.WorkerID); err != nil {
-			fail(events.AsError(err), ev.ID())
+		if !decode(&d, "workerId", &d.WorkerID) {
 			return
 		}
 		if asker != "" && asker != d.WorkerID {
