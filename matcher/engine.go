@@ -77,6 +77,9 @@ type Outbound struct {
 	Subject string `json:"subject"`
 	ID      string `json:"id"`
 	Body    []byte `json:"body"`
+	// Queue is the queue of an offer event, for the router's metrics (not stored in
+	// the write-ahead record: events replayed after a crash are not counted).
+	Queue string `json:"-"`
 }
 
 // Result is what one command (or one timer tick) did.

@@ -22,7 +22,13 @@ func (e *Engine) issue(j *Job, w *Worker, cost int) {
 	snap := o.Offer
 	js := j.snapshot()
 	snap.Job = &js
-	e.emit(events.OfferSubject(w.WorkerID, j.JobID, events.TypeOfferIssued), events.TypeOfferIssued, j.JobID, snap)
+	e.emitOffer(events.TypeOfferIssued, snap)
+}
+
+// emitOffer publishes event t about an offer (snapshot o), with its queue.
+func (e *Engine) emitOffer(t events.Type, o events.Offer) {
+	e.emit(events.OfferSubject(o.WorkerID, o.JobID, t), t, o.JobID, o)
+	e.res.Events[len(e.res.Events)-1].Queue = o.QueueID
 }
 
 // end moves an issued offer to a terminal status, frees the worker's capacity it
@@ -47,7 +53,7 @@ func (e *Engine) end(o *Offer, to lifecycle.OfferStatus, t events.Type, reason s
 		e.dirtyWrk[w.WorkerID] = true
 		e.touchWorker(w)
 	}
-	e.emit(events.OfferSubject(o.WorkerID, o.JobID, t), t, o.JobID, o.Offer)
+	e.emitOffer(t, o.Offer)
 }
 
 func (e *Engine) revoke(o *Offer, reason string) {

@@ -141,7 +141,8 @@ func (m *metrics) stored(rec *walRecord, d time.Duration) {
 
 // published counts one outbound event by its subject
 // ("patchbay.events.offer.<workerId>.<jobId>.<verb>", "patchbay.events.job.<queueId>.<jobId>.<verb>"),
-// reading its data only for the labels the subject does not carry.
+// with the offer's queue the engine noted, reading the data only for a close's
+// disposition.
 func (m *metrics) published(ev matcher.Outbound) {
 	rest, ok := strings.CutPrefix(ev.Subject, events.SubjectEventsPrefix)
 	if !ok {
@@ -151,13 +152,7 @@ func (m *metrics) published(ev matcher.Outbound) {
 	verb := rest[strings.LastIndexByte(rest, '.')+1:]
 	switch {
 	case kind == "offer":
-		var d struct {
-			Data struct {
-				QueueID string `json:"queueId"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(ev.Body, &d)
-		m.offers.WithLabelValues(verb, m.queues.value(d.Data.QueueID)).Inc()
+		m.offers.WithLabelValues(verb, m.queues.value(ev.Queue)).Inc()
 	case kind == "job" && verb == events.TypeJobAssigned.Name()[len("job."):]:
 		queue, _, _ := strings.Cut(rest, ".")
 		m.assignments.WithLabelValues(m.queues.value(queue)).Inc()
