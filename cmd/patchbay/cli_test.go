@@ -368,12 +368,7 @@ func TestWorkerActivityFlags(t *testing.T) {
 	workerEvent(events.TypeWorkerRegistered, "dave", "lunch")
 	assert.Contains(t, mustRun(ctx, t, "queue", "stats", "--nats-url", url, "support"), "workers by activity:    lunch 2\n")
 	stopWorker()
-	select {
-	case err := <-done:
-		require.NoError(t, err, wout.String())
-	case <-ctx.Done():
-		t.Fatalf("worker run did not stop:\n%s", wout.String())
-	}
+	waitStopped(ctx, t, wout, done)
 }
 
 func TestEventsCommand(t *testing.T) {

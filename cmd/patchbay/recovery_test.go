@@ -40,12 +40,7 @@ func TestWorkerRunTakesTheOfferItMissedWhileCutOff(t *testing.T) {
 	assert.Equal(t, "alice", j.Assignment.WorkerID)
 	wout.waitFor(ctx, t, "closed job job-1")
 	stopWorker()
-	select {
-	case err := <-done:
-		require.NoError(t, err, wout.String())
-	case <-ctx.Done():
-		t.Fatalf("worker run did not stop:\n%s", wout.String())
-	}
+	waitStopped(ctx, t, wout, done)
 	assert.Contains(t, wout.String(), "deregistered; 1 jobs closed")
 }
 
@@ -99,12 +94,7 @@ func TestWorkerRunRestartedResumesItsWork(t *testing.T) {
 	assert.Contains(t, out, "resuming job job-b (completed)")
 	assert.Contains(t, out, "found offer "+o.OfferID+" for job job-c")
 	stopWorker()
-	select {
-	case err := <-done:
-		require.NoError(t, err, wout.String())
-	case <-ctx.Done():
-		t.Fatalf("worker run did not stop:\n%s", wout.String())
-	}
+	waitStopped(ctx, t, wout, done)
 	assert.Contains(t, wout.String(), "deregistered; 3 jobs closed")
 	assert.NotContains(t, wout.String(), "complete job", "no job was completed twice")
 	assert.NotContains(t, wout.String(), "close job", "no job was closed twice")

@@ -61,12 +61,7 @@ func TestWorkerRunFinishesItsJobThroughARouterRestart(t *testing.T) {
 	assert.Equal(t, "Resolved", j.DispositionCode)
 	wout.waitFor(ctx, t, "closed job job-1")
 	stopWorker()
-	select {
-	case err := <-done:
-		require.NoError(t, err, wout.String())
-	case <-ctx.Done():
-		t.Fatalf("worker run did not stop:\n%s", wout.String())
-	}
+	waitStopped(ctx, t, wout, done)
 	assert.Contains(t, wout.String(), "deregistered; 1 jobs closed")
 }
 
@@ -104,13 +99,19 @@ func TestWorkerRunStoppedWhileTheRouterIsDown(t *testing.T) {
 
 	j := jobOf(t, waitEvent(ctx, t, url, events.JobSubject("support", "job-1", events.TypeJobClosed), nil))
 	assert.Equal(t, "Resolved", j.DispositionCode)
+	waitStopped(ctx, t, wout, done)
+	assert.Contains(t, wout.String(), "deregistered; 1 jobs closed")
+}
+
+// waitStopped waits until a worker run (runWorker) has returned, without an error.
+func waitStopped(ctx context.Context, t *testing.T, wout *syncBuffer, done chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		require.NoError(t, err, wout.String())
 	case <-ctx.Done():
 		t.Fatalf("worker run did not stop:\n%s", wout.String())
 	}
-	assert.Contains(t, wout.String(), "deregistered; 1 jobs closed")
 }
 
 // runWorker runs `patchbay worker run` with args until stop, and waits until it has
