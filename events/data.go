@@ -684,7 +684,7 @@ type WorkflowTarget struct {
 
 // Exception triggers and actions.
 const (
-	TriggerQueueLength = "queueLength" // the queue holds more than threshold jobs
+	TriggerQueueLength = "queueLength" // the queue, counting the joining job, holds more than threshold jobs
 	TriggerWaitTime    = "waitTime"    // the job has waited thresholdSeconds
 
 	ActionCancel           = "cancel"           // cancel the job (dispositionCode, note)
@@ -706,8 +706,9 @@ type ExceptionRule struct {
 	Actions []ExceptionAction `json:"actions"`
 }
 
-// ExceptionTrigger fires a rule: queueLength (when a job joins a queue holding more
-// than Threshold jobs) or waitTime (when a job has waited ThresholdSeconds).
+// ExceptionTrigger fires a rule: queueLength (for a job joining a queue that, counting
+// that job, holds more than Threshold jobs: with 2, the third waiting job) or waitTime
+// (when a job has waited ThresholdSeconds).
 type ExceptionTrigger struct {
 	Kind             string  `json:"kind"`
 	Threshold        int     `json:"threshold,omitempty"`

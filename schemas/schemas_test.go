@@ -878,3 +878,34 @@ func BenchmarkValidateJobCreated(b *testing.B) {
 		}
 	}
 }
+
+// The AsyncAPI document names every policy kind of the catalog, in its policyKind
+// parameter and in the prose that explains policies (it once said there were two).
+func TestAsyncAPIPolicyKindsMatchTheCatalog(t *testing.T) {
+	doc, _ := loadAsyncAPI(t)
+	kinds := events.PolicyKinds()
+	param := doc["components"].(map[string]any)["parameters"].(map[string]any)["policyKind"].(map[string]any)
+	var enum []string
+	for _, k := range param["enum"].([]any) {
+		enum = append(enum, k.(string))
+	}
+	var want []string
+	for _, k := range kinds {
+		want = append(want, string(k))
+	}
+	require.ElementsMatch(t, want, enum, "asyncapi.yaml#/components/parameters/policyKind/enum")
+
+	desc := doc["info"].(map[string]any)["description"].(string)
+	start := strings.Index(desc, "**Policies.**")
+	require.GreaterOrEqual(t, start, 0, "asyncapi.yaml: info.description has no **Policies.** paragraph")
+	para := desc[start:]
+	if end := strings.Index(para, "\n\n"); end > 0 {
+		para = para[:end]
+	}
+	numbers := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
+	require.Less(t, len(kinds), len(numbers))
+	require.Contains(t, para, "There are "+numbers[len(kinds)]+" kinds", "the Policies paragraph counts the kinds")
+	for _, k := range kinds {
+		require.Contains(t, para, "`"+string(k)+"`", "the Policies paragraph names kind %s", k)
+	}
+}
