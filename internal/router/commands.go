@@ -290,8 +290,12 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 	if t, ok := events.TypeOfSubject(m.Subject()); ok {
 		fail.CommandType = string(t)
 	}
+	var tc events.TraceContext
 	if ev, err := events.Decode(m.Headers(), m.Data()); err == nil {
 		fail.CommandID = ev.ID()
+		if t, ok := events.TraceOf(ev); ok {
+			tc = t.Child()
+		}
 	}
 	fail.Error = events.Errorf(events.CodeInternal, "",
 		"the router cannot store the effects of this command (%v); it was set aside on %s (stream %s) and will not be retried",
@@ -318,7 +322,7 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 		return false
 	}
 	rec := &walRecord{}
-	reply := r.refusal(rec, fail, nil, events.TraceContext{})
+	reply := r.refusal(rec, fail, nil, tc)
 	if err := r.commit(ctx, rec); err != nil {
 		r.log.Warn().Err(err).Msg("dead-letter refusal")
 		return false
