@@ -153,6 +153,18 @@ func TestTraceAnswers(t *testing.T) {
 	failed := e.next(events.TypeCommandFailed, nil)
 	requireChildOf(t, tc, failed.Event, "command.failed")
 
+	// An offer accepted in the binary mode: the acceptance, the assignment and the reply.
+	e.register("alice", []string{"support"}, nil)
+	e.createJob("j1", "support")
+	o := e.offerFor("alice", "j1")
+	ta := traceFor(8)
+	h, body = traceCommand(t, events.TypeOfferAccept, "a1", events.OfferAccept{JobID: "j1", OfferID: o.OfferID, WorkerID: "alice"}, ta, true)
+	reply = e.request(events.WorkerReqSubject(events.TypeOfferAccept, "alice"), h, body)
+	require.Equal(t, string(events.TypeCommandSucceeded), reply.Type(), "%s", reply.Data())
+	requireChildOf(t, ta, reply, "the accept's reply")
+	requireChildOf(t, ta, e.next(events.TypeOfferAccepted, nil).Event, "offer.accepted")
+	requireChildOf(t, ta, e.next(events.TypeJobAssigned, nil).Event, "job.assigned")
+
 	// A query.
 	h, body = traceCommand(t, events.TypeQueryQueue, "q1", events.QueryQueue{QueueID: "support"}, tc, false)
 	reply = e.request(events.QuerySubject(events.TypeQueryQueue), h, body)
