@@ -356,7 +356,7 @@ func TestAttributeLimits(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return b
 	}
-	for _, attr := range []string{"id", "source", "subject", "traceparent"} {
+	for _, attr := range []string{"id", "source", "subject", "tenant"} {
 		require.NoError(t, edge(nil, body(attr, at)), attr)
 		err := edge(nil, body(attr, over))
 		require.ErrorIs(t, err, events.ErrInvalidData, attr)
@@ -367,6 +367,19 @@ func TestAttributeLimits(t *testing.T) {
 	_, err := events.Decode(h, []byte(`{"jobId":"j"}`))
 	require.ErrorIs(t, err, events.ErrInvalidData)
 	require.Equal(t, "ce-id", events.AsError(err).Field)
+
+	// The tracing extension has limits of its own.
+	tp := "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"
+	ts := "a=" + strings.Repeat("v", 254) + ",b=" + strings.Repeat("v", events.MaxTraceStateBytes-256-3)
+	for attr, v := range map[string]string{
+		"traceparent": tp + strings.Repeat("x", events.MaxTraceParentBytes-len(tp)),
+		"tracestate":  ts,
+	} {
+		require.NoError(t, edge(nil, body(attr, v)), attr)
+		err := edge(nil, body(attr, v+"x"))
+		require.ErrorIs(t, err, events.ErrInvalidData, attr)
+		require.Equal(t, attr, events.AsError(err).Field)
+	}
 }
 
 // TestLargestJobCreated sends the largest job.created the limits allow, every

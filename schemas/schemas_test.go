@@ -942,3 +942,18 @@ func TestAsyncAPIPolicyKindsMatchTheCatalog(t *testing.T) {
 		require.Contains(t, para, "`"+string(k)+"`", "the Policies paragraph names kind %s", k)
 	}
 }
+
+// The tracing extension's limits in the AsyncAPI document are the Go constants.
+func TestAsyncAPITraceLimits(t *testing.T) {
+	doc, _ := loadAsyncAPI(t)
+	for ptr, want := range map[string]int{
+		"/components/schemas/cloudEvent/properties/traceparent/maxLength":           events.MaxTraceParentBytes,
+		"/components/schemas/cloudEvent/properties/tracestate/maxLength":            events.MaxTraceStateBytes,
+		"/components/schemas/cloudEventHeaders/properties/ce-traceparent/maxLength": events.MaxTraceParentBytes,
+		"/components/schemas/cloudEventHeaders/properties/ce-tracestate/maxLength":  events.MaxTraceStateBytes,
+	} {
+		v, ok := pointer(doc, ptr)
+		require.True(t, ok, ptr)
+		require.EqualValues(t, want, v, ptr)
+	}
+}

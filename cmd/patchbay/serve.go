@@ -45,6 +45,7 @@ type serveConfig struct {
 	replyPrefixes    []string
 	brokerAuth       bool
 	httpAddr         string
+	otlpEndpoint     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -89,6 +90,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
 	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for /healthz, /readyz and /metrics ("" turns it off)`)
+	f.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "export the router's spans with OpenTelemetry over OTLP/HTTP to host:port (plain HTTP) or an http(s):// URL; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns it on too; off by default")
 	return cmd
 }
 
@@ -161,6 +163,21 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	tp, err := newTracerProvider(ctx, c.otlpEndpoint)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		cfg.TracerProvider = tp
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn().Err(err).Msg("OTLP export: the last spans were not sent")
+			}
+		}()
+		log.Info().Msg("exporting spans over OTLP")
 	}
 	if c.policies != "" {
 		if _, err := policyfile.Read(c.policies); err != nil {
