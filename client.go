@@ -145,7 +145,7 @@ func (c *Client) request(ctx context.Context, natsSubject string, t events.Type,
 	if id == "" {
 		id = nuid.Next()
 	}
-	m, err := c.message(natsSubject, t, id, subject, data)
+	m, err := c.message(ctx, natsSubject, t, id, subject, data)
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +231,9 @@ func jitter(d time.Duration) time.Duration {
 	return half + rand.N(half+1)
 }
 
-// message encodes a structured CloudEvent of type t for a NATS subject.
-func (c *Client) message(natsSubject string, t events.Type, id, subject string, data any) (*nats.Msg, error) {
+// message encodes a structured CloudEvent of type t for a NATS subject, with the
+// trace context ctx carries (ContextWithTrace).
+func (c *Client) message(ctx context.Context, natsSubject string, t events.Type, id, subject string, data any) (*nats.Msg, error) {
 	ev, err := events.New(t, id, c.source, subject, time.Now(), data)
 	if err != nil {
 		return nil, err
@@ -241,10 +242,33 @@ func (c *Client) message(natsSubject string, t events.Type, id, subject string, 
 	if err != nil {
 		return nil, err
 	}
+	if tc, ok := ctx.Value(traceKey{}).(events.TraceContext); ok {
+		body = events.WithTrace(body, tc)
+	}
 	m := nats.NewMsg(natsSubject)
 	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
 	m.Data = body
 	return m, nil
+}
+
+type traceKey struct{}
+
+// ContextWithTrace returns ctx carrying a W3C trace context (traceparent, and
+// tracestate or ""): the commands and queries sent with it carry it as the CloudEvents
+// distributed tracing extension, so the router's events and answer join that trace.
+// An invalid traceparent or tracestate is an error (the router would refuse it).
+func ContextWithTrace(ctx context.Context, traceparent, tracestate string) (context.Context, error) {
+	tc, err := events.ParseTraceParent(events.AttrTraceParent, traceparent)
+	if err != nil {
+		return ctx, err
+	}
+	if tracestate != "" {
+		if err := events.CheckTraceState(events.AttrTraceState, tracestate); err != nil {
+			return ctx, err
+		}
+		tc.State = tracestate
+	}
+	return context.WithValue(ctx, traceKey{}, tc), nil
 }
 
 // withTimeout gives ctx the client's retry deadline when it has no deadline of its own.
@@ -432,7 +456,7 @@ func (c *Client) query(ctx context.Context, t events.Type, data, out any) error 
 }
 
 func (c *Client) queryOn(ctx context.Context, natsSubject string, t events.Type, data, out any) error {
-	m, err := c.message(natsSubject, t, nuid.Next(), "", data)
+	m, err := c.message(ctx, natsSubject, t, nuid.Next(), "", data)
 	if err != nil {
 		return err
 	}
