@@ -727,7 +727,7 @@ func (s *sim) checkWorkConserving(i int) {
 			}
 			for _, w := range s.workers {
 				if x := e.workers[w]; x != nil {
-					_, ok := e.eligible(j, x, false)
+					_, ok := e.eligible(j, x, e.target(j), false)
 					require.False(s.t, ok, "step %d: job %s waits with no offer while %s is eligible", i, j.JobID, w)
 				}
 			}
