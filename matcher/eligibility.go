@@ -19,6 +19,9 @@ const (
 	WhyLost
 	// WhyNotInQueue: the worker does not serve the job's queue.
 	WhyNotInQueue
+	// WhyOffered: the worker already has an outstanding offer for the job (checked
+	// before capacity, which that very offer takes).
+	WhyOffered
 	// WhyMaxOffers: the worker has its maxConcurrentOffers outstanding (Used of Limit).
 	WhyMaxOffers
 	// WhyNoChannel: the worker does not serve the job's channel.
@@ -33,8 +36,6 @@ const (
 	// WhyDeclined: the worker declined the job in this registration (Until: the
 	// decline's retryOfferAt, nil when it never expires).
 	WhyDeclined
-	// WhyOffered: the worker already has an outstanding offer for the job.
-	WhyOffered
 	// WhyKnownWorker: the job's workflow target routes it to another, known worker.
 	WhyKnownWorker
 	// WhyTarget: the job's workflow target expression does not hold for the worker.
@@ -47,7 +48,7 @@ const (
 type Reason struct {
 	Why Why
 	// Cost is the capacity the job takes on the worker (set whenever the channel
-	// check ran: for WhyNone and every rule after WhyNoChannel).
+	// check ran: for WhyNone, and the rules from WhyNoCapacity on).
 	Cost int
 	// Used and Limit: offers out and the worker's cap (WhyMaxOffers), capacity used
 	// and total (WhyNoCapacity), jobs on the channel and its max (WhyChannelFull).
@@ -61,11 +62,11 @@ type Reason struct {
 
 // ineligible is THE eligibility rule: whether j may be offered to w now, and if not,
 // the first condition it fails. w must be available (its activity takes offers) and
-// present, serve j's queue, be under its cap of concurrent offers, have room on j's
-// channel (capacity and the channel's maxNumberOfJobs), satisfy every selector of j
-// (unless the distribution bypasses them), not have declined j (in this registration,
-// before its retry time), not hold an offer for j already, and be allowed by j's
-// workflow target t (its known worker, its expression). The matcher (eligible) and
+// present, serve j's queue, not hold an offer for j already, be under its cap of
+// concurrent offers, have room on j's channel (capacity and the channel's
+// maxNumberOfJobs), satisfy every selector of j (unless the distribution bypasses
+// them), not have declined j (in this registration, before its retry time), and be
+// allowed by j's workflow target t (its known worker, its expression). The matcher (eligible) and
 // explain both call it, so what explain says cannot drift from what is matched.
 func (e *Engine) ineligible(j *Job, w *Worker, t *wfTarget, bypassSelectors bool) Reason {
 	switch {
@@ -75,6 +76,11 @@ func (e *Engine) ineligible(j *Job, w *Worker, t *wfTarget, bypassSelectors bool
 		return Reason{Why: WhyLost}
 	case !w.inQueue(j.QueueID):
 		return Reason{Why: WhyNotInQueue}
+	}
+	for _, id := range j.OfferIDs {
+		if o := e.offers[id]; o != nil && o.WorkerID == w.WorkerID {
+			return Reason{Why: WhyOffered}
+		}
 	}
 	if w.MaxConcurrentOffers > 0 {
 		if n := w.offers(); n >= w.MaxConcurrentOffers {
@@ -96,12 +102,6 @@ func (e *Engine) ineligible(j *Job, w *Worker, t *wfTarget, bypassSelectors bool
 	if d, ok := j.Declined[w.WorkerID]; ok && j.declinedBy(w, e.now) {
 		r.Why, r.Until = WhyDeclined, d.RetryAt
 		return r
-	}
-	for _, id := range j.OfferIDs {
-		if o := e.offers[id]; o != nil && o.WorkerID == w.WorkerID {
-			r.Why = WhyOffered
-			return r
-		}
 	}
 	if t != nil {
 		if t.known != nil && e.knownWorker(j, *t) != w.WorkerID {
