@@ -94,6 +94,9 @@ const (
 	TypeQueryQueues   Type = "io.patchbay.query.queues"
 	TypeQueryPolicies Type = "io.patchbay.query.policies"
 	TypeQueryPolicy   Type = "io.patchbay.query.policy"
+	// TypeQueryExplain asks why a job is, or is not, offered to each worker of its
+	// queue, by the matcher's own eligibility rule.
+	TypeQueryExplain Type = "io.patchbay.query.explain"
 	// TypeQueryResult is the answer to a query (a refused query is answered with
 	// TypeCommandFailed).
 	TypeQueryResult Type = "io.patchbay.query.result"
@@ -104,6 +107,7 @@ func Queries() []Type {
 	return []Type{
 		TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
 		TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues, TypeQueryPolicies, TypeQueryPolicy,
+		TypeQueryExplain,
 	}
 }
 

@@ -67,6 +67,7 @@ var (
 		"io.patchbay.query.queues",
 		"io.patchbay.query.policies",
 		"io.patchbay.query.policy",
+		"io.patchbay.query.explain",
 	}
 )
 

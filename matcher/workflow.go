@@ -233,24 +233,6 @@ func (e *Engine) targets(w *workflow, filter int) []wfTarget {
 	return w.filters[filter].targets
 }
 
-// targetAllows reports whether the job's workflow target lets w take it: the target
-// expression holds for the job and w, and w is the known worker if the target names one.
-func (e *Engine) targetAllows(j *Job, t *wfTarget, w *Worker) bool {
-	if t == nil {
-		return true
-	}
-	if t.known != nil && e.knownWorker(j, *t) != w.WorkerID {
-		return false
-	}
-	if t.expr == nil {
-		return true
-	}
-	return t.expr.Eval(expr.Env{Roots: map[string]any{
-		expr.RootTask:   map[string]any(j.Labels),
-		expr.RootWorker: w.exprAttrs(),
-	}, Default: expr.RootWorker})
-}
-
 // targetTimeout moves a queued job whose target timed out to its next target (its
 // outstanding offers are revoked); a job at its last target stays there.
 func (e *Engine) targetTimeout(jobID string) {

@@ -105,6 +105,8 @@ var schemaLimits = []struct {
 	{"query.queues.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
 	{"query.policies.schema.json", "/properties/limit/maximum", events.MaxListLimit},
 	{"query.policies.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
+	{"query.explain.schema.json", "/properties/limit/maximum", events.MaxExplainWorkers},
+	{"query.result.schema.json", "/$defs/explanation/properties/workers/maxItems", events.MaxExplainWorkers},
 	{"query.result.schema.json", "/$defs/jobList/properties/jobs/maxItems", events.MaxListLimit},
 	{"query.result.schema.json", "/$defs/workerList/properties/workers/maxItems", events.MaxListLimit},
 	{"query.result.schema.json", "/$defs/queueList/properties/queues/maxItems", events.MaxListLimit},

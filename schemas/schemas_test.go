@@ -79,6 +79,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.QueryPolicies{}
 	case events.TypeQueryPolicy:
 		return &events.QueryPolicy{}
+	case events.TypeQueryExplain:
+		return &events.QueryExplain{}
 	}
 	switch schemas.SchemaName(typ) {
 	case "job.schema.json":
@@ -114,6 +116,7 @@ func goldens(t *testing.T, typ events.Type) []golden {
 			{file: typ.Name() + ".queues.json", payload: func() any { return &events.QueueList{} }},
 			{file: typ.Name() + ".policies.json", payload: func() any { return &events.PolicyList{} }},
 			{file: typ.Name() + ".policy.json", payload: func() any { return &events.PolicyInfo{} }},
+			{file: typ.Name() + ".explain.json", payload: func() any { return &events.Explanation{} }},
 		}
 	}
 	return []golden{{file: typ.Name() + ".json", payload: func() any { return goPayload(t, typ) }}}
@@ -599,6 +602,7 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, strs(events.Inbound()), enum(t, "defs.schema.json", "/$defs/inboundType"))
 	require.Equal(t, append(strs(lifecycle.JobStatuses()), events.JobStatusRejected, events.JobStatusClassificationFailed), enum(t, "job.schema.json", "/properties/status"))
 	require.Equal(t, strs(lifecycle.JobStatuses()), enum(t, "query.jobs.schema.json", "/properties/status"))
+	require.Equal(t, events.ExplainReasons(), enum(t, "query.result.schema.json", "/$defs/workerExplained/properties/reason"))
 	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
 	require.Equal(t, events.MatchingModes(), enum(t, "defs.schema.json", "/$defs/matchingMode/properties/kind"))
@@ -645,6 +649,14 @@ func TestQuerySchemasMatchGoFields(t *testing.T) {
 		{"query.result.schema.json", "/$defs/policyInfo", events.PolicyInfo{}},
 		{"query.result.schema.json", "/$defs/workerSummary", events.WorkerSummary{}},
 		{"query.result.schema.json", "/$defs/channelLoad", events.ChannelLoad{}},
+		{"query.explain.schema.json", "", events.QueryExplain{}},
+		{"query.result.schema.json", "/$defs/explanation", events.Explanation{}},
+		{"query.result.schema.json", "/$defs/distributionExplained", events.DistributionExplained{}},
+		{"query.result.schema.json", "/$defs/chosenWorker", events.ChosenWorker{}},
+		{"query.result.schema.json", "/$defs/orderValue", events.OrderValue{}},
+		{"query.result.schema.json", "/$defs/workerExplained", events.WorkerExplained{}},
+		{"query.result.schema.json", "/$defs/selectorMiss", events.SelectorMiss{}},
+		{"query.result.schema.json", "/$defs/capacityMiss", events.CapacityMiss{}},
 	} {
 		v, ok := pointer(readJSON(t, tt.file), tt.ptr)
 		require.True(t, ok, "%s#%s", tt.file, tt.ptr)
@@ -744,6 +756,7 @@ func TestAsyncAPI(t *testing.T) {
 		events.QuerySubject(events.TypeQueryQueues),
 		events.QuerySubject(events.TypeQueryPolicies),
 		events.QuerySubject(events.TypeQueryPolicy),
+		events.QuerySubject(events.TypeQueryExplain),
 	} {
 		require.Contains(t, addresses, a)
 	}

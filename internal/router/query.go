@@ -142,6 +142,13 @@ func (r *Router) query(m *nats.Msg) {
 			return
 		}
 		read = func() (any, error) { return r.engine.PolicyInfo(d.Kind, d.ID) }
+	case events.TypeQueryExplain:
+		var d events.QueryExplain
+		if !decode(&d, "jobId", &d.JobID) {
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.Explain(d.JobID, d.Limit, r.cfg.Now(), room) }
 	}
 	type answer struct {
 		data any
