@@ -97,6 +97,8 @@ var schemaLimits = []struct {
 	{"job.cancel.schema.json", "/properties/note/maxLength", events.MaxNoteBytes},
 	{"policy.put.schema.json", "/properties/revision/maximum", events.MaxRevision},
 	{"policy.delete.schema.json", "/properties/revision/maximum", events.MaxRevision},
+	{"policy.apply.schema.json", "/properties/puts/maxItems", events.MaxPolicyApplyItems},
+	{"policy.apply.schema.json", "/properties/deletes/maxItems", events.MaxPolicyApplyItems},
 }
 
 // TestSchemaLimitsMatchGo keeps the bounds in the schemas equal to the constants in

@@ -53,6 +53,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.OfferDecline{}
 	case events.TypePolicyPut:
 		return &events.PolicyPut{}
+	case events.TypePolicyApply:
+		return &events.PolicyApply{}
 	case events.TypePolicyDelete:
 		return &events.PolicyDelete{}
 	case events.TypeJobUpdate:
