@@ -5,13 +5,19 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/events"
 )
 
 // maxApplyProblems is the most problems a refused policy.apply lists (the rest are
-// counted in its message), so that the refusal always fits in one message.
-const maxApplyProblems = 64
+// counted in its message), and maxProblemBytes the longest message of one, so that
+// the refusal always fits in one message: 64 × 512 bytes, twice (in Problems and in
+// the message), is 64 KiB before JSON escaping.
+const (
+	maxApplyProblems = 64
+	maxProblemBytes  = 512
+)
 
 // applyItem is one policy a policy.apply changes: a put (p set) or a delete.
 type applyItem struct {
@@ -48,6 +54,13 @@ func (pl *applyPlan) problem(field string, kind events.PolicyKind, id string, er
 		out.Message = fmt.Sprintf("%s (%s %q): %s", field, kind, id, pe.Message)
 	} else {
 		out.Message = field + ": " + pe.Message
+	}
+	if len(out.Message) > maxProblemBytes {
+		cut := maxProblemBytes
+		for cut > 0 && !utf8.RuneStart(out.Message[cut]) {
+			cut--
+		}
+		out.Message = out.Message[:cut] + "…"
 	}
 	pl.problems = append(pl.problems, out)
 }
