@@ -31,3 +31,15 @@ func TestReadmeExample(t *testing.T) {
 	require.Nil(t, res.Err, "%v", res.Err)
 	require.Len(t, res.Reply.Policies, 5)
 }
+
+// The README's TaskRouter example parses into a workflow with its queue mapped.
+func TestReadmeTaskRouterExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)```yaml\n(taskRouterQueues:.*?)```").FindSubmatch(readme)
+	require.NotNil(t, m, "the README has a TaskRouter example")
+	f, err := policyfile.Parse("README.md", m[1], policyfile.Options{})
+	require.NoError(t, err)
+	require.Len(t, f.Puts, 1)
+	require.JSONEq(t, `{"filters":[{"name":"Sales","expression":"type == 'Sales'","targets":[{"queue":"sales-specialists","priority":5,"timeoutSeconds":30}]}],"defaultFilter":{"queue":"everyone"}}`, string(f.Puts[0].Spec))
+}
