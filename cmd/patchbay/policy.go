@@ -150,12 +150,31 @@ func policyRefusal(f *policyfile.File, err error) error {
 	}
 	b.WriteString("):")
 	for _, p := range pe.Problems {
-		fmt.Fprintf(&b, "\n  %s: %s [%s]", f.Locate(p.Field), p.Message, p.Code)
+		fmt.Fprintf(&b, "\n  %s [%s]", problemLine(f, p), p.Code)
 	}
 	if i := strings.LastIndex(pe.Message, "; and "); i >= 0 && strings.HasSuffix(pe.Message, " more") {
 		fmt.Fprintf(&b, "\n  (%s)", pe.Message[i+2:]) // the problems past the ones listed
 	}
 	return &refusalError{msg: b.String(), err: pe}
+}
+
+// problemLine is one problem of a refused apply: its place in the file, then what is
+// wrong, without the place in the command the router's message starts with.
+func problemLine(f *policyfile.File, p *patchbay.Error) string {
+	if !strings.HasPrefix(p.Field, "puts/") {
+		return p.Message // prune and the command as a whole: the message names the policy
+	}
+	msg := p.Message
+	if rest, ok := strings.CutPrefix(msg, p.Field+": "); ok {
+		msg = rest // the schema's: "puts/1/spec/order: must be …"
+	} else if i := strings.Index(msg, "): "); i >= 0 && strings.HasPrefix(msg, "puts/") {
+		msg = msg[i+3:] // the engine's: "puts/1 (queue \"q\"): spec/order …"
+	}
+	_, rest, _ := strings.Cut(strings.TrimPrefix(p.Field, "puts/"), "/")
+	if rest != "" {
+		msg = strings.TrimPrefix(strings.TrimPrefix(msg, rest+": "), rest+" ")
+	}
+	return f.Locate(p.Field) + ": " + msg
 }
 
 // refusalError prints the listed problems and matches the router's error.
