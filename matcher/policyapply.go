@@ -46,6 +46,12 @@ type applyPlan struct {
 
 func (pl *applyPlan) problem(field string, kind events.PolicyKind, id string, err error) {
 	pe := events.AsError(err)
+	if len(pe.Problems) > 0 { // a spec with several problems: each is one
+		for _, sub := range pe.Problems {
+			pl.problem(field, kind, id, sub)
+		}
+		return
+	}
 	out := &events.Error{Code: pe.Code, Field: field, Message: pe.Message}
 	if pe.Field != "" {
 		out.Field = field + "/" + pe.Field

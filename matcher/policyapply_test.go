@@ -3,6 +3,7 @@ package matcher
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,5 +258,37 @@ func TestApplyRefusalIsBounded(t *testing.T) {
 	requireRefused(t, out, events.ErrUnknownPolicy)
 	require.Len(t, out.Err.Problems, maxApplyProblems)
 	require.Contains(t, out.Err.Message, "100 problems")
+	require.Contains(t, out.Err.Message, fmt.Sprintf("and %d more", 100-maxApplyProblems))
+}
+
+// A workflow's problems are all named, each at its field, in a put and in an apply.
+func TestWorkflowNamesEveryProblem(t *testing.T) {
+	h := newHarness(t, Config{})
+	spec := `{"filters":[{"name":"","expression":"type ==","targets":[{"queue":"q","orderBy":"worker.x SIDEWAYS"},{"queue":"a b"}]}],"defaultFilter":{"queue":"q","skipIf":"("}}`
+	out := h.putPolicy(events.KindWorkflow, "w", nil, spec)
+	requireRefused(t, out, events.ErrInvalidData)
+	var fields []string
+	for _, p := range out.Err.Problems {
+		fields = append(fields, p.Field)
+	}
+	want := []string{"spec/filters/0/name", "spec/filters/0/expression", "spec/filters/0/targets/0/orderBy", "spec/filters/0/targets/1/queue", "spec/defaultFilter/skipIf"}
+	require.Equal(t, want, fields)
+	require.Equal(t, "spec/filters/0/name", out.Err.Field)
+
+	out = h.apply(events.PolicyApply{Puts: []events.PolicyPut{put(events.KindQueue, "q", `{}`), put(events.KindWorkflow, "w", spec)}})
+	requireRefused(t, out, events.ErrInvalidData)
+	for i := range want {
+		want[i] = "puts/1/" + want[i]
+	}
+	require.Equal(t, want, problemFields(t, out))
+
+	// Very many problems: the first maxApplyProblems, the rest counted.
+	var targets []string
+	for range 100 {
+		targets = append(targets, `{"queue":"a b"}`)
+	}
+	out = h.putPolicy(events.KindWorkflow, "w", nil, `{"filters":[{"name":"f","expression":"1==1","targets":[`+strings.Join(targets, ",")+`]}]}`)
+	requireRefused(t, out, events.ErrInvalidData)
+	require.Len(t, out.Err.Problems, maxApplyProblems)
 	require.Contains(t, out.Err.Message, fmt.Sprintf("and %d more", 100-maxApplyProblems))
 }
