@@ -221,6 +221,18 @@ WQcccccccccccccccccccccccccccccccc: everyone
 		"--label", "type=Support")
 	waitEvent(ctx, t, url, events.OfferSubject("bob", "other-1", events.TypeOfferIssued), nil)
 
+	// The transfer example: a known worker, named by a task attribute, gets the job
+	// even though another worker of the queue has waited longer.
+	transfer := "../../internal/policyfile/testdata/taskrouter-transfer.json"
+	dMap := writeFile(t, dir, "transfer-queues.yaml", "WQdddddddddddddddddddddddddddddddd: transfers\n")
+	out = mustRun(ctx, t, "policy", "apply", transfer, "--workflow-id", "transfer", "--queue-map", dMap, "--nats-url", url)
+	require.Contains(t, out, "workflow transfer: created, revision 1\n")
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "carol", "--queue", "transfers")
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "dave", "--queue", "transfers")
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--workflow", "transfer", "--channel", "voice", "--id", "xfer-1",
+		"--label", "transferTargetType=worker", "--label", "transferTargetSid=dave")
+	waitEvent(ctx, t, url, events.OfferSubject("dave", "xfer-1", events.TypeOfferIssued), nil)
+
 	// A problem the router finds in a translated workflow is placed at its TaskRouter path.
 	bad := writeFile(t, dir, "bad.json", `{"task_routing":{"filters":[{"filter_friendly_name":"x","expression":"type ==","targets":[{"queue":"sales"}]}]}}`)
 	_, err = runOut(ctx, "policy", "apply", bad, "--workflow-id", "inbound", "--nats-url", url)
