@@ -2,7 +2,9 @@ package router_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -315,4 +317,33 @@ func TestPolicyApplyAllOrNothing(t *testing.T) {
 	_, b := keys["workflow.wf-b"]
 	require.True(t, a != b, "one workflow of the two: %v", keys)
 	require.Equal(t, uint64(2), keys["queue.support"])
+}
+
+// A storage failure in the middle of an apply's commit (its record written, none of
+// its KV writes done) leaves no half-applied file: the router reloads, applies the
+// whole command again, and every policy is stored once, at revision 1, with one event.
+func TestPolicyApplySurvivesAFailedCommit(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	var failed atomic.Bool
+	router.SetFaultHook(e.router, func(p string) error {
+		if p == "written" && failed.CompareAndSwap(false, true) {
+			return errors.New("injected: storage unavailable after the record")
+		}
+		return nil
+	})
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	res, err := e.client.ApplyPolicies(ctx(t), "p.yaml", patchbay.PolicyApply{Puts: []patchbay.PolicyPut{
+		{Kind: events.KindDistributionPolicy, ID: "fast", Spec: raw(`{"offerExpiresAfterSeconds":2,"mode":{"kind":"longestIdle"}}`)},
+		{Kind: events.KindQueue, ID: "support", Spec: raw(`{"distributionPolicyId":"fast"}`)},
+		{Kind: events.KindActivity, ID: "lunch", Spec: raw(`{"available":false}`)},
+	}})
+	require.NoError(t, err)
+	require.True(t, failed.Load(), "the fault was injected")
+	for _, c := range res.Policies {
+		require.Equal(t, events.PolicyCreated, c.Action)
+		require.Equal(t, uint64(1), c.Revision)
+	}
+	require.Len(t, e.policyEventsUntil("m"), 3, "one event per policy")
+	require.Equal(t, map[string]uint64{"distributionPolicy.fast": 1, "queue.support": 1, "activity.lunch": 1, "queue.m": 1}, policyKeys(t, e))
 }
