@@ -421,6 +421,10 @@ type (
 	QueueSpec              = events.QueueSpec
 	DistributionPolicySpec = events.DistributionPolicySpec
 	DistributionMode       = events.DistributionMode
+	PolicyPut              = events.PolicyPut
+	PolicyDelete           = events.PolicyDelete
+	PolicyApply            = events.PolicyApply
+	PolicyChange           = events.PolicyChange
 )
 
 // PutPolicy creates or replaces a routing policy (spec is a QueueSpec or a
@@ -434,6 +438,18 @@ func (c *Client) PutPolicy(ctx context.Context, kind PolicyKind, id string, spec
 	}
 	return c.Request(ctx, events.TypePolicyPut, "", string(kind)+"."+id,
 		events.PolicyPut{Kind: kind, ID: id, Revision: revision, Spec: raw})
+}
+
+// ApplyPolicies applies a set of policy changes all or nothing
+// (io.patchbay.policy.apply): every put and delete, and with Prune the deletion of
+// every stored policy the puts do not name, is validated against the router's state,
+// and either all are made or none. The result's Policies say what happened to each
+// (with DryRun, what would). A refusal is an *Error whose Problems list every problem,
+// each with its field in the command (for example "puts/1/spec/mode/kind"); its code
+// is the first problem's. subject is the CloudEvent subject (for example the file
+// name), and may be empty.
+func (c *Client) ApplyPolicies(ctx context.Context, subject string, apply PolicyApply) (*Result, error) {
+	return c.Request(ctx, events.TypePolicyApply, "", subject, apply)
 }
 
 // DeletePolicy deletes a routing policy (with revision set, only at that revision).

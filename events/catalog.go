@@ -26,6 +26,10 @@ const (
 	TypeOfferDecline     Type = "io.patchbay.offer.decline"
 	TypePolicyPut        Type = "io.patchbay.policy.put"
 	TypePolicyDelete     Type = "io.patchbay.policy.delete"
+	// TypePolicyApply changes a set of policies at once, all or nothing: puts,
+	// deletes, and with prune the deletion of every policy the puts do not name (a
+	// policy file applied as a whole).
+	TypePolicyApply Type = "io.patchbay.policy.apply"
 )
 
 // Outbound: published by the router, one per state change.
@@ -119,6 +123,7 @@ func Inbound() []Type {
 		TypeOfferAccept, TypeOfferDecline,
 		TypePolicyPut, TypePolicyDelete,
 		TypeJobUpdate, TypeJobUnassign,
+		TypePolicyApply,
 	}
 }
 
@@ -173,6 +178,8 @@ func Payload(t Type) any {
 		return &PolicyPut{}
 	case TypePolicyDelete:
 		return &PolicyDelete{}
+	case TypePolicyApply:
+		return &PolicyApply{}
 	case TypeJobUpdate:
 		return &JobUpdate{}
 	case TypeJobUnassign:

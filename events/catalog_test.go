@@ -26,6 +26,7 @@ var (
 		"io.patchbay.policy.delete",
 		"io.patchbay.job.update",
 		"io.patchbay.job.unassign",
+		"io.patchbay.policy.apply",
 	}
 	wantOutbound = []events.Type{
 		"io.patchbay.job.received",
@@ -151,6 +152,7 @@ func TestPayload(t *testing.T) {
 		{events.TypePolicyDelete, &events.PolicyDelete{}},
 		{events.TypeJobUpdate, &events.JobUpdate{}},
 		{events.TypeJobUnassign, &events.JobUnassign{}},
+		{events.TypePolicyApply, &events.PolicyApply{}},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -414,6 +414,12 @@ type CommandResult struct {
 	// Duplicate is true when the command had already been applied (same CloudEvent id
 	// or same job id); nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Policies is set by io.patchbay.policy.apply: what it did (or, with DryRun,
+	// would do) to each policy it names or prunes, puts first in their order, then
+	// deletes.
+	Policies []PolicyChange `json:"policies,omitempty"`
+	// DryRun is true for a policy.apply that was only validated: nothing changed.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // CommandFailure is the data of io.patchbay.command.failed.
@@ -467,6 +473,41 @@ type PolicyDelete struct {
 	ID   string     `json:"id"`
 	// Revision, when set, must be the policy's current revision.
 	Revision *uint64 `json:"revision,omitempty"`
+}
+
+// PolicyApply is the data of io.patchbay.policy.apply: a set of policy changes
+// validated as a whole against the router's state and applied all together, or not
+// at all (a refusal lists every problem in Error.Problems). At most
+// MaxPolicyApplyItems puts and deletes, pruned policies included.
+type PolicyApply struct {
+	// Puts create or replace policies; a put whose spec equals the stored one
+	// changes nothing. A policy may appear once among the puts and deletes.
+	Puts []PolicyPut `json:"puts,omitempty"`
+	// Deletes remove policies (each must exist).
+	Deletes []PolicyDelete `json:"deletes,omitempty"`
+	// Prune also deletes every stored policy that Puts does not name (the built-in
+	// activities are not policies and stay).
+	Prune bool `json:"prune,omitempty"`
+	// DryRun validates the set the same way and answers what would change, changing
+	// nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// What a policy.apply did to one policy (PolicyChange.Action).
+const (
+	PolicyCreated   = "created"
+	PolicyUpdated   = "updated"
+	PolicyUnchanged = "unchanged"
+	PolicyDeleted   = "deleted"
+)
+
+// PolicyChange is what a policy.apply did (or would do) to one policy: its action and
+// its revision after it.
+type PolicyChange struct {
+	Kind     PolicyKind `json:"kind"`
+	ID       string     `json:"id"`
+	Action   string     `json:"action"`
+	Revision uint64     `json:"revision"`
 }
 
 // Policy is a stored policy: the data of io.patchbay.policy.updated and .deleted.

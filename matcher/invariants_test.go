@@ -318,6 +318,14 @@ func (s *sim) step() (string, outcome) {
 		if s.pick(3) == 0 {
 			return "activity delete", h.deletePolicy(events.KindActivity, id, nil)
 		}
+		if s.pick(3) == 0 { // a policy file: all of it applies, or none (invariant 23)
+			mode := []string{events.ModeLongestIdle, events.ModeRoundRobin, "fastest"}[s.pick(3)]
+			return "policy apply", h.apply(events.PolicyApply{Puts: []events.PolicyPut{
+				put(events.KindActivity, id, fmt.Sprintf(`{"available":%t}`, s.pick(2) == 0)),
+				put(events.KindDistributionPolicy, "d1", fmt.Sprintf(`{"offerExpiresAfterSeconds":%d,"mode":{"kind":%q}}`, 1+s.pick(5), mode)),
+				put(events.KindQueue, s.queues[0], `{"distributionPolicyId":"d1"}`),
+			}})
+		}
 		return "activity put", h.putActivity(id, s.pick(2) == 0)
 	default:
 		at, ok := h.e.NextDeadline()

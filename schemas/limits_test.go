@@ -115,6 +115,8 @@ var schemaLimits = []struct {
 	{"query.result.schema.json", "/$defs/workerList/properties/next/maxLength", events.MaxCursorBytes},
 	{"query.result.schema.json", "/$defs/queueList/properties/next/maxLength", events.MaxCursorBytes},
 	{"query.result.schema.json", "/$defs/policyList/properties/next/maxLength", events.MaxCursorBytes},
+	{"policy.apply.schema.json", "/properties/puts/maxItems", events.MaxPolicyApplyItems},
+	{"policy.apply.schema.json", "/properties/deletes/maxItems", events.MaxPolicyApplyItems},
 }
 
 // TestSchemaLimitsMatchGo keeps the bounds in the schemas equal to the constants in

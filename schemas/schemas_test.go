@@ -53,6 +53,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.OfferDecline{}
 	case events.TypePolicyPut:
 		return &events.PolicyPut{}
+	case events.TypePolicyApply:
+		return &events.PolicyApply{}
 	case events.TypePolicyDelete:
 		return &events.PolicyDelete{}
 	case events.TypeJobUpdate:
@@ -969,4 +971,32 @@ func TestAsyncAPITraceLimits(t *testing.T) {
 		require.True(t, ok, ptr)
 		require.EqualValues(t, want, v, ptr)
 	}
+}
+
+// A policy.apply that fails its schema names the first problem of every put and
+// delete that fails, and of the data around them.
+func TestValidateDataPolicyApplyNamesEveryProblem(t *testing.T) {
+	data := `{"puts":[
+		{"kind":"queue","id":"ok","spec":{}},
+		{"kind":"distributionPolicy","id":"slow","spec":{"mode":{"kind":"fastest"}}},
+		{"kind":"queue","id":"q","spec":{"order":"sideways"}}],
+	  "deletes":[{"kind":"queue"}],
+	  "purge":true}`
+	err := schemas.ValidateData(events.TypePolicyApply, []byte(data))
+	require.ErrorIs(t, err, events.ErrInvalidData)
+	var pe *events.Error
+	require.ErrorAs(t, err, &pe)
+	var fields []string
+	for _, p := range pe.Problems {
+		fields = append(fields, p.Field)
+	}
+	require.Equal(t, []string{"purge", "puts/1/spec/mode/kind", "puts/2/spec/order", "deletes/0/id"}, fields)
+	require.Equal(t, "purge", pe.Field)
+	require.Contains(t, pe.Message, "4 problems")
+
+	require.NoError(t, schemas.ValidateData(events.TypePolicyApply, []byte(`{"puts":[{"kind":"queue","id":"ok","spec":{}}],"prune":true}`)))
+	err = schemas.ValidateData(events.TypePolicyApply, []byte(`{"puts":[{"kind":"queue","id":"q","spec":{"order":"x"}}]}`))
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "puts/0/spec/order", pe.Field)
+	require.Len(t, pe.Problems, 1)
 }

@@ -42,6 +42,8 @@ type serveConfig struct {
 	leaseTTL         time.Duration
 	retention        time.Duration
 	policies         string
+	policiesPrune    bool
+	policiesQueueMap string
 	replyPrefixes    []string
 	brokerAuth       bool
 	httpAddr         string
@@ -84,7 +86,9 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
 	f.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take")
-	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied at start and whenever it changes")
+	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied as a whole (all or nothing) at start and whenever it changes")
+	f.BoolVar(&c.policiesPrune, "policies-prune", false, "with --policies: delete the policies the file does not declare (the file is the whole configuration)")
+	f.StringVar(&c.policiesQueueMap, "policies-queue-map", "", "with --policies: YAML or JSON file mapping TaskRouter queue SIDs or names to patchbay queue ids")
 	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
@@ -179,8 +183,16 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}()
 		log.Info().Msg("exporting spans over OTLP")
 	}
+	var policyOpts policyfile.Options
+	if c.policiesQueueMap != "" {
+		m, err := policyfile.ReadQueueMap(c.policiesQueueMap)
+		if err != nil {
+			return fmt.Errorf("--policies-queue-map: %w", err)
+		}
+		policyOpts.QueueMap = m
+	}
 	if c.policies != "" {
-		if _, err := policyfile.Read(c.policies); err != nil {
+		if _, err := policyfile.Read(c.policies, policyOpts); err != nil {
 			return fmt.Errorf("--policies: %w", err)
 		}
 	}
@@ -250,7 +262,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	if c.policies != "" {
-		if err := watchPolicies(ctx, nc, c.policies, log); err != nil {
+		if err := watchPolicies(ctx, nc, c.policies, policyOpts, c.policiesPrune, log); err != nil {
 			_ = r.Stop(context.Background())
 			return err
 		}
