@@ -621,8 +621,13 @@ type JobInfo struct {
 	QueueLength int `json:"queueLength,omitempty"`
 	// EstimatedWaitSeconds estimates how long the job still waits to be assigned, from
 	// the queue's recent assignment rate (absent when the queue has no recent
-	// assignments to go by).
+	// assignments to go by, and when no worker can take the job).
 	EstimatedWaitSeconds *float64 `json:"estimatedWaitSeconds,omitempty"`
+	// NoWorkerCanTake is true for a queued job that no worker the router knows could
+	// be offered even when free: none serves its queue and channel with the capacity
+	// it costs, satisfies its worker selectors and passes its workflow target. Such a
+	// job has no estimated wait (io.patchbay.query.explain says why, worker by worker).
+	NoWorkerCanTake bool `json:"noWorkerCanTake,omitempty"`
 }
 
 // QueueInfo answers io.patchbay.query.queue: the queue's statistics.

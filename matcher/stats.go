@@ -108,8 +108,40 @@ func (e *Engine) JobInfo(jobID string, now time.Time) (events.JobInfo, error) {
 		info.Position = i + 1
 	}
 	info.QueueLength = len(q.jobs)
+	e.now = now // the time declines are judged at, as in Apply
+	if !e.anyWorkerCouldTake(j) {
+		// The queue's rate says nothing about this job: no worker would take it.
+		info.NoWorkerCanTake = true
+		return info, nil
+	}
 	info.EstimatedWaitSeconds = estimate(info.Position-1, e.rates.perSecond(j.QueueID, now))
 	return info, nil
+}
+
+// anyWorkerCouldTake reports whether some worker the engine knows could be offered j
+// once it is free: the eligibility rule (ineligible, the one the matcher uses) judged
+// as if the worker were available, present and holding nothing, and as if j had no
+// offers and no declines. What stays is what no wait changes: the worker's queues,
+// channels and capacity, j's selectors and its workflow target. It costs time linear
+// in the workers the engine knows, and stops at the first that could.
+func (e *Engine) anyWorkerCouldTake(j *Job) bool {
+	d := e.distributionOf(j.QueueID)
+	t := e.target(j)
+	free := *j
+	free.OfferIDs, free.Declined = nil, nil
+	for _, w := range e.workers {
+		if !w.inQueue(j.QueueID) {
+			continue
+		}
+		fw := *w
+		fw.AvailableForOffers = true
+		fw.Presence = events.PresenceOnline
+		fw.Loads = nil
+		if e.ineligible(&free, &fw, t, d.bypass).Why == WhyNone {
+			return true
+		}
+	}
+	return false
 }
 
 // QueueInfo answers a queue query at time now. A queue nobody used yet is empty.

@@ -60,3 +60,47 @@ func TestQueueAndJobInfo(t *testing.T) {
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// A job no worker could take, however long it waits, has no estimated wait: the
+// queue's rate says nothing about it. The judgement is the matcher's own rule with
+// what a wait changes (the worker's activity, presence and load, the job's offers
+// and declines) set aside.
+func TestJobInfoNoWorkerCanTake(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.e.Resume(h.now)
+	requireOK(t, h.register("en", wLabels(events.Labels{"language": "en"}), wCapacity(2, ch("voice", 2, 0), ch("chat", 1, 0))))
+	for _, id := range []string{"done1", "done2"} { // a rate for q1
+		requireOK(t, h.create(id, "q1"))
+		h.advance(15 * time.Second)
+		asg := h.assign(id, "en")
+		requireOK(t, h.complete(id, asg))
+		requireOK(t, h.close(id, asg, "Resolved", nil))
+	}
+	// en is busy with a job, then goes on a break: neither changes what it could take.
+	requireOK(t, h.create("held", "q1"))
+	h.assign("held", "en")
+	requireOK(t, h.update(*workerData("en", wLabels(events.Labels{"language": "en"}), wCapacity(2, ch("voice", 2, 0), ch("chat", 1, 0)), wAvailable(false))))
+
+	requireOK(t, h.create("english", "q1", jSelectors(sel("language", events.OpEqual, "en"))))
+	requireOK(t, h.create("french", "q1", jSelectors(sel("language", events.OpEqual, "fr"))))
+	requireOK(t, h.create("video", "q1", jChannel("video")))
+	requireOK(t, h.create("elsewhere", "q2"))
+
+	for id, could := range map[string]bool{"english": true, "french": false, "video": false, "elsewhere": false} {
+		info, err := h.e.JobInfo(id, h.now)
+		require.NoError(t, err)
+		require.Equal(t, !could, info.NoWorkerCanTake, id)
+		if could {
+			require.NotNil(t, info.EstimatedWaitSeconds, "%s: a worker could take it and q1 has a rate", id)
+		} else {
+			require.Nil(t, info.EstimatedWaitSeconds, "%s: no worker could take it", id)
+		}
+	}
+
+	// A French-speaking worker joins (on a break): french now has an estimate.
+	requireOK(t, h.register("fr", wLabels(events.Labels{"language": "fr"}), wAvailable(false)))
+	info, err := h.e.JobInfo("french", h.now)
+	require.NoError(t, err)
+	require.False(t, info.NoWorkerCanTake)
+	require.NotNil(t, info.EstimatedWaitSeconds)
+}
