@@ -206,7 +206,11 @@ func printJobInfo(w io.Writer, info *patchbay.JobInfo) error {
 	}
 	if info.Position > 0 {
 		fmt.Fprintf(tw, "position:\t%d of %d\n", info.Position, info.QueueLength)
-		fmt.Fprintf(tw, "estimated wait:\t%s\n", estimatedWait(info.EstimatedWaitSeconds))
+		if info.NoWorkerCanTake {
+			fmt.Fprintf(tw, "estimated wait:\tnone: no worker can take this job (patchbay job explain %s)\n", j.JobID)
+		} else {
+			fmt.Fprintf(tw, "estimated wait:\t%s\n", estimatedWait(info.EstimatedWaitSeconds))
+		}
 	}
 	return tw.Flush()
 }
