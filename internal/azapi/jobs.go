@@ -256,11 +256,11 @@ func (a *api) jobUpdate(w http.ResponseWriter, r *http.Request, cur *routerJob, 
 	if err != nil {
 		return err
 	}
-	delete(patch, "etag")
 	merged := mergePatch(old, patch).(map[string]any)
 	if err := checkID(merged, cur.ID); err != nil {
 		return err
 	}
+	delete(old, "id")
 	for _, k := range changedKeys(old, merged) {
 		if k != "matchingMode" {
 			return badRequest(k, "%s cannot be changed on an existing job: patchbay changes a job only through its actions and its matchingMode", k)

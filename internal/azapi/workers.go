@@ -159,6 +159,7 @@ func (a *api) workerUpsert(w http.ResponseWriter, r *http.Request, p params) err
 	if err := checkID(merged, id); err != nil {
 		return err
 	}
+	delete(old, "id")
 	changed := changedKeys(old, merged)
 	for _, f := range readOnlyWorkerFields {
 		if cur == nil {
