@@ -45,6 +45,7 @@ type serveConfig struct {
 	replyPrefixes    []string
 	brokerAuth       bool
 	httpAddr         string
+	routingAPI       routingAPIConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -89,6 +90,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
 	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for /healthz, /readyz and /metrics ("" turns it off)`)
+	c.routingAPI.add(f)
 	return cmd
 }
 
@@ -162,6 +164,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := c.routingAPI.validate(c.httpAddr); err != nil {
+		return err
+	}
 	if c.policies != "" {
 		if _, err := policyfile.Read(c.policies); err != nil {
 			return fmt.Errorf("--policies: %w", err)
@@ -222,8 +227,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	// The listener comes before Start, which waits while another router holds the
 	// lease: a standby answers its readiness checks.
+	h, err := c.routingAPI.mount(monitor.Handler(r), nc)
+	if err != nil {
+		return err
+	}
 	if c.httpAddr != "" {
-		stop, err := serveHTTP(c.httpAddr, monitor.Handler(r), log)
+		stop, err := serveHTTP(c.httpAddr, h, log)
 		if err != nil {
 			return err
 		}
