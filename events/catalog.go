@@ -86,13 +86,26 @@ const (
 	// TypeQueryWorker asks for a worker's outstanding offers and the jobs it holds, so
 	// a worker that lost its connection or restarted can find its work again.
 	TypeQueryWorker Type = "io.patchbay.query.worker"
+	// TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues and TypeQueryPolicies list
+	// what the router holds, a page at a time (a limit, and a cursor: "after" takes
+	// the previous answer's "next"). TypeQueryPolicy reads one policy.
+	TypeQueryJobs     Type = "io.patchbay.query.jobs"
+	TypeQueryWorkers  Type = "io.patchbay.query.workers"
+	TypeQueryQueues   Type = "io.patchbay.query.queues"
+	TypeQueryPolicies Type = "io.patchbay.query.policies"
+	TypeQueryPolicy   Type = "io.patchbay.query.policy"
 	// TypeQueryResult is the answer to a query (a refused query is answered with
 	// TypeCommandFailed).
 	TypeQueryResult Type = "io.patchbay.query.result"
 )
 
 // Queries lists the query types.
-func Queries() []Type { return []Type{TypeQueryJob, TypeQueryQueue, TypeQueryWorker} }
+func Queries() []Type {
+	return []Type{
+		TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
+		TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues, TypeQueryPolicies, TypeQueryPolicy,
+	}
+}
 
 // Inbound lists the inbound (command) types in catalog order.
 func Inbound() []Type {
