@@ -19,7 +19,6 @@ import (
 	"github.com/patchbay/patchbay/internal/azapi"
 	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
-	"github.com/patchbay/patchbay/matcher"
 )
 
 // waitFor bounds every wait: generous, for a loaded 2-core machine under -race.
@@ -159,12 +158,19 @@ func worker(queue string, capacity int, available bool) map[string]any {
 	}
 }
 
-// The ACS quickstart over HTTP: a worker, a job; the worker's offer shows on the
-// worker; accept, complete, close with "Resolved".
+// The ACS quickstart over HTTP: a distribution policy, a queue, a worker, a job; the
+// worker's offer shows on the worker; accept, complete, close with "Resolved".
 func TestQuickstartFlow(t *testing.T) {
 	t.Parallel()
-	e := start(t, router.Config{Engine: matcher.Config{OfferExpiry: time.Minute}})
-	e.putQueue("support")
+	e := start(t, router.Config{})
+	p := e.must(http.StatusCreated, e.do("PATCH", "/routing/distributionPolicies/policy-1"+version, map[string]any{
+		"name": "My distribution policy", "offerExpiresAfterSeconds": 60, "mode": map[string]any{"kind": "longestIdle"},
+	}))
+	require.Equal(t, "policy-1", p.body["id"])
+	q := e.must(http.StatusCreated, e.do("PATCH", "/routing/queues/support"+version, map[string]any{
+		"name": "My queue", "distributionPolicyId": "policy-1",
+	}))
+	require.Equal(t, "policy-1", q.body["distributionPolicyId"])
 	issued := e.offers("alice")
 
 	wk := e.must(http.StatusCreated, e.do("PATCH", "/routing/workers/alice"+version, worker("support", 1, true)))
@@ -178,6 +184,7 @@ func TestQuickstartFlow(t *testing.T) {
 	}))
 	require.Equal(t, "job-1", job.body["id"])
 	o := e.nextOffer(issued, "job-1")
+	require.WithinDuration(t, o.IssuedAt.Add(time.Minute), o.ExpiresAt, time.Second, "the policy's offer expiry")
 
 	got := e.must(http.StatusOK, e.do("GET", "/routing/workers/alice"+version, nil))
 	offers := got.body["offers"].([]any)

@@ -3,7 +3,8 @@ package azapi
 // table lists every operation served; schemas/openapi.yaml describes exactly these
 // (TestOpenAPIDescribesEveryRoute).
 func (a *api) table() []route {
-	return []route{
+	rs := []route{
+		{"GET", "/routing/jobs", a.jobList},
 		{"GET", "/routing/jobs/{jobId}", a.jobGet},
 		{"PATCH", "/routing/jobs/{jobId}", a.jobUpsert},
 		{"DELETE", "/routing/jobs/{jobId}", a.jobDelete},
@@ -13,6 +14,7 @@ func (a *api) table() []route {
 		{"POST", "/routing/jobs/{jobId}/assignments/{assignmentId}:close", a.jobClose},
 		{"POST", "/routing/jobs/{jobId}/assignments/{assignmentId}:unassign", a.jobUnassign},
 		{"GET", "/routing/jobs/{jobId}/position", a.jobPosition},
+		{"GET", "/routing/workers", a.workerList},
 		{"GET", "/routing/workers/{workerId}", a.workerGet},
 		{"PATCH", "/routing/workers/{workerId}", a.workerUpsert},
 		{"DELETE", "/routing/workers/{workerId}", a.workerDelete},
@@ -20,4 +22,5 @@ func (a *api) table() []route {
 		{"POST", "/routing/workers/{workerId}/offers/{offerId}:decline", a.offerDecline},
 		{"GET", "/routing/queues/{queueId}/statistics", a.queueStatistics},
 	}
+	return append(rs, a.policyRoutes()...)
 }
