@@ -1,6 +1,7 @@
 package azapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/internal/router"
 )
 
@@ -112,6 +114,9 @@ func TestPolicyUpserts(t *testing.T) {
 	e.must(http.StatusNotFound, e.do("GET", "/routing/queues/support"+version, nil))
 	e.must(http.StatusNoContent, e.do("DELETE", "/routing/queues/support"+version, nil))
 	e.must(http.StatusNoContent, e.do("DELETE", "/routing/distributionPolicies/blast"+version, nil))
+	// a deleted policy can be created again
+	again := e.must(http.StatusCreated, e.do("PATCH", "/routing/queues/support"+version, map[string]any{"name": "Support"}))
+	require.Equal(t, "Support", again.body["name"])
 
 	ex := e.must(http.StatusCreated, e.do("PATCH", "/routing/exceptionPolicies/impatient"+version, map[string]any{
 		"exceptionRules": []map[string]any{{"id": "too-long", "trigger": map[string]any{"kind": "waitTime", "thresholdSeconds": 600},
@@ -142,4 +147,18 @@ func TestClassificationOverHTTP(t *testing.T) {
 	require.Equal(t, "sorter", j.body["classificationPolicyId"])
 	ids, _ := e.follow("/routing/jobs" + version + "&classificationPolicyId=sorter")
 	require.Equal(t, []string{"j"}, ids)
+
+	// a policy using what Azure's representation cannot say reads without it, and
+	// cannot be upserted over HTTP
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_, err := e.c.PutPolicy(ctx, events.KindClassificationPolicy, "label", events.ClassificationPolicySpec{
+		QueueSelectors: []events.QueueSelectorAttachment{{Kind: events.AttachPassThrough, Key: "queue"}}, FallbackQueueID: "gold",
+	}, nil)
+	require.NoError(t, err)
+	got := e.must(http.StatusOK, e.do("GET", "/routing/classificationPolicies/label"+version, nil))
+	require.Nil(t, got.body["queueSelectorAttachments"])
+	require.Equal(t, "gold", got.body["fallbackQueueId"])
+	a := e.must(http.StatusConflict, e.do("PATCH", "/routing/classificationPolicies/label"+version, map[string]any{"name": "x"}))
+	require.Contains(t, a.raw, "passThrough")
 }
