@@ -48,6 +48,7 @@ type serveConfig struct {
 	brokerAuth       bool
 	httpAddr         string
 	otlpEndpoint     string
+	routingAPI       routingAPIConfig
 }
 
 func newServeCmd() *cobra.Command {
@@ -95,6 +96,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
 	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for /healthz, /readyz and /metrics ("" turns it off)`)
 	f.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "export the router's spans with OpenTelemetry over OTLP/HTTP to host:port (plain HTTP) or an http(s):// URL; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns it on too; off by default")
+	c.routingAPI.add(f)
 	return cmd
 }
 
@@ -191,6 +193,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 		policyOpts.QueueMap = m
 	}
+	if err := c.routingAPI.validate(c.httpAddr); err != nil {
+		return err
+	}
 	if c.policies != "" {
 		if _, err := policyfile.Read(c.policies, policyOpts); err != nil {
 			return fmt.Errorf("--policies: %w", err)
@@ -251,8 +256,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	// The listener comes before Start, which waits while another router holds the
 	// lease: a standby answers its readiness checks.
+	h, err := c.routingAPI.mount(monitor.Handler(r), nc)
+	if err != nil {
+		return err
+	}
 	if c.httpAddr != "" {
-		stop, err := serveHTTP(c.httpAddr, monitor.Handler(r), log)
+		stop, err := serveHTTP(c.httpAddr, h, log)
 		if err != nil {
 			return err
 		}
