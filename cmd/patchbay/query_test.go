@@ -45,7 +45,7 @@ func TestJobGetAndQueueStats(t *testing.T) {
 		"channel:        voice\n"+
 		"priority:       0\n"+
 		"position:       2 of 2\n"+
-		"estimated wait: unknown\n", out)
+		"estimated wait: none: no worker can take this job (patchbay job explain call-2)\n", out)
 
 	// A job of higher priority goes before both.
 	create("urgent", "--priority", "10")
