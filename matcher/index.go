@@ -266,6 +266,8 @@ func (x *workerIndex) reindex(w *Worker) {
 	add := func(m map[string]map[*Worker]struct{}, k string) {
 		if m[k] == nil {
 			m[k] = map[*Worker]struct{}{}
+		} else if _, dup := m[k][w]; dup { // an array label with an element twice
+			return
 		}
 		m[k][w] = struct{}{}
 		keys = append(keys, k)
@@ -274,12 +276,40 @@ func (x *workerIndex) reindex(w *Worker) {
 		add(x.queue, q)
 		add(x.label, labelKey(q, "id", "s:"+w.WorkerID))
 		for k, v := range w.Labels {
-			if vk, ok := valueKey(v); ok {
+			if vk, ok := valueKey(v); ok { // the scalar fast path
 				add(x.label, labelKey(q, k, vk))
+				continue
 			}
+			indexLabel(k, v, func(key, vk string) { add(x.label, labelKey(q, key, vk)) })
 		}
 	}
 	x.keys[w] = keys
+}
+
+// indexLabel lists the (key, value key) pairs under which an equal selector can
+// match a label that is an array or an object (see Matches): every scalar element of
+// an array under the array's key, and every value nested in an object under its
+// dotted key ("skills.finance"), arrays in it element by element. A flat label with
+// dots shadows a nested value of the same key for Matches; indexing both only makes
+// the pool a little larger, and eligible checks every selector anyway.
+func indexLabel(key string, v any, add func(key, vk string)) {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if vk, ok := valueKey(e); ok {
+				add(key, vk)
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			sub := key + "." + k
+			if vk, ok := valueKey(e); ok {
+				add(sub, vk)
+			} else {
+				indexLabel(sub, e, add)
+			}
+		}
+	}
 }
 
 // drop takes a worker the engine forgets out of the index.

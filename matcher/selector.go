@@ -9,22 +9,56 @@ import (
 // Matches reports whether labels (plus the implicit "id" label, workerID) satisfy
 // selector s. A missing label satisfies no operator. equal and notEqual compare
 // strings, numbers and booleans; the ordering operators compare numbers, or strings
-// lexically; values of different kinds never match.
+// lexically; values of different kinds never match (notEqual holds).
+//
+// Labels are JSON, so a selector may meet an array or an object:
+//   - the key may be dotted ("skills.finance"): the flat label of exactly that key
+//     when there is one, else the value nested at that path (see labelAt);
+//   - on an array label, equal and the ordering operators hold when one of its
+//     elements satisfies them (skills equal "support" matches ["support", "sales"]),
+//     and notEqual when none of its elements is equal to the value (so notEqual is
+//     always the negation of equal on a present label);
+//   - an object label is a different kind from the selector's value: only notEqual
+//     holds. Select a nested value with a dotted key instead.
 func Matches(s events.WorkerSelector, workerID string, labels events.Labels) bool {
 	var v any
 	if s.Key == "id" {
 		v = workerID
 	} else {
 		var ok bool
-		if v, ok = labels[s.Key]; !ok || v == nil {
+		if v, ok = labelAt(labels, s.Key); !ok {
 			return false
 		}
 	}
-	c, comparable := compare(v, s.Value)
-	if !comparable {
-		return s.Operator == events.OpNotEqual && kindOf(v) != kindOf(s.Value)
+	switch x := v.(type) {
+	case []any:
+		if s.Operator == events.OpNotEqual {
+			for _, e := range x {
+				if c, ok := compare(e, s.Value); ok && c == 0 {
+					return false
+				}
+			}
+			return true
+		}
+		for _, e := range x {
+			if matchesValue(s.Operator, e, s.Value) {
+				return true
+			}
+		}
+		return false
+	case map[string]any:
+		return s.Operator == events.OpNotEqual
 	}
-	switch s.Operator {
+	return matchesValue(s.Operator, v, s.Value)
+}
+
+// matchesValue is `v op value` for a label value v that is not an array.
+func matchesValue(op string, v, value any) bool {
+	c, comparable := compare(v, value)
+	if !comparable {
+		return op == events.OpNotEqual && kindOf(v) != kindOf(value)
+	}
+	switch op {
 	case events.OpEqual:
 		return c == 0
 	case events.OpNotEqual:
@@ -141,19 +175,6 @@ func validateSelector(i int, s events.WorkerSelector) error {
 	}
 	if s.ExpiresAt != nil {
 		return events.Errorf(events.CodeInvalidData, field+"/expiresAt", "%s: expiresAt is set by the router; send expiresAfterSeconds", field)
-	}
-	return nil
-}
-
-// validateLabels says which label is not a primitive value.
-func validateLabels(field string, l events.Labels) error {
-	for k, v := range l {
-		if k == "" {
-			return events.Errorf(events.CodeInvalidData, field, "%s: a label key must not be empty", field)
-		}
-		if kindOf(v) == kindOther {
-			return events.Errorf(events.CodeInvalidData, field+"/"+k, "%s/%s: a label value must be a string, number or boolean", field, k)
-		}
 	}
 	return nil
 }
