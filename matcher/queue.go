@@ -183,7 +183,9 @@ func (q *Queue) walkFor(ws []*Worker, f func(*Job) bool) {
 				add(q.byKey[k+"\x00"+vk])
 				continue
 			}
-			indexLabel(k, v, func(key, vk string) { add(q.byKey[key+"\x00"+vk]) })
+			for _, kv := range indexLabel(nil, k, v) {
+				add(q.byKey[kv])
+			}
 		}
 	}
 	heads := make([]slot, len(sets)) // the next job of each set; j is nil when it has none
