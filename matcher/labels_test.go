@@ -183,3 +183,16 @@ func TestOrderByOnJSONLabels(t *testing.T) {
 	obj := orderWorker("obj", jsonLabels(t, `{"skills": {"finance": {"level": 1}}}`), 0)
 	require.False(t, o.Applicable([]*Worker{ten, obj}))
 }
+
+// TestBestWorkerDefaultScoreJSONLabels: by default a label counts as in common when
+// the worker has the same value, arrays and objects included.
+func TestBestWorkerDefaultScoreJSONLabels(t *testing.T) {
+	t.Parallel()
+	j := &Job{Job: events.Job{Labels: jsonLabels(t, `{"skills": ["a", "b"], "customer": {"tier": "gold"}, "lang": "en"}`)}}
+	w := func(labels string) *Worker {
+		return &Worker{Worker: events.Worker{WorkerID: "w", Labels: jsonLabels(t, labels)}}
+	}
+	require.Equal(t, 3.0, score(j, w(`{"skills": ["a", "b"], "customer": {"tier": "gold"}, "lang": "en"}`), nil))
+	require.Equal(t, 1.0, score(j, w(`{"skills": ["b", "a"], "customer": {"tier": "silver"}, "lang": "en"}`), nil))
+	require.Equal(t, 0.0, score(j, w(`{"skills": "a", "customer": "gold"}`), nil))
+}
