@@ -22,7 +22,13 @@ func labelAt(labels events.Labels, key string) (v any, ok bool) {
 	if v, ok := labels[key]; ok { // scalar labels, and flat dotted ones, stop here
 		return v, v != nil
 	}
-	if !strings.Contains(key, ".") {
+	return nestedLabel(labels, key)
+}
+
+// nestedLabel is labelAt for a key that is not a label itself: the value nested at
+// its dotted path, if any.
+func nestedLabel(labels events.Labels, key string) (v any, ok bool) {
+	if strings.IndexByte(key, '.') < 0 {
 		return nil, false
 	}
 	var cur any = map[string]any(labels)

@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/patchbay/patchbay/events"
 )
@@ -26,13 +27,23 @@ func Matches(s events.WorkerSelector, workerID string, labels events.Labels) boo
 		v = workerID
 	} else {
 		var ok bool
-		if v, ok = labelAt(labels, s.Key); !ok {
+		if v, ok = labels[s.Key]; !ok { // the scalar fast path: one map lookup
+			if strings.IndexByte(s.Key, '.') < 0 {
+				return false
+			}
+			if v, ok = nestedLabel(labels, s.Key); !ok {
+				return false
+			}
+		} else if v == nil {
 			return false
 		}
 	}
+	// An array label is tested element by element by the loop below; a scalar is the
+	// loop's one pass (no extra call on the hot path).
+	var list []any
 	switch x := v.(type) {
 	case []any:
-		if s.Operator == events.OpNotEqual {
+		if s.Operator == events.OpNotEqual { // no element is equal
 			for _, e := range x {
 				if c, ok := compare(e, s.Value); ok && c == 0 {
 					return false
@@ -40,39 +51,39 @@ func Matches(s events.WorkerSelector, workerID string, labels events.Labels) boo
 			}
 			return true
 		}
-		for _, e := range x {
-			if matchesValue(s.Operator, e, s.Value) {
-				return true
-			}
+		if len(x) == 0 {
+			return false
 		}
-		return false
+		list, v = x, x[0]
 	case map[string]any:
 		return s.Operator == events.OpNotEqual
 	}
-	return matchesValue(s.Operator, v, s.Value)
-}
-
-// matchesValue is `v op value` for a label value v that is not an array.
-func matchesValue(op string, v, value any) bool {
-	c, comparable := compare(v, value)
-	if !comparable {
-		return op == events.OpNotEqual && kindOf(v) != kindOf(value)
+	for i := 1; ; i++ {
+		var m bool
+		c, comparable := compare(v, s.Value)
+		if !comparable {
+			m = s.Operator == events.OpNotEqual && kindOf(v) != kindOf(s.Value)
+		} else {
+			switch s.Operator {
+			case events.OpEqual:
+				m = c == 0
+			case events.OpNotEqual:
+				m = c != 0
+			case events.OpLessThan:
+				m = c < 0 && kindOf(v) != kindBool
+			case events.OpLessThanOrEqual:
+				m = c <= 0 && kindOf(v) != kindBool
+			case events.OpGreaterThan:
+				m = c > 0 && kindOf(v) != kindBool
+			case events.OpGreaterThanOrEqual:
+				m = c >= 0 && kindOf(v) != kindBool
+			}
+		}
+		if m || i >= len(list) {
+			return m
+		}
+		v = list[i]
 	}
-	switch op {
-	case events.OpEqual:
-		return c == 0
-	case events.OpNotEqual:
-		return c != 0
-	case events.OpLessThan:
-		return c < 0 && kindOf(v) != kindBool
-	case events.OpLessThanOrEqual:
-		return c <= 0 && kindOf(v) != kindBool
-	case events.OpGreaterThan:
-		return c > 0 && kindOf(v) != kindBool
-	case events.OpGreaterThanOrEqual:
-		return c >= 0 && kindOf(v) != kindBool
-	}
-	return false
 }
 
 type kind int
