@@ -96,14 +96,18 @@ type keyRef struct {
 	root string
 	path []seg
 	// flat is the path's leading names joined with dots ("skills.finance" for
-	// skills.finance[0]) when there are two or more of them, and flatN how many
-	// segments it covers; flatRest and flatRestN are the same for path[1:] (used when
-	// path[0] names an extra root of the Env). A label whose key is the dotted name
-	// itself wins over the nested path (see lookup).
-	flat      string
-	flatN     int
-	flatRest  string
-	flatRestN int
+	// skills.finance[0]) when there are two or more of them; flatRest the same for
+	// path[1:] (used when path[0] names an extra root of the Env). nil otherwise, so
+	// that a plain key costs nothing more. A label whose key is the dotted name itself
+	// wins over the nested path (see lookup).
+	flat, flatRest *flatKey
+}
+
+// flatKey is a run of a key's leading names joined with dots, and how many segments
+// it covers.
+type flatKey struct {
+	name string
+	n    int
 }
 
 // explicitRoots are the root names a key may start with at compile time.
@@ -121,27 +125,27 @@ func newKeyRef(segs []seg) keyRef {
 			}
 		}
 	}
-	k.flat, k.flatN = flatName(k.path)
+	k.flat = flatName(k.path)
 	if len(k.path) > 1 {
-		k.flatRest, k.flatRestN = flatName(k.path[1:])
+		k.flatRest = flatName(k.path[1:])
 	}
 	return k
 }
 
 // flatName joins the leading names of path with dots, when there are at least two.
-func flatName(path []seg) (string, int) {
+func flatName(path []seg) *flatKey {
 	n := 0
 	for n < len(path) && !path[n].isIndex {
 		n++
 	}
 	if n < 2 {
-		return "", 0
+		return nil
 	}
 	names := make([]string, n)
 	for i := range n {
 		names[i] = path[i].name
 	}
-	return strings.Join(names, "."), n
+	return &flatKey{name: strings.Join(names, "."), n: n}
 }
 
 // lookup walks the key's path in env. A default-root key whose first name is itself a
@@ -152,7 +156,7 @@ func flatName(path []seg) (string, int) {
 // and it is not null, that entry is used; otherwise the path is walked through nested
 // objects (root["skills"]["finance"]).
 func (k *keyRef) lookup(env Env) value {
-	path, flat, flatN := k.path, k.flat, k.flatN
+	path, flat := k.path, k.flat
 	var cur any
 	if k.root != "" {
 		cur = env.Roots[k.root]
@@ -160,13 +164,13 @@ func (k *keyRef) lookup(env Env) value {
 		cur = env.Roots[env.Default]
 		if len(path) >= 2 && !path[0].isIndex && !path[1].isIndex {
 			if r, ok := env.Roots[path[0].name]; ok {
-				cur, path, flat, flatN = r, path[1:], k.flatRest, k.flatRestN
+				cur, path, flat = r, path[1:], k.flatRest
 			}
 		}
 	}
-	if flatN > 0 && cur != nil {
-		if v := step(cur, seg{name: flat}); v != nil {
-			cur, path = v, path[flatN:]
+	if flat != nil && cur != nil {
+		if v := step(cur, seg{name: flat.name}); v != nil {
+			cur, path = v, path[flat.n:]
 		}
 	}
 	for _, s := range path {
