@@ -121,7 +121,7 @@ func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	t.Parallel()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns.ClientURL())
-	// Only the events this test waits for: each carries a job of ~55 KB.
+	// Only the events this test waits for: each carries a job of ~61 KB.
 	queued := make(chan *nats.Msg, 500)
 	offered := make(chan *nats.Msg, 500)
 	for subject, ch := range map[string]chan *nats.Msg{events.JobQueueType("q", events.TypeJobQueued): queued,
@@ -142,7 +142,11 @@ func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	for range n {
 		receive(t, queued)
 	}
-	_, err = client.RegisterWorker(ctx(t), *limitstest.LargestWorkerRegister("w", "q", n))
+	// The register's reply waits for the whole fan-out to be stored: as long as the
+	// client's retry deadline, not the usual wait.
+	regCtx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
+	defer cancel()
+	_, err = client.RegisterWorker(regCtx, *limitstest.LargestWorkerRegister("w", "q", n))
 	require.NoError(t, err)
 	jobs := map[string]bool{}
 	for len(jobs) < n {
