@@ -20,7 +20,13 @@ func Operators() []string {
 	return []string{OpEqual, OpNotEqual, OpLessThan, OpLessThanOrEqual, OpGreaterThan, OpGreaterThanOrEqual}
 }
 
-// Labels are routing attributes: string keys to primitive values (string, number, bool).
+// Labels are routing attributes, a JSON object as TaskRouter's task and worker
+// attributes: string keys to strings, numbers, booleans, and arrays and objects of
+// them (as decoded from JSON: []any and map[string]any), never null. CheckLimits
+// bounds them (MaxLabels, MaxKeyBytes, MaxLabelValueBytes, MaxLabelDepth,
+// MaxLabelItems, MaxLabelsBytes). Expressions and orderBy read nested values with
+// dots; a flat key holding dots ("skills.finance") wins over the nested path of the
+// same name.
 type Labels map[string]any
 
 // WorkerSelector is a condition a worker's labels must satisfy. Every worker also has

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -149,15 +150,99 @@ func (c *limitChecker) seconds(field string, s float64) {
 	}
 }
 
+// labels checks labels: their number, every key and string at any depth, the
+// nesting and the entries of every array and object in a value, no null anywhere, and
+// their size together (LabelsSize).
 func (c *limitChecker) labels(field string, l Labels) {
 	c.count(field, len(l), "labels", MaxLabels)
 	for _, k := range sortedKeys(l) {
 		f := field + "/" + pointerToken(k)
 		c.text(f, k, "label key", MaxKeyBytes)
-		if s, ok := l[k].(string); ok {
-			c.text(f, s, "label value", MaxLabelValueBytes)
+		c.labelValue(f, l[k], 0)
+	}
+	if c.err == nil {
+		if n := LabelsSize(l); n > MaxLabelsBytes {
+			c.fail(field, "the labels are %d bytes as JSON; the limit is %d", n, MaxLabelsBytes)
 		}
 	}
+}
+
+// labelValue checks a label value found inside depth arrays and objects.
+func (c *limitChecker) labelValue(field string, v any, depth int) {
+	deep := func() bool {
+		if depth >= MaxLabelDepth {
+			c.fail(field, "a label value nests arrays and objects more than %d levels deep (the limit)", MaxLabelDepth)
+			return true
+		}
+		return false
+	}
+	switch v := v.(type) {
+	case nil:
+		c.fail(field, "a label value must not be null (leave the key out)")
+	case string:
+		c.text(field, v, "label value", MaxLabelValueBytes)
+	case map[string]any:
+		if deep() {
+			return
+		}
+		c.count(field, len(v), "entries", MaxLabelItems)
+		for _, k := range sortedKeys(v) {
+			f := field + "/" + pointerToken(k)
+			if k == "" {
+				c.fail(f, "a label key must not be empty")
+			}
+			c.text(f, k, "label key", MaxKeyBytes)
+			c.labelValue(f, v[k], depth+1)
+		}
+	case []any:
+		if deep() {
+			return
+		}
+		c.count(field, len(v), "elements", MaxLabelItems)
+		for i, x := range v {
+			c.labelValue(fmt.Sprintf("%s/%d", field, i), x, depth+1)
+		}
+	}
+}
+
+// LabelsSize is the size of l written as compact JSON, each key and string counted
+// in its UTF-8 bytes without escapes, numbers in their shortest form: what
+// MaxLabelsBytes bounds.
+func LabelsSize(l Labels) int { return jsonSize(map[string]any(l)) }
+
+func jsonSize(v any) int {
+	switch x := v.(type) {
+	case nil:
+		return len("null")
+	case string:
+		return len(x) + 2
+	case bool:
+		if x {
+			return len("true")
+		}
+		return len("false")
+	case float64:
+		return len(strconv.FormatFloat(x, 'g', -1, 64))
+	case map[string]any:
+		n := 2 + max(len(x)-1, 0) // braces and commas
+		for k, e := range x {
+			n += len(k) + 3 + jsonSize(e) // quotes and colon
+		}
+		return n
+	case Labels:
+		return jsonSize(map[string]any(x))
+	case []any:
+		n := 2 + max(len(x)-1, 0)
+		for _, e := range x {
+			n += jsonSize(e)
+		}
+		return n
+	}
+	b, err := json.Marshal(v) // another Go type, in a payload built in Go
+	if err != nil {
+		return 0
+	}
+	return len(b)
 }
 
 func (c *limitChecker) tags(field string, t map[string]any) {

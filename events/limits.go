@@ -11,11 +11,11 @@ package events
 //
 // How the sizes fit together: the largest job.created the field limits allow, with
 // every character of every free-form string written as a six-byte JSON escape
-// (\u00XX), is 55,504 bytes in the structured mode with 256-byte id, source and
-// subject (59,344 if those were escaped too); limitstest builds it and a test decodes
-// it. So it fits in MaxMessageBytes: no command that keeps the field limits is refused
-// for its size alone. Tags nested inside one another are
-// bounded by MaxMessageBytes as a whole.
+// (\u00XX), is 60,936 bytes in the structured mode with 256-byte id, source and
+// subject (64,776 if those were escaped too); limitstest builds it, labels at
+// MaxLabelsBytes included, and a test decodes it. So it fits in MaxMessageBytes: no
+// command that keeps the field limits is refused for its size alone. Tags nested
+// inside one another are bounded by MaxMessageBytes as a whole.
 const (
 	// MaxMessageBytes is the largest inbound NATS message the router accepts: the body
 	// plus, in the binary content mode, the ce- headers. 64 KiB holds the largest
@@ -28,12 +28,12 @@ const (
 
 	// MaxJSONDepth is how deeply a command's data may nest objects and arrays; the data
 	// object itself is depth 1 (in the structured content mode the CloudEvent around it
-	// is one level more). The deepest data the contract defines, a classification
-	// policy's worker-selector allocation (data, spec, workerSelectorAttachments, an
-	// attachment, allocations, an allocation, selectors, a selector), is depth 8; 10
-	// lets tag values nest objects and arrays 8 levels deep. It bounds the recursion of
-	// every JSON parser that reads the command.
-	MaxJSONDepth = 10
+	// is one level more). The deepest data the contract defines is a reclassify
+	// action's labelsToUpsert (data, spec, rules, a rule, actions, an action,
+	// labelsToUpsert: depth 7) with label values nested MaxLabelDepth levels: 11. It
+	// lets tag values nest objects and arrays 9 levels deep, and bounds the recursion
+	// of every JSON parser that reads the command.
+	MaxJSONDepth = 11
 
 	// MaxAttributeBytes bounds each CloudEvent attribute a client sets (id, source,
 	// subject, dataschema, datacontenttype, extensions). The CloudEvent id is kept for
@@ -45,19 +45,39 @@ const (
 	// digits, '-' or '_'). Ids become NATS subject tokens and KV keys.
 	MaxIDBytes = 128
 
-	// MaxKeyBytes is the longest label key, tag key, worker-selector key or
-	// passThrough key. Keys name attributes ("language", "skillLevel").
+	// MaxKeyBytes is the longest label key (at any depth of a label value), tag key,
+	// worker-selector key or passThrough key. Keys name attributes ("language",
+	// "skillLevel").
 	MaxKeyBytes = 64
 
-	// MaxLabelValueBytes is the longest string label value, and the longest string a
-	// worker selector compares with. Labels are routing attributes (a language, a
-	// tier, a product code), not documents.
+	// MaxLabelValueBytes is the longest string in a label value, at any depth, and the
+	// longest string a worker selector compares with. Labels are routing attributes (a
+	// language, a tier, a product code), not documents.
 	MaxLabelValueBytes = 128
 
 	// MaxLabels is the most labels a job, worker or queue may have, or a reclassify
 	// action may upsert. Each label is compared by every selector and scoring rule, so
 	// they are kept few.
 	MaxLabels = 16
+
+	// MaxLabelDepth is how deeply a label value may nest arrays and objects: a string,
+	// number or boolean is depth 0, ["support", "sales"] and {"finance": 10} are
+	// depth 1, {"skills": {"langs": ["en"]}} is depth 2. An expression reaches a value
+	// at depth 4 with a key of at most five names (worker.a.b.c.d.e).
+	MaxLabelDepth = 4
+
+	// MaxLabelItems is the most elements of an array, and the most entries of an
+	// object, anywhere inside a label value (a worker's skills list, a map of skill
+	// levels).
+	MaxLabelItems = 32
+
+	// MaxLabelsBytes bounds all of a job's, worker's or queue's labels together (or a
+	// reclassify action's labelsToUpsert): their size written as compact JSON, each
+	// string (key or value) counted in its UTF-8 bytes without escapes. MaxLabels
+	// labels of MaxKeyBytes keys and MaxLabelValueBytes strings take about 3.2 KB;
+	// arrays and objects share the rest. It keeps every job and worker small however
+	// its labels are shaped (depth times items alone would allow 32^4 values).
+	MaxLabelsBytes = 4096
 
 	// MaxTags is the most tags a job or worker may have, and the most entries of any
 	// object or array nested in a tag value.

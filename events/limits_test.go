@@ -107,6 +107,25 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		{"label value at the limit in bytes", events.TypeJobCreated, job(`"labels":{"skill":` + str(x("é", events.MaxLabelValueBytes/2)) + `}`), ""},
 		{"label value over the limit in bytes", events.TypeJobCreated, job(`"labels":{"skill":` + str(x("é", events.MaxLabelValueBytes/2+1)) + `}`), "labels/skill"},
 		{"label key with a slash", events.TypeJobCreated, job(`"labels":{"a/b":` + str(x("v", events.MaxLabelValueBytes+1)) + `}`), "labels/a~1b"},
+		// Labels are JSON: arrays and objects, bounded.
+		{"label array at the limit", events.TypeJobCreated, job(`"labels":{"skills":` + list(events.MaxLabelItems, `"s"`) + `}`), ""},
+		{"label array over the limit", events.TypeJobCreated, job(`"labels":{"skills":` + list(events.MaxLabelItems+1, `"s"`) + `}`), "labels/skills"},
+		{"label object at the limit", events.TypeJobCreated, job(`"labels":{"skills":{` + entries(events.MaxLabelItems, keyN, one) + `}}`), ""},
+		{"label object over the limit", events.TypeJobCreated, job(`"labels":{"skills":{` + entries(events.MaxLabelItems+1, keyN, one) + `}}`), "labels/skills"},
+		{"label nested at the limit", events.TypeJobCreated, job(`"labels":{"x":{"a":{"b":[{"d":1}]}}}`), ""},
+		{"label nested over the limit", events.TypeJobCreated, job(`"labels":{"x":{"a":{"b":[{"d":[1]}]}}}`), "labels/x/a/b/0/d"},
+		{"label nested 5000 levels", events.TypeJobCreated, job(`"labels":{"x":` + nested(5000) + `}`), "data"},
+		{"nested label string at the limit", events.TypeJobCreated, job(`"labels":{"x":{"a":[` + str(x("v", events.MaxLabelValueBytes)) + `]}}`), ""},
+		{"nested label string over the limit", events.TypeJobCreated, job(`"labels":{"x":{"a":["v",` + str(x("v", events.MaxLabelValueBytes+1)) + `]}}`), "labels/x/a/1"},
+		{"nested label string over the limit in bytes", events.TypeJobCreated, job(`"labels":{"x":[` + str(x("é", events.MaxLabelValueBytes/2+1)) + `]}`), "labels/x/0"},
+		{"nested label key over the limit", events.TypeJobCreated, job(`"labels":{"x":{` + str(x("k", events.MaxKeyBytes+1)) + `:1}}`), "labels/x/" + x("k", events.MaxKeyBytes+1)},
+		{"labels over the total size", events.TypeJobCreated, job(`"labels":{` + entries(events.MaxLabels, keyN, func(int) string {
+			return list(2, str(x("v", events.MaxLabelValueBytes)))
+		}) + `}`), "labels"},
+		{"worker labels nested over the limit", events.TypeWorkerRegister, worker(`"labels":{"x":[[[[[1]]]]]}`), "labels/x/0/0/0/0"},
+		{"queue labels over the limit", events.TypePolicyPut, `{"kind":"queue","id":"q","spec":{"labels":{"x":` + list(events.MaxLabelItems+1, "1") + `}}}`, "spec/labels/x"},
+		{"labelsToUpsert nested at the limit", events.TypePolicyPut, `{"kind":"exceptionPolicy","id":"e","spec":{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"reclassify","classificationPolicyId":"c","labelsToUpsert":{"x":[[[[1]]]]}}]}]}}`, ""},
+		{"labelsToUpsert nested over the limit", events.TypePolicyPut, `{"kind":"exceptionPolicy","id":"e","spec":{"rules":[{"id":"r","trigger":{"kind":"queueLength","threshold":1},"actions":[{"kind":"reclassify","classificationPolicyId":"c","labelsToUpsert":{"x":[[[[[1]]]]]}}]}]}}`, "data"},
 
 		{"tags at the limit", events.TypeJobCreated, job(`"tags":{` + entries(events.MaxTags, keyN, one) + `}`), ""},
 		{"tags over the limit", events.TypeJobCreated, job(`"tags":{` + entries(events.MaxTags+1, keyN, one) + `}`), "tags"},
@@ -380,6 +399,49 @@ func TestAttributeLimits(t *testing.T) {
 		require.ErrorIs(t, err, events.ErrInvalidData, attr)
 		require.Equal(t, attr, events.AsError(err).Field)
 	}
+}
+
+// TestLabelValuesRefused: null and empty keys are refused inside label values, by the
+// schema at the edge and by CheckLimits for payloads built in Go.
+func TestLabelValuesRefused(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, data, field, msg string
+		labels                 events.Labels
+	}{
+		{"null", `{"x":["a",null]}`, "labels/x/1", "got null", events.Labels{"x": []any{"a", nil}}},
+		{"top-level null", `{"x":null}`, "labels/x", "got null", events.Labels{"x": nil}},
+		{"empty nested key", `{"x":{"":1}}`, "labels/x/", "", events.Labels{"x": map[string]any{"": 1.0}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := edge(nil, structured(events.TypeJobCreated, job(`"labels":`+tt.data)))
+			require.ErrorIs(t, err, events.ErrInvalidData)
+			require.Equal(t, tt.field, events.AsError(err).Field)
+			require.Contains(t, events.AsError(err).Message, tt.msg)
+			err = events.CheckLimits(&events.JobCreated{Labels: tt.labels})
+			require.ErrorIs(t, err, events.ErrInvalidData)
+			require.Equal(t, tt.field, events.AsError(err).Field)
+		})
+	}
+}
+
+// TestLabelsSize: MaxLabelsBytes counts the labels as compact JSON, strings in bytes
+// without escapes.
+func TestLabelsSize(t *testing.T) {
+	t.Parallel()
+	l := events.Labels{"a": "xé", "b": []any{1.0, true, map[string]any{"c": "n", "e": []any{}}}, "d": 2.5, "f": false}
+	b, err := json.Marshal(l)
+	require.NoError(t, err)
+	require.Equal(t, len(b), events.LabelsSize(l), "%s", b)
+	l = limitstest.Labels()
+	require.Equal(t, events.MaxLabelsBytes, events.LabelsSize(l), "limitstest.Labels is at the limit")
+	require.NoError(t, events.CheckLimits(&events.JobCreated{Labels: l}))
+	last := l[limitstest.Escaped(events.MaxLabels-1, events.MaxKeyBytes)].([]any)
+	last[len(last)-1] = last[len(last)-1].(string) + "x"
+	err = events.CheckLimits(&events.JobCreated{Labels: l})
+	require.ErrorIs(t, err, events.ErrInvalidData)
+	require.Equal(t, "labels", events.AsError(err).Field)
+	require.Contains(t, events.AsError(err).Message, "the limit is 4096")
 }
 
 // TestLargestJobCreated sends the largest job.created the limits allow, every

@@ -66,13 +66,31 @@
 //     coercion, so `3 == '3'` is false.
 //   - < > <= >= compare two numbers, or two strings lexically (byte-wise); anything
 //     else, booleans included, is false.
-//   - `a CONTAINS b` is true when a is a string with the substring b (case-sensitive),
-//     or a list with an element equal to b.
-//   - `a HAS b` is true when a is a list with an element equal to b
-//     (`worker.skills HAS 'support'`).
+//   - `a HAS b` is true when a is a list (an array attribute) with an element equal
+//     to b: `worker.skills HAS 'support'` against {"skills": ["support", "sales"]}.
+//     A scalar a is never a list, so `language HAS 'en'` is false (use ==).
+//   - `a CONTAINS b` is true when a is a string with the substring b
+//     (case-sensitive: `name CONTAINS 'Alice'`), or a list with a string element
+//     that has the substring b (`skills CONTAINS 'port'` is true for ["support"]),
+//     or, for a b that is not a string, a list with an element equal to b. HAS is
+//     the operator for an exact element.
 //   - `a IN b` is true when b is a list (a literal or an attribute) with an element
-//     equal to a; `a NOT IN b` is true when b is a list and a is present and not in
-//     it.
+//     equal to a (`language IN ['en', 'fr']`); when a is itself a list, it is true
+//     when any element of a is in b (`languages IN ['en', 'fr']` for ["de", "fr"]).
+//   - `a NOT IN b` is the negation of `a IN b` when a is present and b is a list;
+//     like every comparison it is false when a or b is null, and when b is not a
+//     list.
+//   - == and != on lists compare whole lists, element by element in order; a list
+//     is never equal to a scalar (`skills == 'support'` is false: use HAS).
+//
+// # Dotted keys and flat labels
+//
+// A key's leading names joined with dots may also be one entry of the root: labels
+// written before they could nest ({"skills.finance": 10}). When the root holds such
+// an entry, and it is not null, it is used; otherwise the key is walked through
+// nested objects ({"skills": {"finance": 10}}). So `skills.finance` reads the flat
+// label when there is one, the nested attribute otherwise; and `a.b[1]` reads element
+// 1 of a flat label "a.b" when there is one.
 //
 // # Limits
 //

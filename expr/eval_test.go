@@ -155,7 +155,10 @@ func TestEvalOperators(t *testing.T) {
 		{`title CONTAINS 3`, false},
 		{`tags CONTAINS 'urgent'`, true},
 		{`tags CONTAINS 3`, true},
-		{`tags CONTAINS 'urg'`, false}, // lists hold elements, not substrings
+		{`tags CONTAINS 'urg'`, true},     // a string element with the substring
+		{`tags CONTAINS 'URG'`, false},    // case-sensitive in lists too
+		{`tags HAS 'urg'`, false},         // HAS wants a whole element
+		{`items CONTAINS 'phone'`, false}, // objects in the list are not strings
 		{`priority CONTAINS 5`, false},
 		{`customer CONTAINS 'gold'`, false},
 		// HAS

@@ -95,6 +95,19 @@ func (o *operand) canon(b *strings.Builder) {
 type keyRef struct {
 	root string
 	path []seg
+	// flat is the path's leading names joined with dots ("skills.finance" for
+	// skills.finance[0]) when there are two or more of them; flatRest the same for
+	// path[1:] (used when path[0] names an extra root of the Env). nil otherwise, so
+	// that a plain key costs nothing more. A label whose key is the dotted name itself
+	// wins over the nested path (see lookup).
+	flat, flatRest *flatKey
+}
+
+// flatKey is a run of a key's leading names joined with dots, and how many segments
+// it covers.
+type flatKey struct {
+	name string
+	n    int
 }
 
 // explicitRoots are the root names a key may start with at compile time.
@@ -103,20 +116,47 @@ var explicitRoots = [...]string{"task", "worker"}
 // newKeyRef builds a keyRef from a key's segments as written: "task.x" and "worker.x"
 // name their root; anything else is in the default root.
 func newKeyRef(segs []seg) keyRef {
+	k := keyRef{path: segs}
 	if len(segs) >= 2 && !segs[1].isIndex {
 		for _, r := range explicitRoots {
 			if segs[0].name == r {
-				return keyRef{root: r, path: segs[1:]}
+				k = keyRef{root: r, path: segs[1:]}
+				break
 			}
 		}
 	}
-	return keyRef{path: segs}
+	k.flat = flatName(k.path)
+	if len(k.path) > 1 {
+		k.flatRest = flatName(k.path[1:])
+	}
+	return k
+}
+
+// flatName joins the leading names of path with dots, when there are at least two.
+func flatName(path []seg) *flatKey {
+	n := 0
+	for n < len(path) && !path[n].isIndex {
+		n++
+	}
+	if n < 2 {
+		return nil
+	}
+	names := make([]string, n)
+	for i := range n {
+		names[i] = path[i].name
+	}
+	return &flatKey{name: strings.Join(names, "."), n: n}
 }
 
 // lookup walks the key's path in env. A default-root key whose first name is itself a
 // root of env (one the caller added besides task and worker) is looked up there.
+//
+// Dotted keys: when the root holds an entry whose key is the path's leading names
+// joined with dots ("skills.finance", a flat label from before labels could nest),
+// and it is not null, that entry is used; otherwise the path is walked through nested
+// objects (root["skills"]["finance"]).
 func (k *keyRef) lookup(env Env) value {
-	path := k.path
+	path, flat := k.path, k.flat
 	var cur any
 	if k.root != "" {
 		cur = env.Roots[k.root]
@@ -124,8 +164,13 @@ func (k *keyRef) lookup(env Env) value {
 		cur = env.Roots[env.Default]
 		if len(path) >= 2 && !path[0].isIndex && !path[1].isIndex {
 			if r, ok := env.Roots[path[0].name]; ok {
-				cur, path = r, path[1:]
+				cur, path, flat = r, path[1:], k.flatRest
 			}
+		}
+	}
+	if flat != nil && cur != nil {
+		if v := step(cur, seg{name: flat.name}); v != nil {
+			cur, path = v, path[flat.n:]
 		}
 	}
 	for _, s := range path {
@@ -246,15 +291,32 @@ func (n *cmpNode) eval(env Env) bool {
 		case kindString:
 			return r.kind == kindString && strings.Contains(l.s, r.s)
 		case kindList:
+			if r.kind == kindString {
+				return listHasSubstring(l.x, r.s)
+			}
 			return listHas(l.x, r)
 		}
 		return false
 	case opHas:
 		return l.kind == kindList && listHas(l.x, r)
 	case opIn:
-		return r.kind == kindList && listHas(r.x, l)
+		return r.kind == kindList && in(l, r)
 	case opNotIn:
-		return r.kind == kindList && !listHas(r.x, l)
+		return r.kind == kindList && !in(l, r)
+	}
+	return false
+}
+
+// in is `l IN r` for a list r: l is an element of r or, when l is a list, one of
+// l's elements is.
+func in(l, r value) bool {
+	if l.kind != kindList {
+		return listHas(r.x, l)
+	}
+	for i, n := 0, listLen(l.x); i < n; i++ {
+		if listHas(r.x, listAt(l.x, i)) {
+			return true
+		}
 	}
 	return false
 }

@@ -215,6 +215,16 @@ func listHas(x any, v value) bool {
 	return false
 }
 
+// listHasSubstring reports whether the list x holds a string element containing sub.
+func listHasSubstring(x any, sub string) bool {
+	for i, n := 0, listLen(x); i < n; i++ {
+		if e := listAt(x, i); e.kind == kindString && strings.Contains(e.s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // objLen is the number of entries of a kindObject value's map.
 func objLen(x any) int {
 	switch m := x.(type) {

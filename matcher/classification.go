@@ -212,7 +212,7 @@ func (e *Engine) classify(j *Job, policyID string) (classification, error) {
 				reasons = append(reasons, fmt.Sprintf("queueSelectorAttachments/%d: condition %q does not hold", i, a.Condition))
 			}
 		case events.AttachPassThrough:
-			if v, ok := j.Labels[a.Key].(string); ok && events.ValidID(v) {
+			if v, ok := labelString(j.Labels, a.Key); ok && events.ValidID(v) {
 				out.queueID = v
 			} else {
 				reasons = append(reasons, fmt.Sprintf("queueSelectorAttachments/%d: label %q is missing or not a queue id", i, a.Key))
@@ -244,7 +244,7 @@ func (e *Engine) classify(j *Job, policyID string) (classification, error) {
 				out.selectors = append(out.selectors, a.Selectors...)
 			}
 		case events.AttachPassThrough:
-			if v, ok := j.Labels[a.Key]; ok && kindOf(v) != kindOther {
+			if v, ok := labelAt(j.Labels, a.Key); ok && kindOf(v) != kindOther { // a scalar: arrays and objects pass nothing
 				out.selectors = append(out.selectors, events.WorkerSelector{Key: a.Key, Operator: a.LabelOperator, Value: v})
 			}
 		case events.AttachWeighted:

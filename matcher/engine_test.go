@@ -821,7 +821,7 @@ func TestJobCreatedInvalid(t *testing.T) {
 		{"selector value null", "", jobData("j1", "q1", jSelectors(sel("k", "equal", nil))), "requestedWorkerSelectors/0/value", "q1"},
 		{"missing channel", "", jobData("j1", "q1", jChannel("")), "channelId", "q1"},
 		{"bad channel", "", jobData("j1", "q1", jChannel("a.b")), "channelId", "q1"},
-		{"label value list", "", jobData("j1", "q1", func(d *events.JobCreated) { d.Labels = events.Labels{"l": []any{1}} }), "labels/l", "q1"},
+		{"label value null in a list", "", jobData("j1", "q1", func(d *events.JobCreated) { d.Labels = events.Labels{"l": []any{1, nil}} }), "labels/l/1", "q1"},
 		{"bad job id", "", jobData("a.b", "q1"), "jobId", "q1"},
 		{"bad cloud event id as job id", "x.y", jobData("", "q1"), "jobId", "q1"},
 	}
@@ -890,7 +890,7 @@ func TestWorkerCommandErrors(t *testing.T) {
 		{"register channel twice", events.TypeWorkerRegister, workerData("bob", wCapacity(2, ch("voice", 1, 0), ch("voice", 1, 0))), events.ErrInvalidData, "channels/1/channelId"},
 		{"register zero cost", events.TypeWorkerRegister, workerData("bob", wCapacity(2, ch("voice", 0, 0))), events.ErrInvalidData, "channels/0/capacityCostPerJob"},
 		{"register negative max", events.TypeWorkerRegister, workerData("bob", wCapacity(2, ch("voice", 1, -1))), events.ErrInvalidData, "channels/0/maxNumberOfJobs"},
-		{"register bad label", events.TypeWorkerRegister, workerData("bob", wLabels(events.Labels{"x": map[string]any{}})), events.ErrInvalidData, "labels/x"},
+		{"register bad label", events.TypeWorkerRegister, workerData("bob", wLabels(events.Labels{"x": map[string]any{"y": nil}})), events.ErrInvalidData, "labels/x/y"},
 		{"update zero capacity", events.TypeWorkerUpdate, &events.WorkerRegister{WorkerID: "alice", TotalCapacity: intPtr(0)}, events.ErrInvalidData, "totalCapacity"},
 	}
 	for _, tt := range tests {

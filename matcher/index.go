@@ -266,6 +266,8 @@ func (x *workerIndex) reindex(w *Worker) {
 	add := func(m map[string]map[*Worker]struct{}, k string) {
 		if m[k] == nil {
 			m[k] = map[*Worker]struct{}{}
+		} else if _, dup := m[k][w]; dup { // an array label with an element twice
+			return
 		}
 		m[k][w] = struct{}{}
 		keys = append(keys, k)
@@ -274,12 +276,45 @@ func (x *workerIndex) reindex(w *Worker) {
 		add(x.queue, q)
 		add(x.label, labelKey(q, "id", "s:"+w.WorkerID))
 		for k, v := range w.Labels {
-			if vk, ok := valueKey(v); ok {
+			if vk, ok := valueKey(v); ok { // the scalar fast path
 				add(x.label, labelKey(q, k, vk))
+				continue
+			}
+			for _, kv := range indexLabel(nil, k, v) {
+				add(x.label, q+"\x00"+kv) // labelKey(q, key, vk)
 			}
 		}
 	}
 	x.keys[w] = keys
+}
+
+// indexLabel appends to dst the keys `key + "\x00" + value key` under which an equal
+// selector can match a label that is an array or an object (see Matches): every
+// scalar element of an array under the array's key, and every value nested in an
+// object under its dotted key ("skills.finance"), arrays in it element by element. A
+// flat label with dots shadows a nested value of the same key for Matches; indexing
+// both only makes the pool a little larger, and eligible checks every selector anyway.
+// (It returns keys rather than calling back, so that callers' closures stay on the
+// stack: the scalar path allocates nothing more than before.)
+func indexLabel(dst []string, key string, v any) []string {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if vk, ok := valueKey(e); ok {
+				dst = append(dst, key+"\x00"+vk)
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			sub := key + "." + k
+			if vk, ok := valueKey(e); ok {
+				dst = append(dst, sub+"\x00"+vk)
+			} else {
+				dst = indexLabel(dst, sub, e)
+			}
+		}
+	}
+	return dst
 }
 
 // drop takes a worker the engine forgets out of the index.

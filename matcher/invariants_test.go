@@ -368,6 +368,10 @@ func (s *sim) create() outcome {
 	if s.pick(10) == 0 {
 		mods = append(mods, jSelectors(sel("id", events.OpNotEqual, s.workers[s.pick(5)])))
 	}
+	if s.pick(5) == 0 {
+		key := []string{"lang", "langs", "profile.langs", "profile.tier"}[s.pick(4)]
+		mods = append(mods, jSelectors(sel(key, events.OpEqual, []string{"en", "fr", "gold"}[s.pick(3)])))
+	}
 	switch s.pick(10) {
 	case 0:
 		mods = append(mods, jMode(events.MatchSuspend, nil))
@@ -415,8 +419,16 @@ func (s *sim) someActivity() string {
 	return []string{events.ActivityAvailable, events.ActivityOffline, events.ActivityBreak, "lunch", "training", "nap"}[s.pick(6)]
 }
 
+// someLabels are scalar labels, an array label and an object label nesting one (so
+// that the indexes' handling of array elements and nested keys is checked too).
 func (s *sim) someLabels() events.Labels {
-	return events.Labels{"skill": float64(1 + s.pick(5)), "lang": []string{"en", "fr"}[s.pick(2)]}
+	langs := [][]any{{"en"}, {"fr"}, {"en", "fr"}, {}}[s.pick(4)]
+	return events.Labels{
+		"skill":   float64(1 + s.pick(5)),
+		"lang":    []string{"en", "fr"}[s.pick(2)],
+		"langs":   langs,
+		"profile": map[string]any{"langs": langs, "tier": []string{"gold", "silver"}[s.pick(2)]},
+	}
 }
 
 // someOffer picks an offer, in a deterministic order: an issued one, or any.

@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"reflect"
 	"sort"
 
 	"github.com/patchbay/patchbay/events"
@@ -366,8 +367,9 @@ func topScore(j *Job, rule []scoringTerm) float64 {
 
 // score is the best-worker score: with a scoring rule, the sum of the weights of its
 // expressions that hold for the job and the worker; by default, how many of the job's
-// labels the worker has with the same value, plus how many of its selectors the
-// worker satisfies (which only differs between workers when selectors are bypassed).
+// labels the worker has with the same value (for an array or an object, the same
+// JSON), plus how many of its selectors the worker satisfies (which only differs
+// between workers when selectors are bypassed).
 func score(j *Job, w *Worker, rule []scoringTerm) float64 {
 	if len(rule) > 0 {
 		env := expr.Env{Roots: map[string]any{
@@ -387,6 +389,8 @@ func score(j *Job, w *Worker, rule []scoringTerm) float64 {
 		if wv, ok := w.Labels[k]; ok {
 			if c, ok := compare(wv, v); ok && c == 0 {
 				n++
+			} else if !ok && kindOf(v) == kindOther && reflect.DeepEqual(wv, v) {
+				n++ // the same array or object (as decoded from JSON)
 			}
 		}
 	}

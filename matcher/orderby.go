@@ -24,9 +24,9 @@ import (
 //     a map, count as lacking it.
 //   - Values must be integers: a float64 (JSON number) with no fractional part, or a Go
 //     integer, in the int64 range. If any candidate of a set being ordered has a value
-//     that is not an integer (a string, a bool, a fraction, a map, a number outside the
-//     int64 range) for any clause's attribute, the whole order_by is ignored for that
-//     set and the default order ([before]: lowest load ratio, longest idle, worker id)
+//     that is not an integer (a string, a bool, a fraction, an array, a map, a number
+//     outside the int64 range) for any clause's attribute, the whole order_by is
+//     ignored for that set and the default order ([before]: lowest load ratio, longest idle, worker id)
 //     applies. See [OrderBy.Applicable] and [SortWorkers].
 //   - Workers equal on every clause are ordered by the longest time since their last
 //     assignment (or registration, when they never had one), then by worker id. Load

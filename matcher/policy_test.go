@@ -83,7 +83,7 @@ func TestPolicyValidation(t *testing.T) {
 		{"unknown field", events.KindQueue, "q", `{"ordr":"lifo"}`, "spec"},
 		{"bad order", events.KindQueue, "q", `{"order":"random"}`, "spec/order"},
 		{"bad distribution id", events.KindQueue, "q", `{"distributionPolicyId":"no way"}`, "spec/distributionPolicyId"},
-		{"bad queue label", events.KindQueue, "q", `{"labels":{"x":[1]}}`, "spec/labels/x"},
+		{"bad queue label", events.KindQueue, "q", `{"labels":{"x":[1,null]}}`, "spec/labels/x/1"},
 		{"mode missing", events.KindDistributionPolicy, "d", `{"mode":{}}`, "spec/mode/kind"},
 		{"mode unknown", events.KindDistributionPolicy, "d", `{"mode":{"kind":"random"}}`, "spec/mode/kind"},
 		{"negative expiry", events.KindDistributionPolicy, "d", `{"offerExpiresAfterSeconds":-1,"mode":{"kind":"longestIdle"}}`, "spec/offerExpiresAfterSeconds"},

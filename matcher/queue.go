@@ -159,7 +159,8 @@ func (q *Queue) setMaxOffers(n int) {
 }
 
 // walkFor calls f with the queued jobs the workers ws could take as far as the index
-// tells (their own label values, their ids, or no equality selector), in dispatch
+// tells (their own label values, the elements of their array labels and the values
+// nested in their object labels, their ids, or no equality selector), in dispatch
 // order, until f returns false or there are no more. It merges the ordered sets of
 // those keys, reading one job ahead in each, so it visits only the jobs it hands to f
 // (plus one per set). f may offer the job it is given (which may take it out of its
@@ -178,8 +179,12 @@ func (q *Queue) walkFor(ws []*Worker, f func(*Job) bool) {
 	for _, w := range ws {
 		add(q.byKey["id\x00s:"+w.WorkerID])
 		for k, v := range w.Labels {
-			if vk, ok := valueKey(v); ok {
+			if vk, ok := valueKey(v); ok { // the scalar fast path
 				add(q.byKey[k+"\x00"+vk])
+				continue
+			}
+			for _, kv := range indexLabel(nil, k, v) {
+				add(q.byKey[kv])
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/patchbay/patchbay/events"
 )
@@ -9,36 +10,80 @@ import (
 // Matches reports whether labels (plus the implicit "id" label, workerID) satisfy
 // selector s. A missing label satisfies no operator. equal and notEqual compare
 // strings, numbers and booleans; the ordering operators compare numbers, or strings
-// lexically; values of different kinds never match.
+// lexically; values of different kinds never match (notEqual holds).
+//
+// Labels are JSON, so a selector may meet an array or an object:
+//   - the key may be dotted ("skills.finance"): the flat label of exactly that key
+//     when there is one, else the value nested at that path (see labelAt);
+//   - on an array label, equal and the ordering operators hold when one of its
+//     elements satisfies them (skills equal "support" matches ["support", "sales"]),
+//     and notEqual when none of its elements is equal to the value (so notEqual is
+//     always the negation of equal on a present label);
+//   - an object label is a different kind from the selector's value: only notEqual
+//     holds. Select a nested value with a dotted key instead.
 func Matches(s events.WorkerSelector, workerID string, labels events.Labels) bool {
 	var v any
 	if s.Key == "id" {
 		v = workerID
 	} else {
 		var ok bool
-		if v, ok = labels[s.Key]; !ok || v == nil {
+		if v, ok = labels[s.Key]; !ok { // the scalar fast path: one map lookup
+			if strings.IndexByte(s.Key, '.') < 0 {
+				return false
+			}
+			if v, ok = nestedLabel(labels, s.Key); !ok {
+				return false
+			}
+		} else if v == nil {
 			return false
 		}
 	}
-	c, comparable := compare(v, s.Value)
-	if !comparable {
-		return s.Operator == events.OpNotEqual && kindOf(v) != kindOf(s.Value)
+	// An array label is tested element by element by the loop below; a scalar is the
+	// loop's one pass (no extra call on the hot path).
+	var list []any
+	switch x := v.(type) {
+	case []any:
+		if s.Operator == events.OpNotEqual { // no element is equal
+			for _, e := range x {
+				if c, ok := compare(e, s.Value); ok && c == 0 {
+					return false
+				}
+			}
+			return true
+		}
+		if len(x) == 0 {
+			return false
+		}
+		list, v = x, x[0]
+	case map[string]any:
+		return s.Operator == events.OpNotEqual
 	}
-	switch s.Operator {
-	case events.OpEqual:
-		return c == 0
-	case events.OpNotEqual:
-		return c != 0
-	case events.OpLessThan:
-		return c < 0 && kindOf(v) != kindBool
-	case events.OpLessThanOrEqual:
-		return c <= 0 && kindOf(v) != kindBool
-	case events.OpGreaterThan:
-		return c > 0 && kindOf(v) != kindBool
-	case events.OpGreaterThanOrEqual:
-		return c >= 0 && kindOf(v) != kindBool
+	for i := 1; ; i++ {
+		var m bool
+		c, comparable := compare(v, s.Value)
+		if !comparable {
+			m = s.Operator == events.OpNotEqual && kindOf(v) != kindOf(s.Value)
+		} else {
+			switch s.Operator {
+			case events.OpEqual:
+				m = c == 0
+			case events.OpNotEqual:
+				m = c != 0
+			case events.OpLessThan:
+				m = c < 0 && kindOf(v) != kindBool
+			case events.OpLessThanOrEqual:
+				m = c <= 0 && kindOf(v) != kindBool
+			case events.OpGreaterThan:
+				m = c > 0 && kindOf(v) != kindBool
+			case events.OpGreaterThanOrEqual:
+				m = c >= 0 && kindOf(v) != kindBool
+			}
+		}
+		if m || i >= len(list) {
+			return m
+		}
+		v = list[i]
 	}
-	return false
 }
 
 type kind int
@@ -141,19 +186,6 @@ func validateSelector(i int, s events.WorkerSelector) error {
 	}
 	if s.ExpiresAt != nil {
 		return events.Errorf(events.CodeInvalidData, field+"/expiresAt", "%s: expiresAt is set by the router; send expiresAfterSeconds", field)
-	}
-	return nil
-}
-
-// validateLabels says which label is not a primitive value.
-func validateLabels(field string, l events.Labels) error {
-	for k, v := range l {
-		if k == "" {
-			return events.Errorf(events.CodeInvalidData, field, "%s: a label key must not be empty", field)
-		}
-		if kindOf(v) == kindOther {
-			return events.Errorf(events.CodeInvalidData, field+"/"+k, "%s/%s: a label value must be a string, number or boolean", field, k)
-		}
 	}
 	return nil
 }

@@ -190,14 +190,21 @@ func TestValidateSelector(t *testing.T) {
 func TestValidateLabels(t *testing.T) {
 	require.NoError(t, validateLabels("labels", nil))
 	require.NoError(t, validateLabels("labels", events.Labels{"a": "x", "b": float64(1), "c": false}))
+	require.NoError(t, validateLabels("labels", events.Labels{
+		"skills": []any{"support", "sales"},
+		"levels": map[string]any{"finance": float64(10), "deep": []any{map[string]any{"x": []any{true}}}},
+		"empty":  []any{},
+	}))
 	for _, tt := range []struct {
 		l     events.Labels
 		field string
 	}{
 		{events.Labels{"": "x"}, "labels"},
 		{events.Labels{"a": nil}, "labels/a"},
-		{events.Labels{"a": []any{}}, "labels/a"},
-		{events.Labels{"a": map[string]any{"b": 1}}, "labels/a"},
+		{events.Labels{"a": []any{"x", nil}}, "labels/a/1"},
+		{events.Labels{"a": map[string]any{"": 1.0}}, "labels/a"},
+		{events.Labels{"a": []string{"x"}}, "labels/a"}, // not as decoded from JSON
+		{events.Labels{"a": []any{[]any{[]any{[]any{[]any{1.0}}}}}}, "labels/a/0/0/0/0"},
 	} {
 		err := validateLabels("labels", tt.l)
 		var we *events.Error

@@ -216,15 +216,7 @@ func (e *Engine) queueEnv(queueID string) expr.Env {
 
 // knownWorker is the worker id a known-worker target names for j ("" when missing).
 func (e *Engine) knownWorker(j *Job, t wfTarget) string {
-	var v any = map[string]any(j.Labels)
-	for _, p := range t.known {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = m[p]
-	}
-	s, _ := v.(string)
+	s, _ := labelString(j.Labels, strings.Join(t.known, "."))
 	return s
 }
 

@@ -536,6 +536,19 @@ func TestParseValue(t *testing.T) {
 	}
 }
 
+func TestParseKeyValuesJSON(t *testing.T) {
+	t.Parallel()
+	got, err := parseKeyValues("label", []string{`skills=["support","sales"]`, `levels={"finance": 10}`, "lang=en", "odd=[not json", "n=5"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{
+		"skills": []any{"support", "sales"},
+		"levels": map[string]any{"finance": 10.0},
+		"lang":   "en",
+		"odd":    "[not json",
+		"n":      int64(5),
+	}, got)
+}
+
 func TestParseSelector(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -82,8 +83,10 @@ func (c *clientFlags) connect(name string, opts ...patchbay.Option) (*patchbay.C
 }
 
 // parseKeyValues parses repeated key=value flags (--label, --tag) into a map. Values
-// that read as numbers or as true/false become numbers and booleans; anything else,
-// or a value in double quotes (k="5"), is a string. It returns nil for no items.
+// that read as numbers or as true/false become numbers and booleans; a value that is
+// a JSON array or object (skills='["support","sales"]') becomes that array or
+// object; anything else, or a value in double quotes (k="5"), is a string. It returns
+// nil for no items.
 func parseKeyValues(flag string, items []string) (map[string]any, error) {
 	if len(items) == 0 {
 		return nil, nil
@@ -101,9 +104,20 @@ func parseKeyValues(flag string, items []string) (map[string]any, error) {
 		if _, dup := out[k]; dup {
 			return nil, fmt.Errorf("--%s %q: key %q is given twice", flag, it, k)
 		}
-		out[k] = parseValue(v)
+		out[k] = parseMapValue(v)
 	}
 	return out, nil
+}
+
+// parseMapValue is parseValue, and also reads a JSON array or object.
+func parseMapValue(s string) any {
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+		var v any
+		if json.Unmarshal([]byte(t), &v) == nil {
+			return v
+		}
+	}
+	return parseValue(s)
 }
 
 // parseValue reads a label or selector value: an integer or a finite decimal number,

@@ -108,7 +108,7 @@ longer; --schedule-at keeps it out of its queue until then (an RFC 3339 time or
 	fl.StringVar(&f.channel, "channel", "", "channel the job arrives on, e.g. voice or chat (required)")
 	fl.StringVar(&f.id, "id", "", "job id (default: a fresh one); creating the same id again is answered as a duplicate")
 	fl.IntVar(&f.priority, "priority", 0, "priority from -100 to 100; higher is dispatched first")
-	fl.StringArrayVar(&f.labels, "label", nil, "routing label key=value (repeatable)")
+	fl.StringArrayVar(&f.labels, "label", nil, "routing label key=value; a JSON array or object value nests: skills=[\"support\"] (repeatable)")
 	fl.StringArrayVar(&f.tags, "tag", nil, "free-form tag key=value, stored and echoed, never routed on (repeatable)")
 	fl.StringArrayVar(&f.selectors, "selector", nil, `worker selector "key operator value", e.g. "skill >= 5" (repeatable)`)
 	fl.StringVar(&f.channelRef, "channel-reference", "", "your reference for the interaction, e.g. a call id")

@@ -56,7 +56,7 @@ func (f *workerFlags) add(fs *pflag.FlagSet, register bool) {
 	fs.StringArrayVar(&f.queues, "queue", nil, "queue the worker takes jobs from (repeatable; at least one to register)")
 	fs.StringArrayVar(&f.channels, "channel", chDefault, "channel capacity channel:costPerJob[:maxJobs] (repeatable)")
 	fs.IntVar(&f.capacity, "capacity", capDefault, "total capacity; each job takes its channel's costPerJob from it")
-	fs.StringArrayVar(&f.labels, "label", nil, "routing label key=value, matched by job selectors (repeatable)")
+	fs.StringArrayVar(&f.labels, "label", nil, "routing label key=value, matched by job selectors; a JSON array or object value nests: skills=[\"support\"] (repeatable)")
 	fs.StringArrayVar(&f.tags, "tag", nil, "free-form tag key=value (repeatable)")
 	fs.StringVar(&f.activity, "activity", "", "activity: available, offline, break, or one defined by a policy of kind activity (sets whether it takes offers)")
 }

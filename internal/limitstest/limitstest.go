@@ -43,13 +43,35 @@ func Escaped(i, n int) string {
 	return string(b)
 }
 
-// Labels returns MaxLabels labels, each key MaxKeyBytes and each value
-// MaxLabelValueBytes long. LargestJobCreated and LargestWorkerRegister have them.
+// Labels returns MaxLabels labels, each key MaxKeyBytes long, exactly MaxLabelsBytes
+// in all (events.LabelsSize): the first MaxLabels-1 have string values of
+// MaxLabelValueBytes, the last an array of strings that fills the rest.
+// LargestJobCreated and LargestWorkerRegister have them.
 func Labels() events.Labels {
 	l := events.Labels{}
-	for i := range events.MaxLabels {
+	for i := range events.MaxLabels - 1 {
 		l[Escaped(i, events.MaxKeyBytes)] = Escaped(i, events.MaxLabelValueBytes)
 	}
+	last := Escaped(events.MaxLabels-1, events.MaxKeyBytes)
+	l[last] = []any{}
+	var arr []any
+	for i := 0; ; i++ {
+		l[last] = arr
+		rem := events.MaxLabelsBytes - events.LabelsSize(l)
+		if rem <= 0 {
+			break
+		}
+		cost := 2 // the quotes, and a comma after the first element
+		if i > 0 {
+			cost = 3
+		}
+		n := min(events.MaxLabelValueBytes, rem-cost)
+		if left := rem - cost - n; left > 0 && left < 3 { // too little for one more
+			n -= 3 - left
+		}
+		arr = append(arr, Escaped(i, n))
+	}
+	l[last] = arr
 	return l
 }
 

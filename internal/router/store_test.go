@@ -124,7 +124,7 @@ patchbay_commands_refused_total{code="internal",type="job.created"} 1
 func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns.ClientURL())
-	// Only the events this test waits for: each carries a job of ~55 KB.
+	// Only the events this test waits for: each carries a job of ~61 KB.
 	queued := make(chan *nats.Msg, 500)
 	offered := make(chan *nats.Msg, 500)
 	for subject, ch := range map[string]chan *nats.Msg{events.JobQueueType("q", events.TypeJobQueued): queued,
