@@ -390,6 +390,16 @@ func (c *Client) UpdateJob(ctx context.Context, jobID string, mode MatchingMode,
 		events.JobUpdate{JobID: jobID, MatchingMode: &mode})
 }
 
+// ReclassifyJob classifies a queued job again (Azure's reclassify, an
+// io.patchbay.job.update with reclassify): labelsToUpsert (may be nil) are merged into
+// its labels, then classificationPolicyID, or the policy that classified the job when
+// empty, picks its queue, priority and extra worker selectors. When no queue is found
+// the job is left as it was and the call fails with ErrInvalidData.
+func (c *Client) ReclassifyJob(ctx context.Context, jobID, classificationPolicyID string, labelsToUpsert events.Labels, opts ...CallOption) (*Result, error) {
+	return c.Request(ctx, events.TypeJobUpdate, callOpts(opts).id, jobID, events.JobUpdate{JobID: jobID,
+		Reclassify: &events.Reclassify{ClassificationPolicyID: classificationPolicyID, LabelsToUpsert: labelsToUpsert}})
+}
+
 // UnassignJob undoes an assigned job's assignment: the worker's capacity is released
 // and the job goes back to its queue, or is suspended when suspendMatching is true. A
 // job can be unassigned at most 3 times. The result carries the job's status.

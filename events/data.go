@@ -113,7 +113,20 @@ type JobUpdate struct {
 	JobID string `json:"jobId"`
 	// MatchingMode queueAndMatch resumes a suspended or waitingForActivation job;
 	// suspend suspends a queued job (its offers are revoked).
-	MatchingMode *MatchingMode `json:"matchingMode"`
+	MatchingMode *MatchingMode `json:"matchingMode,omitempty"`
+	// Reclassify classifies a queued job again (Azure's reclassify). An update
+	// carries exactly one of MatchingMode and Reclassify.
+	Reclassify *Reclassify `json:"reclassify,omitempty"`
+}
+
+// Reclassify asks for a queued job to be classified again: LabelsToUpsert are merged
+// into its labels, then the classification policy (ClassificationPolicyID, or the one
+// that classified the job when empty) picks its queue, priority and extra worker
+// selectors, as when it was created. A classification that finds no queue refuses
+// the update and changes nothing.
+type Reclassify struct {
+	ClassificationPolicyID string `json:"classificationPolicyId,omitempty"`
+	LabelsToUpsert         Labels `json:"labelsToUpsert,omitempty"`
 }
 
 // JobUnassign is the data of io.patchbay.job.unassign.

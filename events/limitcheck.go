@@ -73,6 +73,10 @@ func CheckLimits(payload any) error {
 		c.labels("labels", d.Labels)
 		c.tags("tags", d.Tags)
 		c.selectors("requestedWorkerSelectors", d.WorkerSelectors)
+	case *JobUpdate:
+		if d.Reclassify != nil {
+			c.labels("reclassify/labelsToUpsert", d.Reclassify.LabelsToUpsert)
+		}
 	case *WorkerRegister:
 		c.labels("labels", d.Labels)
 		c.tags("tags", d.Tags)
@@ -118,6 +122,18 @@ func CheckLimits(payload any) error {
 
 // limitChecker keeps the first limit a payload breaks.
 type limitChecker struct{ err *Error }
+
+// CheckLabels checks labels as a whole against the limits of a job's or worker's
+// labels (number, keys, values, nesting, size), naming field: for labels the router
+// makes itself, such as a job's labels with a reclassify's labelsToUpsert merged in.
+func CheckLabels(field string, l Labels) error {
+	var c limitChecker
+	c.labels(field, l)
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
 
 func (c *limitChecker) fail(field, format string, args ...any) {
 	if c.err == nil {

@@ -125,3 +125,55 @@ func TestClassificationValidation(t *testing.T) {
 		})
 	}
 }
+
+// A job.update with reclassify classifies a queued job again on request (Azure's
+// reclassify): its labels upserted, by the policy that classified it or another; a
+// refusal changes nothing.
+func TestUpdateReclassify(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.putPolicy(events.KindClassificationPolicy, "triage", nil, triage))
+	requireOK(t, h.putPolicy(events.KindClassificationPolicy, "strict", nil, `{"queueSelectorAttachments":[{"kind":"conditional","condition":"vip == true","queueId":"vip"}]}`))
+	requireOK(t, h.do(events.TypeJobCreated, clsJob("b", events.Labels{"department": "billing", "language": "en"})))
+	requireOK(t, h.create("plain", "general"))
+	require.Equal(t, "billing", h.job("b").QueueID)
+	update := func(id string, r events.Reclassify) outcome {
+		return h.do(events.TypeJobUpdate, &events.JobUpdate{JobID: id, Reclassify: &r})
+	}
+
+	// The policy that classified it, with vip upserted: to the vip queue at 50.
+	out := update("b", events.Reclassify{LabelsToUpsert: events.Labels{"vip": true}})
+	requireOK(t, out)
+	require.Equal(t, []events.Type{events.TypeJobClassified, events.TypeJobQueued}, out.types())
+	j := h.job("b")
+	require.Equal(t, "vip", j.QueueID)
+	require.Equal(t, 50, j.Priority)
+	require.Equal(t, true, j.Labels["vip"])
+
+	// Refusals change nothing: a classification that finds no queue, a job never
+	// classified without a policy named, an unknown policy, a job not queued, both
+	// or neither of matchingMode and reclassify.
+	requireRefused(t, update("plain", events.Reclassify{ClassificationPolicyID: "strict"}), events.ErrInvalidData)
+	require.Equal(t, "general", h.job("plain").QueueID)
+	requireRefused(t, update("plain", events.Reclassify{}), events.ErrInvalidData)
+	requireRefused(t, update("plain", events.Reclassify{ClassificationPolicyID: "nope"}), events.ErrUnknownPolicy)
+	requireRefused(t, h.do(events.TypeJobUpdate, &events.JobUpdate{JobID: "plain"}), events.ErrInvalidData)
+	requireRefused(t, h.do(events.TypeJobUpdate, &events.JobUpdate{JobID: "plain", Reclassify: &events.Reclassify{ClassificationPolicyID: "triage"},
+		MatchingMode: &events.MatchingMode{Kind: events.MatchSuspend}}), events.ErrInvalidData)
+	requireOK(t, h.do(events.TypeJobUpdate, &events.JobUpdate{JobID: "plain", MatchingMode: &events.MatchingMode{Kind: events.MatchSuspend}}))
+	requireRefused(t, update("plain", events.Reclassify{ClassificationPolicyID: "triage"}), events.ErrInvalidTransition)
+
+	// Merged labels over a job's limits: refused, the job as it was.
+	full := events.Labels{"department": "billing"}
+	for i := len(full); i < events.MaxLabels; i++ {
+		full[fmt.Sprintf("k%d", i)] = i
+	}
+	requireOK(t, h.do(events.TypeJobCreated, clsJob("full", full)))
+	requireRefused(t, update("full", events.Reclassify{LabelsToUpsert: events.Labels{"one": "more"}}), events.ErrInvalidData)
+	require.Len(t, h.job("full").Labels, events.MaxLabels)
+
+	// Another policy, on a job created in a queue: classified by it from now on.
+	requireOK(t, h.create("later", "general"))
+	requireOK(t, update("later", events.Reclassify{ClassificationPolicyID: "strict", LabelsToUpsert: events.Labels{"vip": true}}))
+	require.Equal(t, "vip", h.job("later").QueueID)
+	require.Equal(t, "strict", h.job("later").ClassificationPolicyID)
+}

@@ -184,14 +184,7 @@ func (e *Engine) fire(j *Job, policyID string, r events.ExceptionRule) {
 // where it is and io.patchbay.job.classificationFailed says why.
 func (e *Engine) reclassify(j *Job, a events.ExceptionAction) {
 	if len(a.LabelsToUpsert) > 0 {
-		labels := make(events.Labels, len(j.Labels)+len(a.LabelsToUpsert))
-		for k, v := range j.Labels {
-			labels[k] = v
-		}
-		for k, v := range a.LabelsToUpsert {
-			labels[k] = v
-		}
-		j.Labels = labels
+		j.Labels = mergeLabels(j.Labels, a.LabelsToUpsert)
 		e.dirtyJobs[j.JobID] = true
 	}
 	c, err := e.classify(j, a.ClassificationPolicyID)
@@ -243,6 +236,18 @@ func (e *Engine) queuesUsingException(id string) []string {
 		if !p.Deleted && p.queue != nil && p.queue.ExceptionPolicyID == id {
 			out = append(out, p.ID)
 		}
+	}
+	return out
+}
+
+// mergeLabels is labels with upsert's keys set over them (a new map).
+func mergeLabels(labels, upsert events.Labels) events.Labels {
+	out := make(events.Labels, len(labels)+len(upsert))
+	for k, v := range labels {
+		out[k] = v
+	}
+	for k, v := range upsert {
+		out[k] = v
 	}
 	return out
 }

@@ -130,16 +130,25 @@ func activationLive(j *Job, at time.Time) bool {
 }
 
 // updateJob applies io.patchbay.job.update: queueAndMatch resumes a suspended or
-// waitingForActivation job; suspend suspends a queued one, revoking its offers.
+// waitingForActivation job; suspend suspends a queued one, revoking its offers;
+// reclassify classifies a queued job again.
 func (e *Engine) updateJob(cmd Command, d *events.JobUpdate) error {
 	j, ok := e.jobs[d.JobID]
 	if !ok {
 		return events.Errorf(events.CodeUnknownJob, "jobId", "no job %q", d.JobID)
 	}
-	if d.MatchingMode == nil {
-		return events.Errorf(events.CodeInvalidData, "matchingMode", "job.update needs a matchingMode")
+	if (d.MatchingMode == nil) == (d.Reclassify == nil) {
+		return events.Errorf(events.CodeInvalidData, "matchingMode", "job.update takes a matchingMode or a reclassify, one of the two")
 	}
 	if e.repeated(j, j.UpdatedBy, cmd.ID) {
+		return nil
+	}
+	if d.Reclassify != nil {
+		if err := e.reclassifyOnRequest(j, d.Reclassify); err != nil {
+			return err
+		}
+		j.UpdatedBy = cmd.ID
+		e.res.Reply = &events.CommandResult{JobID: j.JobID, Status: j.Status}
 		return nil
 	}
 	switch d.MatchingMode.Kind {
@@ -215,5 +224,35 @@ func (e *Engine) unassignJob(cmd Command, d *events.JobUnassign) error {
 		e.emitJob(j, events.TypeJobQueued)
 	}
 	e.res.Reply = &events.CommandResult{JobID: j.JobID, AssignmentID: d.AssignmentID, Status: j.Status}
+	return nil
+}
+
+// reclassifyOnRequest classifies a queued job again, as an exception policy's
+// reclassify action does, but all or nothing: the classification is tried on the
+// merged labels first, and a refusal (no policy, no queue found, labels over their
+// limits) changes nothing.
+func (e *Engine) reclassifyOnRequest(j *Job, r *events.Reclassify) error {
+	if j.status() != lifecycle.JobQueued {
+		return &lifecycle.TransitionError{Entity: "job", From: j.Status, Action: "reclassify", Err: events.ErrInvalidTransition}
+	}
+	policyID := r.ClassificationPolicyID
+	if policyID == "" {
+		policyID = j.ClassificationPolicyID
+	}
+	if policyID == "" {
+		return events.Errorf(events.CodeInvalidData, "reclassify/classificationPolicyId",
+			"job %q was not classified by a classification policy: name one in reclassify/classificationPolicyId", j.JobID)
+	}
+	trial := *j
+	if len(r.LabelsToUpsert) > 0 {
+		trial.Labels = mergeLabels(j.Labels, r.LabelsToUpsert)
+		if err := events.CheckLabels("reclassify/labelsToUpsert", trial.Labels); err != nil {
+			return err // the merged labels would exceed a job's limits
+		}
+	}
+	if _, err := e.classify(&trial, policyID); err != nil {
+		return err
+	}
+	e.reclassify(j, events.ExceptionAction{Kind: events.ActionReclassify, ClassificationPolicyID: policyID, LabelsToUpsert: r.LabelsToUpsert})
 	return nil
 }

@@ -3,6 +3,7 @@ package azapi_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,9 +53,9 @@ func TestErrorStatuses(t *testing.T) {
 		{"if-match on a new job", "PATCH", "/routing/jobs/j" + version, map[string]any{"channelId": "voice", "queueId": "support"}, []string{"If-Match", `"abc"`}, 412, "PreconditionFailed", "If-Match", "does not exist"},
 		{"stale if-match", "PATCH", "/routing/workers/alice" + version, map[string]any{"capacity": 2}, []string{"If-Match", `"abc"`}, 412, "PreconditionFailed", "If-Match", "changed"},
 		{"if-unmodified-since", "PATCH", "/routing/workers/alice" + version, map[string]any{"capacity": 2}, []string{"If-Unmodified-Since", "Sat, 05 Dec 2026 10:00:00 GMT"}, 400, "BadRequest", "If-Unmodified-Since", ""},
-		{"deep nesting", "PATCH", "/routing/jobs/j" + version, `{"channelId": "voice", "queueId": "support", "tags": {"t": ` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}}`, nil, 400, "InvalidRequest", "data", "10 levels"},
+		{"deep nesting", "PATCH", "/routing/jobs/j" + version, `{"channelId": "voice", "queueId": "support", "tags": {"t": ` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}}`, nil, 400, "InvalidRequest", "data", strconv.Itoa(events.MaxJSONDepth) + " levels"},
 		{"too deep for JSON", "PATCH", "/routing/jobs/j" + version, strings.Repeat("[", 20000) + strings.Repeat("]", 20000), nil, 400, "BadRequest", "", ""},
-		{"reclassify", "POST", "/routing/jobs/j:reclassify" + version, nil, nil, 400, "NotSupported", "", "reclassify"},
+		{"reclassify unknown", "POST", "/routing/jobs/nope:reclassify" + version, nil, nil, 404, "NotFound", "jobId", ""},
 		{"cancel unknown", "POST", "/routing/jobs/nope:cancel" + version, nil, nil, 404, "NotFound", "jobId", ""},
 		{"complete unknown assignment", "POST", "/routing/jobs/nope/assignments/x:complete" + version, nil, nil, 404, "NotFound", "jobId", ""},
 	}

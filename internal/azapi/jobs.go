@@ -409,14 +409,16 @@ func (a *api) jobUnassign(w http.ResponseWriter, r *http.Request, p params) erro
 	}{info.Job.JobID, info.Job.UnassignmentCount}, "")
 }
 
-// jobReclassify: patchbay has no command that classifies a created job again (an
-// exception policy's reclassify action does it), so it is refused.
+// jobReclassify classifies a queued job again by the policy that classified it
+// (Azure's body is empty).
 func (a *api) jobReclassify(w http.ResponseWriter, r *http.Request, p params) error {
 	if err := a.action(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	return &apiError{status: http.StatusBadRequest, code: "NotSupported",
-		msg: "patchbay has no command to reclassify a job on request; an exception policy's reclassify action reclassifies jobs"}
+	if _, err := a.c.ReclassifyJob(r.Context(), p["jobId"], "", nil); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, empty, "")
 }
 
 func (a *api) jobPosition(w http.ResponseWriter, r *http.Request, p params) error {

@@ -148,6 +148,19 @@ func TestClassificationOverHTTP(t *testing.T) {
 	ids, _ := e.follow("/routing/jobs" + version + "&classificationPolicyId=sorter")
 	require.Equal(t, []string{"j"}, ids)
 
+	// :reclassify runs the job's classification policy again: a new priority rule
+	// takes effect on the queued job.
+	e.must(http.StatusOK, e.do("PATCH", "/routing/classificationPolicies/sorter"+version, map[string]any{
+		"prioritizationRule": map[string]any{"kind": "static", "value": 9},
+	}))
+	e.must(http.StatusOK, e.do("POST", "/routing/jobs/j:reclassify"+version, map[string]any{}))
+	j = e.must(http.StatusOK, e.do("GET", "/routing/jobs/j"+version, nil))
+	require.Equal(t, 9.0, j.body["priority"])
+	// a job no classification policy classified cannot be reclassified
+	e.must(http.StatusCreated, e.do("PATCH", "/routing/jobs/plain"+version, map[string]any{"channelId": "voice", "queueId": "gold"}))
+	bad := e.must(http.StatusBadRequest, e.do("POST", "/routing/jobs/plain:reclassify"+version, map[string]any{}))
+	require.Contains(t, bad.raw, "classificationPolicyId")
+
 	// a policy using what Azure's representation cannot say reads without it, and
 	// cannot be upserted over HTTP
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
