@@ -86,13 +86,20 @@ const (
 	// TypeQueryWorker asks for a worker's outstanding offers and the jobs it holds, so
 	// a worker that lost its connection or restarted can find its work again.
 	TypeQueryWorker Type = "io.patchbay.query.worker"
+	// TypeQueryHistory asks for a job's stored events, its offers included, oldest
+	// first: for clients that may not read the events stream themselves.
+	TypeQueryHistory Type = "io.patchbay.query.history"
 	// TypeQueryResult is the answer to a query (a refused query is answered with
 	// TypeCommandFailed).
 	TypeQueryResult Type = "io.patchbay.query.result"
 )
 
 // Queries lists the query types.
-func Queries() []Type { return []Type{TypeQueryJob, TypeQueryQueue, TypeQueryWorker} }
+func Queries() []Type {
+	return []Type{TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
+		TypeQueryHistory,
+	}
+}
 
 // Inbound lists the inbound (command) types in catalog order.
 func Inbound() []Type {

@@ -62,6 +62,7 @@ var (
 		"io.patchbay.query.job",
 		"io.patchbay.query.queue",
 		"io.patchbay.query.worker",
+		"io.patchbay.query.history",
 	}
 )
 

@@ -69,6 +69,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.QueryQueue{}
 	case events.TypeQueryWorker:
 		return &events.QueryWorker{}
+	case events.TypeQueryHistory:
+		return &events.QueryHistory{}
 	}
 	switch schemas.SchemaName(typ) {
 	case "job.schema.json":
@@ -99,6 +101,7 @@ func goldens(t *testing.T, typ events.Type) []golden {
 			{file: typ.Name() + ".job.json", payload: func() any { return &events.JobInfo{} }},
 			{file: typ.Name() + ".queue.json", payload: func() any { return &events.QueueInfo{} }},
 			{file: typ.Name() + ".worker.json", payload: func() any { return &events.WorkerInfo{} }},
+			{file: typ.Name() + ".history.json", payload: func() any { return &events.JobHistory{} }},
 		}
 	}
 	return []golden{{file: typ.Name() + ".json", payload: func() any { return goPayload(t, typ) }}}
@@ -327,6 +330,14 @@ func TestValidateData(t *testing.T) {
 		{name: "query queue needs queueId", typ: events.TypeQueryQueue, data: `{}`,
 			wantErr: events.ErrInvalidData, wantField: "queueId", wantMsg: "queueId: missing required property"},
 		{name: "query worker", typ: events.TypeQueryWorker, data: `{"workerId":"alice"}`},
+		{name: "query history", typ: events.TypeQueryHistory, data: `{"jobId":"call-4711","limit":10}`},
+		{name: "query history: limit over the maximum", typ: events.TypeQueryHistory, data: `{"jobId":"j","limit":10001}`,
+			wantErr: events.ErrInvalidData, wantField: "limit"},
+		{name: "query history: bad id", typ: events.TypeQueryHistory, data: `{"jobId":"j.*"}`,
+			wantErr: events.ErrInvalidData, wantField: "jobId"},
+		{name: "result: empty history", typ: events.TypeQueryResult, data: `{"events":[]}`},
+		{name: "result: a history event is a CloudEvent", typ: events.TypeQueryResult, data: `{"events":[{"specversion":"1.0"}],"truncated":true}`,
+			wantErr: events.ErrInvalidData, wantField: "events/0/id"},
 		{name: "query worker: bad id", typ: events.TypeQueryWorker, data: `{"workerId":"alice.*"}`,
 			wantErr: events.ErrInvalidData, wantField: "workerId"},
 		{name: "query worker needs workerId", typ: events.TypeQueryWorker, data: `{"jobId":"j"}`,
@@ -432,6 +443,7 @@ func TestSchemaName(t *testing.T) {
 	require.Equal(t, "query.job.schema.json", schemas.SchemaName(events.TypeQueryJob))
 	require.Equal(t, "query.queue.schema.json", schemas.SchemaName(events.TypeQueryQueue))
 	require.Equal(t, "query.worker.schema.json", schemas.SchemaName(events.TypeQueryWorker))
+	require.Equal(t, "query.history.schema.json", schemas.SchemaName(events.TypeQueryHistory))
 	require.Equal(t, "query.result.schema.json", schemas.SchemaName(events.TypeQueryResult))
 	require.Empty(t, schemas.SchemaName("io.patchbay.job.exploded"))
 
@@ -617,6 +629,8 @@ func TestQuerySchemasMatchGoFields(t *testing.T) {
 		{"query.result.schema.json", "/$defs/queueInfo", events.QueueInfo{}},
 		{"query.result.schema.json", "/$defs/priorityWait", events.PriorityWait{}},
 		{"query.result.schema.json", "/$defs/workerInfo", events.WorkerInfo{}},
+		{"query.history.schema.json", "", events.QueryHistory{}},
+		{"query.result.schema.json", "/$defs/jobHistory", events.JobHistory{}},
 	} {
 		v, ok := pointer(readJSON(t, tt.file), tt.ptr)
 		require.True(t, ok, "%s#%s", tt.file, tt.ptr)
@@ -711,6 +725,7 @@ func TestAsyncAPI(t *testing.T) {
 		events.QuerySubject(events.TypeQueryJob),
 		events.QuerySubject(events.TypeQueryQueue),
 		events.QuerySubject(events.TypeQueryWorker),
+		events.QuerySubject(events.TypeQueryHistory),
 	} {
 		require.Contains(t, addresses, a)
 	}
