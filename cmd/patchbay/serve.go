@@ -18,6 +18,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/dashboard"
 	"github.com/patchbay/patchbay/internal/monitor"
 	"github.com/patchbay/patchbay/internal/natsserver"
 	"github.com/patchbay/patchbay/internal/policyfile"
@@ -45,6 +47,7 @@ type serveConfig struct {
 	replyPrefixes    []string
 	brokerAuth       bool
 	httpAddr         string
+	dashboard        bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -88,7 +91,8 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
-	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for /healthz, /readyz and /metrics ("" turns it off)`)
+	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for the dashboard (/), /healthz, /readyz and /metrics ("" turns it off)`)
+	f.BoolVar(&c.dashboard, "dashboard", true, "serve the read-only live dashboard at / on --http (false: only /healthz, /readyz and /metrics)")
 	return cmd
 }
 
@@ -222,8 +226,19 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	// The listener comes before Start, which waits while another router holds the
 	// lease: a standby answers its readiness checks.
+	var dash *dashboard.Dashboard
 	if c.httpAddr != "" {
-		stop, err := serveHTTP(c.httpAddr, monitor.Handler(r), log)
+		var opts []monitor.Option
+		if c.dashboard {
+			client, err := patchbay.New(nc, patchbay.WithSource("/patchbay/dashboard"), patchbay.WithRetryDeadline(dashboard.CallTimeout))
+			if err != nil {
+				return err
+			}
+			dash = dashboard.New(client, dashboard.Config{})
+			defer dash.Stop()
+			opts = append(opts, monitor.WithDashboard(dash))
+		}
+		stop, err := serveHTTP(c.httpAddr, monitor.Handler(r, opts...), log)
 		if err != nil {
 			return err
 		}
@@ -231,6 +246,15 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	if err := r.Start(ctx); err != nil {
 		return err
+	}
+	if dash != nil {
+		// The stream exists now; the dashboard keeps trying in the background if it
+		// cannot follow it yet.
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := dash.Start(dctx); err != nil {
+			log.Warn().Err(err).Msg("dashboard")
+		}
+		cancel()
 	}
 	if c.policies != "" {
 		if err := watchPolicies(ctx, nc, c.policies, log); err != nil {
@@ -262,14 +286,18 @@ func serveHTTP(addr string, h http.Handler, log zerolog.Logger) (stop func(), er
 	if err != nil {
 		return nil, fmt.Errorf("--http: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// Stopping ends the requests still open too (a dashboard's event streams).
+	base, cancelBase := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http listener")
 		}
 	}()
-	log.Info().Str("http", l.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+	log.Info().Str("http", l.Addr().String()).Msg("serving /healthz, /readyz and /metrics (and the dashboard at / unless --dashboard=false)")
 	return func() {
+		cancelBase()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
