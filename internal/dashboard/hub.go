@@ -124,7 +124,8 @@ func (h *hub) run(ctx context.Context, ready chan<- struct{}) {
 	once := sync.Once{}
 	pause := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		w, err := h.client.Watch(ctx, patchbay.WatchOptions{})
+		wctx, stop := context.WithCancel(ctx) // ends the watch's own goroutine too
+		w, err := h.client.Watch(wctx, patchbay.WatchOptions{})
 		if err == nil {
 			once.Do(func() { close(ready) })
 			pause = 100 * time.Millisecond
@@ -138,6 +139,7 @@ func (h *hub) run(ctx context.Context, ready chan<- struct{}) {
 			}
 			w.Stop()
 		}
+		stop()
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
