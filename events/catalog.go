@@ -89,6 +89,14 @@ const (
 	// TypeQueryHistory asks for a job's stored events, its offers included, oldest
 	// first: for clients that may not read the events stream themselves.
 	TypeQueryHistory Type = "io.patchbay.query.history"
+	// TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues and TypeQueryPolicies list
+	// what the router holds, a page at a time (a limit, and a cursor: "after" takes
+	// the previous answer's "next"). TypeQueryPolicy reads one policy.
+	TypeQueryJobs     Type = "io.patchbay.query.jobs"
+	TypeQueryWorkers  Type = "io.patchbay.query.workers"
+	TypeQueryQueues   Type = "io.patchbay.query.queues"
+	TypeQueryPolicies Type = "io.patchbay.query.policies"
+	TypeQueryPolicy   Type = "io.patchbay.query.policy"
 	// TypeQueryResult is the answer to a query (a refused query is answered with
 	// TypeCommandFailed).
 	TypeQueryResult Type = "io.patchbay.query.result"
@@ -96,7 +104,9 @@ const (
 
 // Queries lists the query types.
 func Queries() []Type {
-	return []Type{TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
+	return []Type{
+		TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
+		TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues, TypeQueryPolicies, TypeQueryPolicy,
 		TypeQueryHistory,
 	}
 }

@@ -62,6 +62,11 @@ var (
 		"io.patchbay.query.job",
 		"io.patchbay.query.queue",
 		"io.patchbay.query.worker",
+		"io.patchbay.query.jobs",
+		"io.patchbay.query.workers",
+		"io.patchbay.query.queues",
+		"io.patchbay.query.policies",
+		"io.patchbay.query.policy",
 		"io.patchbay.query.history",
 	}
 )

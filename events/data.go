@@ -684,7 +684,7 @@ type WorkflowTarget struct {
 
 // Exception triggers and actions.
 const (
-	TriggerQueueLength = "queueLength" // the queue holds more than threshold jobs
+	TriggerQueueLength = "queueLength" // the queue, counting the joining job, holds more than threshold jobs
 	TriggerWaitTime    = "waitTime"    // the job has waited thresholdSeconds
 
 	ActionCancel           = "cancel"           // cancel the job (dispositionCode, note)
@@ -706,8 +706,9 @@ type ExceptionRule struct {
 	Actions []ExceptionAction `json:"actions"`
 }
 
-// ExceptionTrigger fires a rule: queueLength (when a job joins a queue holding more
-// than Threshold jobs) or waitTime (when a job has waited ThresholdSeconds).
+// ExceptionTrigger fires a rule: queueLength (for a job joining a queue that, counting
+// that job, holds more than Threshold jobs: with 2, the third waiting job) or waitTime
+// (when a job has waited ThresholdSeconds).
 type ExceptionTrigger struct {
 	Kind             string  `json:"kind"`
 	Threshold        int     `json:"threshold,omitempty"`
@@ -796,4 +797,106 @@ type WorkerSelectorAttachment struct {
 type WorkerSelectorAllocation struct {
 	Weight    float64          `json:"weight"`
 	Selectors []WorkerSelector `json:"selectors"`
+}
+
+// --- list queries ---
+
+// QueryJobs is the data of io.patchbay.query.jobs: the jobs the router holds (live,
+// and ended within the retention), oldest created first (ties by job id), filtered by
+// status, queue and assigned worker, a page at a time.
+type QueryJobs struct {
+	Status   string `json:"status,omitempty"`
+	QueueID  string `json:"queueId,omitempty"`
+	WorkerID string `json:"workerId,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+	After    string `json:"after,omitempty"`
+}
+
+// QueryWorkers is the data of io.patchbay.query.workers: the workers the router
+// knows, by worker id, filtered by queue and activity.
+type QueryWorkers struct {
+	QueueID  string `json:"queueId,omitempty"`
+	Activity string `json:"activity,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+	After    string `json:"after,omitempty"`
+}
+
+// QueryQueues is the data of io.patchbay.query.queues: the queues the router knows
+// (with a policy, a job or a worker), by queue id.
+type QueryQueues struct {
+	Limit int    `json:"limit,omitempty"`
+	After string `json:"after,omitempty"`
+}
+
+// QueryPolicies is the data of io.patchbay.query.policies: the stored policies, by
+// kind then id, optionally of one kind.
+type QueryPolicies struct {
+	Kind  PolicyKind `json:"kind,omitempty"`
+	Limit int        `json:"limit,omitempty"`
+	After string     `json:"after,omitempty"`
+}
+
+// QueryPolicy is the data of io.patchbay.query.policy: one stored policy.
+type QueryPolicy struct {
+	Kind PolicyKind `json:"kind"`
+	ID   string     `json:"id"`
+}
+
+// JobList answers io.patchbay.query.jobs. Next, when set, is the cursor of the next
+// page (send it as "after"); it is absent on the last page.
+type JobList struct {
+	Jobs []JobInfo `json:"jobs"`
+	Next string    `json:"next,omitempty"`
+}
+
+// WorkerSummary is a worker in a worker list: its snapshot without the lists of
+// offer and job ids (the worker query gives them), the number of each, and its load
+// per channel.
+type WorkerSummary struct {
+	Worker Worker `json:"worker"`
+	// OutstandingOffers counts the worker's outstanding offers, AssignedJobs the jobs
+	// it holds (assigned or completed, not yet closed).
+	OutstandingOffers int `json:"outstandingOffers"`
+	AssignedJobs      int `json:"assignedJobs"`
+	// Channels is the worker's load on each of its channels, in the order it declared
+	// them.
+	Channels []ChannelLoad `json:"channels"`
+}
+
+// ChannelLoad is a worker's load on one channel.
+type ChannelLoad struct {
+	ChannelID string `json:"channelId"`
+	// Offers and Jobs count the outstanding offers and held jobs on the channel;
+	// UsedCapacity is what they cost.
+	Offers       int `json:"offers"`
+	Jobs         int `json:"jobs"`
+	UsedCapacity int `json:"usedCapacity"`
+}
+
+// WorkerList answers io.patchbay.query.workers.
+type WorkerList struct {
+	Workers []WorkerSummary `json:"workers"`
+	Next    string          `json:"next,omitempty"`
+}
+
+// QueueList answers io.patchbay.query.queues: each queue as io.patchbay.query.queue
+// describes it.
+type QueueList struct {
+	Queues []QueueInfo `json:"queues"`
+	Next   string      `json:"next,omitempty"`
+}
+
+// PolicyInfo is a stored policy, as the policy queries answer it.
+type PolicyInfo struct {
+	Kind      PolicyKind      `json:"kind"`
+	ID        string          `json:"id"`
+	Revision  uint64          `json:"revision"`
+	Spec      json.RawMessage `json:"spec"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// PolicyList answers io.patchbay.query.policies.
+type PolicyList struct {
+	Policies []PolicyInfo `json:"policies"`
+	Next     string       `json:"next,omitempty"`
 }

@@ -145,4 +145,18 @@ const (
 	// MaxRevision bounds the revision a policy command names: 2^53 - 1, the largest
 	// integer every JSON implementation reads exactly.
 	MaxRevision = 1<<53 - 1
+
+	// DefaultListLimit is how many items a list query answers when it names no limit;
+	// MaxListLimit the most it may ask for. An answer also stops where the next item
+	// would not fit in one message (the router connection's max payload); next then
+	// continues from there.
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+	// MaxCursorBytes is the longest "after" cursor a list query may send. A cursor is
+	// opaque: send back the "next" of the previous answer.
+	MaxCursorBytes = 512
+	// DefaultExplainWorkers is how many workers an explain query describes when it
+	// names no limit; MaxExplainWorkers the most it may ask for.
+	DefaultExplainWorkers = 50
+	MaxExplainWorkers     = 1000
 )

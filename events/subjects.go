@@ -49,7 +49,8 @@ const (
 	SubjectDeadAll    = "patchbay.dead.>"
 
 	// SubjectQueryPrefix starts the query subjects: "patchbay.query.job",
-	// "patchbay.query.queue", "patchbay.query.worker".
+	// "patchbay.query.queue", "patchbay.query.worker", "patchbay.query.jobs", ...
+	// (QuerySubject).
 	SubjectQueryPrefix = "patchbay.query."
 	SubjectQueryAll    = "patchbay.query.>"
 

@@ -17,8 +17,13 @@ func TestExceptionQueueLengthReclassifies(t *testing.T) {
 		"actions":[{"kind":"manualReclassify","queueId":"overflow","priority":5}]}]}`))
 	requireOK(t, h.putPolicy(events.KindQueue, "q1", nil, `{"exceptionPolicyId":"ex"}`))
 	requireOK(t, h.register("spare", wQueues("overflow")))
-	requireOK(t, h.create("j1", "q1"))
-	requireOK(t, h.create("j2", "q1"))
+	// The documented threshold: the rule fires when the queue, counting the joining
+	// job, holds more than 2 jobs: not for the first two, for the third.
+	for _, id := range []string{"j1", "j2"} {
+		out := h.create(id, "q1")
+		requireOK(t, out)
+		require.Empty(t, out.ofType(events.TypeJobExceptionTriggered), id)
+	}
 	out := h.create("j3", "q1")
 	requireOK(t, out)
 	require.Equal(t, []events.Type{events.TypeJobReceived, events.TypeJobQueued, events.TypeJobExceptionTriggered,

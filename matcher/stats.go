@@ -180,6 +180,10 @@ type QueueGauge struct {
 	// of them with room for one more job.
 	AvailableWorkers int
 	IdleWorkers      int
+	// EstimatedWaitSeconds is the estimated wait of a job joining the queue now at
+	// priority 0 (behind every queued job of priority 0 or more), from the queue's
+	// assignments of the last 15 minutes; nil while there were none.
+	EstimatedWaitSeconds *float64
 }
 
 // QueueGauges reads every queue that exists now (it holds jobs or available workers),
@@ -199,14 +203,19 @@ func (e *Engine) QueueGauges(now time.Time) []QueueGauge {
 	out := make([]QueueGauge, 0, len(ids))
 	for id := range ids {
 		g := QueueGauge{QueueID: id, AvailableWorkers: len(e.index.queue[id]), IdleWorkers: e.index.roomIn(id)}
+		ahead := 0
 		if q := e.queues[id]; q != nil {
 			g.Length = len(q.jobs)
 			for _, j := range q.jobs {
 				if j.EnqueuedAt != nil {
 					g.OldestWaitSeconds = max(g.OldestWaitSeconds, now.Sub(*j.EnqueuedAt).Seconds())
 				}
+				if j.Priority >= 0 {
+					ahead++
+				}
 			}
 		}
+		g.EstimatedWaitSeconds = estimate(ahead, e.rates.perSecond(id, now))
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].QueueID < out[j].QueueID })

@@ -98,6 +98,22 @@ var schemaLimits = []struct {
 	{"job.cancel.schema.json", "/properties/note/maxLength", events.MaxNoteBytes},
 	{"policy.put.schema.json", "/properties/revision/maximum", events.MaxRevision},
 	{"policy.delete.schema.json", "/properties/revision/maximum", events.MaxRevision},
+	{"query.jobs.schema.json", "/properties/limit/maximum", events.MaxListLimit},
+	{"query.jobs.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
+	{"query.workers.schema.json", "/properties/limit/maximum", events.MaxListLimit},
+	{"query.workers.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
+	{"query.queues.schema.json", "/properties/limit/maximum", events.MaxListLimit},
+	{"query.queues.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
+	{"query.policies.schema.json", "/properties/limit/maximum", events.MaxListLimit},
+	{"query.policies.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
+	{"query.result.schema.json", "/$defs/jobList/properties/jobs/maxItems", events.MaxListLimit},
+	{"query.result.schema.json", "/$defs/workerList/properties/workers/maxItems", events.MaxListLimit},
+	{"query.result.schema.json", "/$defs/queueList/properties/queues/maxItems", events.MaxListLimit},
+	{"query.result.schema.json", "/$defs/policyList/properties/policies/maxItems", events.MaxListLimit},
+	{"query.result.schema.json", "/$defs/jobList/properties/next/maxLength", events.MaxCursorBytes},
+	{"query.result.schema.json", "/$defs/workerList/properties/next/maxLength", events.MaxCursorBytes},
+	{"query.result.schema.json", "/$defs/queueList/properties/next/maxLength", events.MaxCursorBytes},
+	{"query.result.schema.json", "/$defs/policyList/properties/next/maxLength", events.MaxCursorBytes},
 }
 
 // TestSchemaLimitsMatchGo keeps the bounds in the schemas equal to the constants in

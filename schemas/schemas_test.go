@@ -69,6 +69,16 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.QueryQueue{}
 	case events.TypeQueryWorker:
 		return &events.QueryWorker{}
+	case events.TypeQueryJobs:
+		return &events.QueryJobs{}
+	case events.TypeQueryWorkers:
+		return &events.QueryWorkers{}
+	case events.TypeQueryQueues:
+		return &events.QueryQueues{}
+	case events.TypeQueryPolicies:
+		return &events.QueryPolicies{}
+	case events.TypeQueryPolicy:
+		return &events.QueryPolicy{}
 	case events.TypeQueryHistory:
 		return &events.QueryHistory{}
 	}
@@ -94,13 +104,18 @@ type golden struct {
 
 // goldens lists typ's golden samples: one per type, named after it, except
 // io.patchbay.query.result, which has one per answer (query.result.job.json,
-// query.result.queue.json and query.result.worker.json).
+// query.result.queue.json, query.result.worker.json, query.result.jobs.json, ...).
 func goldens(t *testing.T, typ events.Type) []golden {
 	if typ == events.TypeQueryResult {
 		return []golden{
 			{file: typ.Name() + ".job.json", payload: func() any { return &events.JobInfo{} }},
 			{file: typ.Name() + ".queue.json", payload: func() any { return &events.QueueInfo{} }},
 			{file: typ.Name() + ".worker.json", payload: func() any { return &events.WorkerInfo{} }},
+			{file: typ.Name() + ".jobs.json", payload: func() any { return &events.JobList{} }},
+			{file: typ.Name() + ".workers.json", payload: func() any { return &events.WorkerList{} }},
+			{file: typ.Name() + ".queues.json", payload: func() any { return &events.QueueList{} }},
+			{file: typ.Name() + ".policies.json", payload: func() any { return &events.PolicyList{} }},
+			{file: typ.Name() + ".policy.json", payload: func() any { return &events.PolicyInfo{} }},
 			{file: typ.Name() + ".history.json", payload: func() any { return &events.JobHistory{} }},
 		}
 	}
@@ -595,6 +610,7 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, strs(events.Codes()), enum(t, "defs.schema.json", "/$defs/errorCode"))
 	require.Equal(t, strs(events.Inbound()), enum(t, "defs.schema.json", "/$defs/inboundType"))
 	require.Equal(t, append(strs(lifecycle.JobStatuses()), events.JobStatusRejected, events.JobStatusClassificationFailed), enum(t, "job.schema.json", "/properties/status"))
+	require.Equal(t, strs(lifecycle.JobStatuses()), enum(t, "query.jobs.schema.json", "/properties/status"))
 	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
 	require.Equal(t, events.MatchingModes(), enum(t, "defs.schema.json", "/$defs/matchingMode/properties/kind"))
@@ -629,6 +645,18 @@ func TestQuerySchemasMatchGoFields(t *testing.T) {
 		{"query.result.schema.json", "/$defs/queueInfo", events.QueueInfo{}},
 		{"query.result.schema.json", "/$defs/priorityWait", events.PriorityWait{}},
 		{"query.result.schema.json", "/$defs/workerInfo", events.WorkerInfo{}},
+		{"query.jobs.schema.json", "", events.QueryJobs{}},
+		{"query.workers.schema.json", "", events.QueryWorkers{}},
+		{"query.queues.schema.json", "", events.QueryQueues{}},
+		{"query.policies.schema.json", "", events.QueryPolicies{}},
+		{"query.policy.schema.json", "", events.QueryPolicy{}},
+		{"query.result.schema.json", "/$defs/jobList", events.JobList{}},
+		{"query.result.schema.json", "/$defs/workerList", events.WorkerList{}},
+		{"query.result.schema.json", "/$defs/queueList", events.QueueList{}},
+		{"query.result.schema.json", "/$defs/policyList", events.PolicyList{}},
+		{"query.result.schema.json", "/$defs/policyInfo", events.PolicyInfo{}},
+		{"query.result.schema.json", "/$defs/workerSummary", events.WorkerSummary{}},
+		{"query.result.schema.json", "/$defs/channelLoad", events.ChannelLoad{}},
 		{"query.history.schema.json", "", events.QueryHistory{}},
 		{"query.result.schema.json", "/$defs/jobHistory", events.JobHistory{}},
 	} {
@@ -725,6 +753,11 @@ func TestAsyncAPI(t *testing.T) {
 		events.QuerySubject(events.TypeQueryJob),
 		events.QuerySubject(events.TypeQueryQueue),
 		events.QuerySubject(events.TypeQueryWorker),
+		events.QuerySubject(events.TypeQueryJobs),
+		events.QuerySubject(events.TypeQueryWorkers),
+		events.QuerySubject(events.TypeQueryQueues),
+		events.QuerySubject(events.TypeQueryPolicies),
+		events.QuerySubject(events.TypeQueryPolicy),
 		events.QuerySubject(events.TypeQueryHistory),
 	} {
 		require.Contains(t, addresses, a)
@@ -891,5 +924,36 @@ func BenchmarkValidateJobCreated(b *testing.B) {
 		if err := schemas.ValidateData(events.TypeJobCreated, data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The AsyncAPI document names every policy kind of the catalog, in its policyKind
+// parameter and in the prose that explains policies (it once said there were two).
+func TestAsyncAPIPolicyKindsMatchTheCatalog(t *testing.T) {
+	doc, _ := loadAsyncAPI(t)
+	kinds := events.PolicyKinds()
+	param := doc["components"].(map[string]any)["parameters"].(map[string]any)["policyKind"].(map[string]any)
+	var enum []string
+	for _, k := range param["enum"].([]any) {
+		enum = append(enum, k.(string))
+	}
+	var want []string
+	for _, k := range kinds {
+		want = append(want, string(k))
+	}
+	require.ElementsMatch(t, want, enum, "asyncapi.yaml#/components/parameters/policyKind/enum")
+
+	desc := doc["info"].(map[string]any)["description"].(string)
+	start := strings.Index(desc, "**Policies.**")
+	require.GreaterOrEqual(t, start, 0, "asyncapi.yaml: info.description has no **Policies.** paragraph")
+	para := desc[start:]
+	if end := strings.Index(para, "\n\n"); end > 0 {
+		para = para[:end]
+	}
+	numbers := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
+	require.Less(t, len(kinds), len(numbers))
+	require.Contains(t, para, "There are "+numbers[len(kinds)]+" kinds", "the Policies paragraph counts the kinds")
+	for _, k := range kinds {
+		require.Contains(t, para, "`"+string(k)+"`", "the Policies paragraph names kind %s", k)
 	}
 }

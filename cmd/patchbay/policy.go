@@ -21,11 +21,11 @@ func init() { clientCommands = append(clientCommands, newPolicyCmd) }
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Apply and delete routing policies (queues, distribution, exception and classification policies, workflows)",
+		Short: "Apply, delete, list and show routing policies (queues, distribution, exception and classification policies, workflows, activities)",
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newPolicyApplyCmd(cf), newPolicyDeleteCmd(cf))
+	cmd.AddCommand(newPolicyApplyCmd(cf), newPolicyDeleteCmd(cf), newPolicyListCmd(cf), newPolicyGetCmd(cf))
 	return cmd
 }
 

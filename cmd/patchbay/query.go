@@ -29,7 +29,7 @@ func newQueueCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newQueueStatsCmd(cf))
+	cmd.AddCommand(newQueueStatsCmd(cf), newQueueListCmd(cf))
 	return cmd
 }
 

@@ -26,7 +26,7 @@ func newWorkerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newWorkerRunCmd(cf), newWorkerRegisterCmd(cf), newWorkerUpdateCmd(cf), newWorkerDeregisterCmd(cf), newWorkerGetCmd(cf))
+	cmd.AddCommand(newWorkerRunCmd(cf), newWorkerRegisterCmd(cf), newWorkerUpdateCmd(cf), newWorkerDeregisterCmd(cf), newWorkerGetCmd(cf), newWorkerListCmd(cf))
 	return cmd
 }
 

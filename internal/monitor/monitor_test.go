@@ -170,12 +170,18 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		`patchbay_queue_length{queue="q2"}`:                                       1,
 		`patchbay_queue_available_workers{queue="q2"}`:                            0,
 		`patchbay_queue_idle_workers{queue="q2"}`:                                 0,
+		`patchbay_queue_busy_workers{queue="q"}`:                                  0,
 	} {
 		got, ok := m[name]
 		require.True(t, ok, "no sample %s", name)
 		require.Equal(t, want, got, name)
 	}
 	require.Greater(t, m[`patchbay_queue_oldest_wait_seconds{queue="q2"}`], 0.0)
+	// q assigned two jobs lately: a job joining it now has an estimate; q2 assigned
+	// none, so it has none.
+	require.Greater(t, m[`patchbay_queue_estimated_wait_seconds{queue="q"}`], 0.0)
+	_, ok := m[`patchbay_queue_estimated_wait_seconds{queue="q2"}`]
+	require.False(t, ok, "q2 has no estimate")
 	require.Greater(t, m[`patchbay_persist_seconds_count`], 0.0)
 	require.Equal(t, m[`patchbay_persist_seconds_count`], m[`patchbay_record_commands_count`])
 	for name := range m {

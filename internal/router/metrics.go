@@ -69,7 +69,7 @@ type metrics struct {
 
 	dispositions, queues boundedLabel
 
-	queueLength, queueOldest, queueAvailable, queueIdle, leaseHeld, consumerPending *prometheus.Desc
+	queueLength, queueOldest, queueAvailable, queueIdle, queueBusy, queueWait, leaseHeld, consumerPending *prometheus.Desc
 }
 
 func newMetrics() *metrics {
@@ -105,6 +105,10 @@ func newMetrics() *metrics {
 			"Workers of the queue available for offers.", []string{"queue"}, nil),
 		queueIdle: prometheus.NewDesc("patchbay_queue_idle_workers",
 			"Available workers of the queue with room for one more job.", []string{"queue"}, nil),
+		queueBusy: prometheus.NewDesc("patchbay_queue_busy_workers",
+			"Available workers of the queue with no room for another job (available minus idle).", []string{"queue"}, nil),
+		queueWait: prometheus.NewDesc("patchbay_queue_estimated_wait_seconds",
+			"Estimated wait of a job joining the queue now at priority 0, from the queue's assignments of the last 15 minutes (absent while there were none).", []string{"queue"}, nil),
 		leaseHeld: prometheus.NewDesc("patchbay_lease_held",
 			"1 while this router holds the lease and applies commands, else 0.", nil, nil),
 		consumerPending: prometheus.NewDesc("patchbay_consumer_pending",
@@ -173,7 +177,7 @@ func (r *Router) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.collectors() {
 		c.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{m.queueLength, m.queueOldest, m.queueAvailable, m.queueIdle, m.leaseHeld, m.consumerPending} {
+	for _, d := range []*prometheus.Desc{m.queueLength, m.queueOldest, m.queueAvailable, m.queueIdle, m.queueBusy, m.queueWait, m.leaseHeld, m.consumerPending} {
 		ch <- d
 	}
 }
@@ -204,6 +208,10 @@ func (r *Router) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.queueOldest, prometheus.GaugeValue, q.OldestWaitSeconds, q.QueueID)
 			ch <- prometheus.MustNewConstMetric(m.queueAvailable, prometheus.GaugeValue, float64(q.AvailableWorkers), q.QueueID)
 			ch <- prometheus.MustNewConstMetric(m.queueIdle, prometheus.GaugeValue, float64(q.IdleWorkers), q.QueueID)
+			ch <- prometheus.MustNewConstMetric(m.queueBusy, prometheus.GaugeValue, float64(q.AvailableWorkers-q.IdleWorkers), q.QueueID)
+			if q.EstimatedWaitSeconds != nil {
+				ch <- prometheus.MustNewConstMetric(m.queueWait, prometheus.GaugeValue, *q.EstimatedWaitSeconds, q.QueueID)
+			}
 		}
 	}
 	if c, err := r.js.Consumer(ctx, events.StreamIn, events.ConsumerMatcher); err == nil {

@@ -69,6 +69,14 @@ func (r *Router) query(m *nats.Msg) {
 		}
 		return true
 	}
+	// decodeList reads a list query's data (its filters are checked by the engine).
+	decodeList := func(v any) bool {
+		if err := events.DecodeData(ev, v); err != nil {
+			fail(events.AsError(err), ev.ID())
+			return false
+		}
+		return true
+	}
 	var read func() (any, error)
 	switch t {
 	case events.TypeQueryHistory:
@@ -100,6 +108,40 @@ func (r *Router) query(m *nats.Msg) {
 		}
 		room := r.answerRoom(ev.Subject())
 		read = func() (any, error) { return r.engine.WorkerInfo(d.WorkerID, room) }
+	case events.TypeQueryJobs:
+		var d events.QueryJobs
+		if !decodeList(&d) {
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.ListJobs(d, r.cfg.Now(), room) }
+	case events.TypeQueryWorkers:
+		var d events.QueryWorkers
+		if !decodeList(&d) {
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.ListWorkers(d, room) }
+	case events.TypeQueryQueues:
+		var d events.QueryQueues
+		if !decodeList(&d) {
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.ListQueues(d, r.cfg.Now(), room) }
+	case events.TypeQueryPolicies:
+		var d events.QueryPolicies
+		if !decodeList(&d) {
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.ListPolicies(d, room) }
+	case events.TypeQueryPolicy:
+		var d events.QueryPolicy
+		if !decode(&d, "id", &d.ID) {
+			return
+		}
+		read = func() (any, error) { return r.engine.PolicyInfo(d.Kind, d.ID) }
 	}
 	type answer struct {
 		data any

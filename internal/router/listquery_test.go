@@ -1,0 +1,156 @@
+package router_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/router"
+	"github.com/patchbay/patchbay/schemas"
+)
+
+// queryRaw sends a query of type t with raw data and returns the reply, checked
+// against its schema.
+func (e *env) queryRaw(t events.Type, data string) events.Event {
+	e.t.Helper()
+	body := fmt.Sprintf(`{"specversion":"1.0","id":"q-%d","source":"/test","type":"%s","data":%s}`, time.Now().UnixNano(), t, data)
+	ev := e.request(events.QuerySubject(t), nil, []byte(body))
+	require.NoError(e.t, schemas.ValidateData(events.Type(ev.Type()), ev.Data()), "%s: %s", ev.Type(), ev.Data())
+	return ev
+}
+
+// The list queries answer from the router's state, a page at a time, and the Go
+// client reads them; the policy query reads one policy.
+func TestListQueries(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	_, err := e.client.PutPolicy(ctx(t), events.KindQueue, "support", events.QueueSpec{Order: events.OrderLIFO}, nil)
+	require.NoError(t, err)
+	for _, id := range []string{"j1", "j2", "j3"} {
+		e.createJob(id, "support")
+	}
+	e.createJob("s1", "sales")
+	two := 2
+	_, err = e.client.RegisterWorker(ctx(t), patchbay.WorkerSpec{WorkerID: "alice", Queues: []string{"support"}, TotalCapacity: &two,
+		Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}}})
+	require.NoError(t, err)
+	offer := e.offerFor("alice", "j3") // lifo: the last one first
+	_, err = e.client.Accept(ctx(t), offer)
+	require.NoError(t, err)
+	e.offerFor("alice", "j2") // her second unit of capacity
+
+	// Every job, oldest first, two at a time.
+	var ids []string
+	opts := patchbay.ListJobsOptions{Limit: 2}
+	pages := 0
+	for {
+		l, err := e.client.ListJobs(ctx(t), opts)
+		require.NoError(t, err)
+		pages++
+		for _, j := range l.Jobs {
+			ids = append(ids, j.Job.JobID)
+		}
+		if l.Next == "" {
+			break
+		}
+		opts.After = l.Next
+	}
+	require.Equal(t, []string{"j1", "j2", "j3", "s1"}, ids)
+	require.Equal(t, 2, pages)
+
+	l, err := e.client.ListJobs(ctx(t), patchbay.ListJobsOptions{WorkerID: "alice"})
+	require.NoError(t, err)
+	require.Len(t, l.Jobs, 1)
+	require.Equal(t, "j3", l.Jobs[0].Job.JobID)
+	require.Equal(t, "assigned", l.Jobs[0].Job.Status)
+	l, err = e.client.ListJobs(ctx(t), patchbay.ListJobsOptions{Status: "queued", QueueID: "support"})
+	require.NoError(t, err)
+	require.Len(t, l.Jobs, 2)
+	require.Equal(t, "j1", l.Jobs[0].Job.JobID)
+	require.Equal(t, 2, l.Jobs[0].Position, "j1 waits behind j2 (lifo)")
+
+	ws, err := e.client.ListWorkers(ctx(t), patchbay.ListWorkersOptions{QueueID: "support", Activity: "available"})
+	require.NoError(t, err)
+	require.Len(t, ws.Workers, 1)
+	require.Equal(t, "alice", ws.Workers[0].Worker.WorkerID)
+	require.Equal(t, 1, ws.Workers[0].OutstandingOffers)
+	require.Equal(t, 1, ws.Workers[0].AssignedJobs)
+
+	qs, err := e.client.ListQueues(ctx(t), patchbay.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, qs.Queues, 2)
+	require.Equal(t, "sales", qs.Queues[0].QueueID)
+	require.Equal(t, 1, qs.Queues[0].Length)
+	require.Equal(t, "support", qs.Queues[1].QueueID)
+
+	ps, err := e.client.ListPolicies(ctx(t), "", patchbay.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, ps.Policies, 1)
+	p, err := e.client.GetPolicy(ctx(t), events.KindQueue, "support")
+	require.NoError(t, err)
+	require.Equal(t, ps.Policies[0], *p)
+	require.JSONEq(t, `{"order":"lifo"}`, string(p.Spec))
+	_, err = e.client.GetPolicy(ctx(t), events.KindQueue, "nope")
+	require.ErrorIs(t, err, patchbay.ErrUnknownPolicy)
+
+	// Bad filters are refused with the field at fault; the router goes on.
+	for _, c := range []struct {
+		t           events.Type
+		data, field string
+	}{
+		{events.TypeQueryJobs, `{"status":"offered"}`, "status"},
+		{events.TypeQueryJobs, `{"queueId":"a b"}`, "queueId"},
+		{events.TypeQueryJobs, `{"limit":0}`, "limit"},
+		{events.TypeQueryJobs, `{"limit":1001}`, "limit"},
+		{events.TypeQueryJobs, `{"after":"` + strings.Repeat("x", events.MaxCursorBytes+1) + `"}`, "after"},
+		{events.TypeQueryJobs, `{"after":"garbage"}`, "after"},
+		{events.TypeQueryJobs, `{"jobId":"j1"}`, "jobId"},
+		{events.TypeQueryWorkers, `{"activity":"lunch"}`, "activity"},
+		{events.TypeQueryQueues, `{"after":7}`, "after"},
+		{events.TypeQueryPolicies, `{"kind":"queues"}`, "kind"},
+		{events.TypeQueryPolicy, `{"kind":"queue"}`, "id"},
+	} {
+		f := failureOf(t, e.queryRaw(c.t, c.data))
+		require.Equal(t, events.CodeInvalidData, f.Error.Code, c.data)
+		require.Equal(t, c.field, f.Error.Field, c.data)
+	}
+	require.NoError(t, e.router.Err())
+}
+
+// On a broker with a small max payload a list stops where the next item would not
+// fit, and next carries on from there: every job arrives once.
+func TestListJobsFitsOneMessage(t *testing.T) {
+	t.Parallel()
+	ns := runSmallServer(t, 16<<10)
+	e := startOn(t, ns.ClientURL(), router.Config{})
+	note := strings.Repeat("n", events.MaxNoteBytes)
+	var want []string
+	for i := range 40 {
+		id := fmt.Sprintf("j%02d", i)
+		_, err := e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: id, QueueID: "q", ChannelID: "voice", Notes: note})
+		require.NoError(t, err)
+		want = append(want, id)
+	}
+	var got []string
+	opts := patchbay.ListJobsOptions{Limit: events.MaxListLimit}
+	pages := 0
+	for {
+		l, err := e.client.ListJobs(ctx(t), opts)
+		require.NoError(t, err)
+		pages++
+		for _, j := range l.Jobs {
+			got = append(got, j.Job.JobID)
+		}
+		if l.Next == "" {
+			break
+		}
+		opts.After = l.Next
+	}
+	require.ElementsMatch(t, want, got)
+	require.Greater(t, pages, 1)
+}
