@@ -73,9 +73,15 @@ func jobStatusIs(id string, statuses ...string) string {
 		return !!s && %q.split(",").includes(s.textContent); })()`, id, strings.Join(statuses, ","))
 }
 
+// cell is true when the row of a table whose data-<key> is id shows want in column i.
+func cell(table, key, id string, i int, want string) string {
+	return fmt.Sprintf(`(() => { const r = document.querySelector('%s tbody tr[data-%s=%q]');
+		return !!r && r.children[%d].textContent === %q; })()`, table, key, id, i, want)
+}
+
 // The dashboard in a real browser: a job created through the client appears on the
 // page as queued and, once a worker took, completed and closed it, shows closed
-// without a reload; its page shows its whole timeline; what a producer wrote in its
+// without a reload, the queue and worker tables following along; its page shows its whole timeline; what a producer wrote in its
 // labels stays text. Screenshots go to $PATCHBAY_ARTIFACTS (dashboard.png, and
 // dashboard-job.png).
 func TestDashboardInBrowser(t *testing.T) {
@@ -141,9 +147,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	aid, err := c.Accept(ctx(t), offer)
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(browser, poll("call-1 assigned", jobStatusIs("call-1", "assigned"))))
+	// A second job waits: alice is busy.
+	_, err = c.CreateJob(ctx(t), patchbay.JobSpec{JobID: "chat-2", QueueID: "support", ChannelID: "voice"})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(browser,
+		poll("chat-2 queued", jobStatusIs("chat-2", "queued")),
+		poll("the support queue holding chat-2", cell("#queues", "queue", "support", 1, "1")),
+		poll("alice holding call-1", cell("#workers", "worker", "alice", 6, "1")),
+	))
 	require.NoError(t, c.Complete(ctx(t), "call-1", aid, ""))
 	require.NoError(t, c.Close(ctx(t), "call-1", aid, patchbay.CloseOptions{DispositionCode: "Resolved"}))
-	require.NoError(t, chromedp.Do(browser, poll("call-1 closed", jobStatusIs("call-1", "closed"))))
+	require.NoError(t, chromedp.Do(browser,
+		poll("call-1 closed", jobStatusIs("call-1", "closed")),
+		poll("chat-2 offered to alice", cell("#workers", "worker", "alice", 5, "1")),
+	))
 
 	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
 	require.NoError(t, err)

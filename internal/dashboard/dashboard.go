@@ -102,8 +102,9 @@ func New(c *patchbay.Client, cfg Config) *Dashboard {
 	return d
 }
 
-// Start follows the event stream until Stop, and returns once it follows it (or ctx
-// ends first: it keeps trying in the background).
+// Start follows the event stream until Stop, and returns once it follows it and has
+// read the live jobs the router holds (or ctx ends first: it keeps following, or
+// trying to, in the background).
 func (d *Dashboard) Start(ctx context.Context) error {
 	run, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan struct{})
@@ -114,6 +115,10 @@ func (d *Dashboard) Start(ctx context.Context) error {
 	}()
 	select {
 	case <-ready:
+		// The live jobs the router holds already, so the page shows them at once.
+		if err := d.seed(ctx); err != nil {
+			return fmt.Errorf("dashboard: reading the live jobs: %w", err)
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("dashboard: following the event stream: %w", ctx.Err())

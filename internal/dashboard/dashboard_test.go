@@ -35,11 +35,20 @@ type env struct {
 
 func start(t *testing.T, cfg dashboard.Config) *env {
 	t.Helper()
+	return startWith(t, cfg, nil)
+}
+
+// startWith runs before, if set, with the client before the dashboard starts.
+func startWith(t *testing.T, cfg dashboard.Config, before func(*patchbay.Client)) *env {
+	t.Helper()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns.ClientURL())
 	natstest.StartRouter(t, nc, router.Config{})
 	c, err := patchbay.New(nc, patchbay.WithRetryDeadline(waitFor))
 	require.NoError(t, err)
+	if before != nil {
+		before(c)
+	}
 	d := dashboard.New(c, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -177,17 +186,67 @@ func TestAPIAndEvents(t *testing.T) {
 	require.Len(t, h.Events, 2)
 	require.Equal(t, string(events.TypeJobReceived), h.Events[0].Type())
 
+	// The lists, as the router's list queries answer them.
+	one := 1
+	_, err = e.client.RegisterWorker(ctx(t), patchbay.WorkerSpec{WorkerID: "w1", Queues: []string{"other"}, TotalCapacity: &one,
+		Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1}}})
+	require.NoError(t, err)
+	var queues patchbay.QueueList
+	getJSON(t, e, "/api/queues", &queues)
+	require.NotEmpty(t, queues.Queues)
+	require.Equal(t, "other", queues.Queues[0].QueueID)
+	require.Equal(t, "q", queues.Queues[1].QueueID)
+	require.Equal(t, 1, queues.Queues[1].Length)
+	var workers patchbay.WorkerList
+	getJSON(t, e, "/api/workers", &workers)
+	require.Len(t, workers.Workers, 1)
+	require.Equal(t, "w1", workers.Workers[0].Worker.WorkerID)
+	var jobs patchbay.JobList
+	getJSON(t, e, "/api/jobs?status=queued&queue=q&limit=10", &jobs)
+	require.Len(t, jobs.Jobs, 1)
+	require.Equal(t, "j1", jobs.Jobs[0].Job.JobID)
+	getJSON(t, e, "/api/jobs?status=closed", &jobs)
+	require.Empty(t, jobs.Jobs)
+
 	for path, code := range map[string]int{
-		"/api/jobs/nobody":                 http.StatusNotFound,
-		"/api/jobs/a.b":                    http.StatusBadRequest,
-		"/api/jobs/j1/history?limit=-1":    http.StatusBadRequest,
-		"/api/jobs/j1/history?limit=10001": http.StatusBadRequest,
-		"/api/jobs/j1/history?limit=x":     http.StatusBadRequest,
+		"/api/queues?limit=501":                       http.StatusBadRequest,
+		"/api/workers?queue=a%20b":                    http.StatusBadRequest,
+		"/api/jobs?status=x.y":                        http.StatusBadRequest,
+		"/api/jobs?after=" + strings.Repeat("a", 300): http.StatusBadRequest,
+		"/api/jobs/nobody":                            http.StatusNotFound,
+		"/api/jobs/a.b":                               http.StatusBadRequest,
+		"/api/jobs/j1/history?limit=-1":               http.StatusBadRequest,
+		"/api/jobs/j1/history?limit=10001":            http.StatusBadRequest,
+		"/api/jobs/j1/history?limit=x":                http.StatusBadRequest,
 	} {
 		resp, body := e.get(t, path)
 		require.Equal(t, code, resp.StatusCode, "%s: %s", path, body)
 		require.Equal(t, "application/json", resp.Header.Get("Content-Type"), path)
 	}
+}
+
+func getJSON(t *testing.T, e *env, path string, v any) {
+	t.Helper()
+	resp, body := e.get(t, path)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+	require.NoError(t, json.Unmarshal(body, v), path)
+}
+
+// A dashboard started on a busy router lists its live jobs at once, before their
+// next event.
+func TestRecentJobsStartWithTheLiveJobs(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, dashboard.Config{}, func(c *patchbay.Client) {
+		for _, id := range []string{"early-1", "early-2"} {
+			_, err := c.CreateJob(ctx(t), patchbay.JobSpec{JobID: id, QueueID: "q", ChannelID: "voice"})
+			require.NoError(t, err)
+		}
+	})
+	var recent struct{ Jobs []patchbay.JobInfo }
+	getJSON(t, e, "/api/jobs/recent", &recent)
+	require.Len(t, recent.Jobs, 2)
+	require.Equal(t, "early-2", recent.Jobs[0].Job.JobID, "the most recent first")
+	require.Equal(t, "queued", recent.Jobs[1].Job.Status)
 }
 
 // A cap on the pages following the events: one more is refused, and its place is

@@ -187,6 +187,22 @@ func (r *recentJobs) list() []events.Job {
 	return out
 }
 
+// seed adds jobs (oldest first) the hub has not heard of, as older than those it has.
+func (h *hub) seed(jobs []events.Job) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fresh := newRecentJobs(h.recent.max)
+	for _, j := range jobs {
+		if _, heard := h.recent.jobs[j.JobID]; !heard {
+			fresh.put(j)
+		}
+	}
+	for _, id := range h.recent.order {
+		fresh.put(h.recent.jobs[id])
+	}
+	h.recent = fresh
+}
+
 func (h *hub) recentJobs() []events.Job {
 	h.mu.Lock()
 	defer h.mu.Unlock()

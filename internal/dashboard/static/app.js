@@ -73,8 +73,10 @@ async function loadQueues() {
     const body = await getJSON("/api/queues");
     fill("#queues", (body.queues || []).map(q => {
       const ewt = (q.estimatedWait || []).map(p => "p" + p.priority + ": " + seconds(p.estimatedWaitSeconds)).join(", ");
-      return row([q.queueId, q.length, seconds(q.longestWaitSeconds), ewt || "–",
+      const tr = row([q.queueId, q.length, seconds(q.longestWaitSeconds), ewt || "–",
         q.availableWorkers, q.availableWorkers - q.idleWorkers, q.idleWorkers, (q.assignmentsPerMinute || 0).toFixed(1)]);
+      tr.dataset.queue = q.queueId;
+      return tr;
     }));
     note("queues-note", body.next ? "more queues than shown" : "");
   } catch (e) { note("queues-note", "queues: " + e.message); }
@@ -86,8 +88,10 @@ async function loadWorkers() {
     fill("#workers", (body.workers || []).map(s => {
       const w = s.worker || {};
       const load = (w.usedCapacity || 0) + "/" + (w.totalCapacity || 0);
-      return row([w.workerId, w.activity || (w.availableForOffers ? "available" : "offline"), w.presence || "–",
+      const tr = row([w.workerId, w.activity || (w.availableForOffers ? "available" : "offline"), w.presence || "–",
         (w.queues || []).join(", "), load, s.outstandingOffers, s.assignedJobs]);
+      tr.dataset.worker = w.workerId;
+      return tr;
     }));
     note("workers-note", body.next ? "more workers than shown" : "");
   } catch (e) { note("workers-note", "workers: " + e.message); }
