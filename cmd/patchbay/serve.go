@@ -248,13 +248,15 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	if dash != nil {
-		// The stream exists now; the dashboard keeps trying in the background if it
-		// cannot follow it yet.
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := dash.Start(dctx); err != nil {
-			log.Warn().Err(err).Msg("dashboard")
-		}
-		cancel()
+		// The stream exists now. In the background: nothing waits for the dashboard,
+		// which keeps trying if it cannot follow the stream yet.
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := dash.Start(dctx); err != nil {
+				log.Warn().Err(err).Msg("dashboard")
+			}
+		}()
 	}
 	if c.policies != "" {
 		if err := watchPolicies(ctx, nc, c.policies, log); err != nil {

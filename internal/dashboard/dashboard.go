@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay"
@@ -72,8 +73,12 @@ type Dashboard struct {
 	client *patchbay.Client
 	hub    *hub
 	mux    *http.ServeMux
+
+	run    context.Context // the watch's life, ended by Stop
 	cancel context.CancelFunc
-	done   chan struct{}
+	once   sync.Once     // starts the watch, or marks it never started
+	ready  chan struct{} // closed once the watch follows the stream
+	done   chan struct{} // closed once the watch ended (or will never start)
 }
 
 // New returns a dashboard reading through c. Start begins following the event
@@ -88,7 +93,9 @@ func New(c *patchbay.Client, cfg Config) *Dashboard {
 	if cfg.RecentJobs <= 0 {
 		cfg.RecentJobs = RecentJobsDefault
 	}
-	d := &Dashboard{client: c, hub: newHub(c, cfg), mux: http.NewServeMux()}
+	d := &Dashboard{client: c, hub: newHub(c, cfg), mux: http.NewServeMux(),
+		ready: make(chan struct{}), done: make(chan struct{})}
+	d.run, d.cancel = context.WithCancel(context.Background())
 	files, _ := fs.Sub(static, "static")
 	page := func(w http.ResponseWriter, r *http.Request) { http.ServeFileFS(w, r, files, "index.html") }
 	d.mux.HandleFunc("GET /{$}", page)
@@ -103,18 +110,18 @@ func New(c *patchbay.Client, cfg Config) *Dashboard {
 }
 
 // Start follows the event stream until Stop, and returns once it follows it and has
-// read the live jobs the router holds (or ctx ends first: it keeps following, or
-// trying to, in the background).
+// read the live jobs the router holds, or when ctx ends first (it keeps following,
+// or trying to, in the background), or Stop was called. Calling it again only
+// waits again.
 func (d *Dashboard) Start(ctx context.Context) error {
-	run, cancel := context.WithCancel(context.Background())
-	d.cancel, d.done = cancel, make(chan struct{})
-	ready := make(chan struct{})
-	go func() {
-		defer close(d.done)
-		d.hub.run(run, ready)
-	}()
+	d.once.Do(func() {
+		go func() {
+			defer close(d.done)
+			d.hub.run(d.run, d.ready)
+		}()
+	})
 	select {
-	case <-ready:
+	case <-d.ready:
 		// The live jobs the router holds already, so the page shows them at once.
 		if err := d.seed(ctx); err != nil {
 			return fmt.Errorf("dashboard: reading the live jobs: %w", err)
@@ -122,15 +129,17 @@ func (d *Dashboard) Start(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("dashboard: following the event stream: %w", ctx.Err())
+	case <-d.run.Done():
+		return errors.New("dashboard: stopped")
 	}
 }
 
-// Stop ends the watch of the event stream; safe to call twice, or without Start.
+// Stop ends the watch of the event stream and waits for it; safe to call twice,
+// before Start, or while Start waits.
 func (d *Dashboard) Stop() {
-	if d.cancel != nil {
-		d.cancel()
-		<-d.done
-	}
+	d.cancel()
+	d.once.Do(func() { close(d.done) }) // never started: it never will
+	<-d.done
 }
 
 // ServeHTTP serves the page, its files and the API, GET only, with the security

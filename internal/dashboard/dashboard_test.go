@@ -273,3 +273,15 @@ func TestEventStreamsAreCapped(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, waitFor, 20*time.Millisecond, "the place is free again")
 }
+
+// Stop is safe before Start, twice, and makes a later Start return at once.
+func TestStopBeforeStart(t *testing.T) {
+	t.Parallel()
+	e := start(t, dashboard.Config{})
+	d := dashboard.New(e.client, dashboard.Config{})
+	d.Stop()
+	d.Stop()
+	require.ErrorContains(t, d.Start(ctx(t)), "stopped")
+	e.dash.Stop()
+	e.dash.Stop()
+}
