@@ -145,7 +145,7 @@ func (c *Client) request(ctx context.Context, natsSubject string, t events.Type,
 	if id == "" {
 		id = nuid.Next()
 	}
-	m, err := c.message(natsSubject, t, id, subject, data)
+	m, err := c.message(ctx, natsSubject, t, id, subject, data)
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +231,9 @@ func jitter(d time.Duration) time.Duration {
 	return half + rand.N(half+1)
 }
 
-// message encodes a structured CloudEvent of type t for a NATS subject.
-func (c *Client) message(natsSubject string, t events.Type, id, subject string, data any) (*nats.Msg, error) {
+// message encodes a structured CloudEvent of type t for a NATS subject, with the
+// trace context ctx carries (ContextWithTrace).
+func (c *Client) message(ctx context.Context, natsSubject string, t events.Type, id, subject string, data any) (*nats.Msg, error) {
 	ev, err := events.New(t, id, c.source, subject, time.Now(), data)
 	if err != nil {
 		return nil, err
@@ -241,10 +242,33 @@ func (c *Client) message(natsSubject string, t events.Type, id, subject string, 
 	if err != nil {
 		return nil, err
 	}
+	if tc, ok := ctx.Value(traceKey{}).(events.TraceContext); ok {
+		body = events.WithTrace(body, tc)
+	}
 	m := nats.NewMsg(natsSubject)
 	m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
 	m.Data = body
 	return m, nil
+}
+
+type traceKey struct{}
+
+// ContextWithTrace returns ctx carrying a W3C trace context (traceparent, and
+// tracestate or ""): the commands and queries sent with it carry it as the CloudEvents
+// distributed tracing extension, so the router's events and answer join that trace.
+// An invalid traceparent or tracestate is an error (the router would refuse it).
+func ContextWithTrace(ctx context.Context, traceparent, tracestate string) (context.Context, error) {
+	tc, err := events.ParseTraceParent(events.AttrTraceParent, traceparent)
+	if err != nil {
+		return ctx, err
+	}
+	if tracestate != "" {
+		if err := events.CheckTraceState(events.AttrTraceState, tracestate); err != nil {
+			return ctx, err
+		}
+		tc.State = tracestate
+	}
+	return context.WithValue(ctx, traceKey{}, tc), nil
 }
 
 // withTimeout gives ctx the client's retry deadline when it has no deadline of its own.
@@ -397,6 +421,10 @@ type (
 	QueueSpec              = events.QueueSpec
 	DistributionPolicySpec = events.DistributionPolicySpec
 	DistributionMode       = events.DistributionMode
+	PolicyPut              = events.PolicyPut
+	PolicyDelete           = events.PolicyDelete
+	PolicyApply            = events.PolicyApply
+	PolicyChange           = events.PolicyChange
 )
 
 // PutPolicy creates or replaces a routing policy (spec is a QueueSpec or a
@@ -410,6 +438,18 @@ func (c *Client) PutPolicy(ctx context.Context, kind PolicyKind, id string, spec
 	}
 	return c.Request(ctx, events.TypePolicyPut, "", string(kind)+"."+id,
 		events.PolicyPut{Kind: kind, ID: id, Revision: revision, Spec: raw})
+}
+
+// ApplyPolicies applies a set of policy changes all or nothing
+// (io.patchbay.policy.apply): every put and delete, and with Prune the deletion of
+// every stored policy the puts do not name, is validated against the router's state,
+// and either all are made or none. The result's Policies say what happened to each
+// (with DryRun, what would). A refusal is an *Error whose Problems list every problem,
+// each with its field in the command (for example "puts/1/spec/mode/kind"); its code
+// is the first problem's. subject is the CloudEvent subject (for example the file
+// name), and may be empty.
+func (c *Client) ApplyPolicies(ctx context.Context, subject string, apply PolicyApply) (*Result, error) {
+	return c.Request(ctx, events.TypePolicyApply, "", subject, apply)
 }
 
 // DeletePolicy deletes a routing policy (with revision set, only at that revision).
@@ -432,7 +472,7 @@ func (c *Client) query(ctx context.Context, t events.Type, data, out any) error 
 }
 
 func (c *Client) queryOn(ctx context.Context, natsSubject string, t events.Type, data, out any) error {
-	m, err := c.message(natsSubject, t, nuid.Next(), "", data)
+	m, err := c.message(ctx, natsSubject, t, nuid.Next(), "", data)
 	if err != nil {
 		return err
 	}

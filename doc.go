@@ -10,6 +10,14 @@
 //	_, err := c.Accept(ctx, offer)
 //	if errors.Is(err, patchbay.ErrOfferExpired) { ... }
 //
+// # Reading the router's state
+//
+// Queries change nothing and are answered from the router's current state: JobInfo,
+// QueueInfo and WorkerInfo read one entity; ListJobs, ListWorkers, ListQueues and
+// ListPolicies page through what the router holds (send a page's Next as the next
+// call's After), GetPolicy reads one policy, and ExplainJob says why a job is, or is
+// not, offered to each worker of its queue.
+//
 // # Retries
 //
 // A call builds its CloudEvent once and sends the same bytes again, with the same id,

@@ -26,6 +26,10 @@ const (
 	TypeOfferDecline     Type = "io.patchbay.offer.decline"
 	TypePolicyPut        Type = "io.patchbay.policy.put"
 	TypePolicyDelete     Type = "io.patchbay.policy.delete"
+	// TypePolicyApply changes a set of policies at once, all or nothing: puts,
+	// deletes, and with prune the deletion of every policy the puts do not name (a
+	// policy file applied as a whole).
+	TypePolicyApply Type = "io.patchbay.policy.apply"
 )
 
 // Outbound: published by the router, one per state change.
@@ -97,6 +101,9 @@ const (
 	TypeQueryQueues   Type = "io.patchbay.query.queues"
 	TypeQueryPolicies Type = "io.patchbay.query.policies"
 	TypeQueryPolicy   Type = "io.patchbay.query.policy"
+	// TypeQueryExplain asks why a job is, or is not, offered to each worker of its
+	// queue, by the matcher's own eligibility rule.
+	TypeQueryExplain Type = "io.patchbay.query.explain"
 	// TypeQueryResult is the answer to a query (a refused query is answered with
 	// TypeCommandFailed).
 	TypeQueryResult Type = "io.patchbay.query.result"
@@ -107,6 +114,7 @@ func Queries() []Type {
 	return []Type{
 		TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
 		TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues, TypeQueryPolicies, TypeQueryPolicy,
+		TypeQueryExplain,
 		TypeQueryHistory,
 	}
 }
@@ -119,6 +127,7 @@ func Inbound() []Type {
 		TypeOfferAccept, TypeOfferDecline,
 		TypePolicyPut, TypePolicyDelete,
 		TypeJobUpdate, TypeJobUnassign,
+		TypePolicyApply,
 	}
 }
 
@@ -173,6 +182,8 @@ func Payload(t Type) any {
 		return &PolicyPut{}
 	case TypePolicyDelete:
 		return &PolicyDelete{}
+	case TypePolicyApply:
+		return &PolicyApply{}
 	case TypeJobUpdate:
 		return &JobUpdate{}
 	case TypeJobUnassign:

@@ -26,6 +26,7 @@ var (
 		"io.patchbay.policy.delete",
 		"io.patchbay.job.update",
 		"io.patchbay.job.unassign",
+		"io.patchbay.policy.apply",
 	}
 	wantOutbound = []events.Type{
 		"io.patchbay.job.received",
@@ -67,6 +68,7 @@ var (
 		"io.patchbay.query.queues",
 		"io.patchbay.query.policies",
 		"io.patchbay.query.policy",
+		"io.patchbay.query.explain",
 		"io.patchbay.query.history",
 	}
 )
@@ -151,6 +153,7 @@ func TestPayload(t *testing.T) {
 		{events.TypePolicyDelete, &events.PolicyDelete{}},
 		{events.TypeJobUpdate, &events.JobUpdate{}},
 		{events.TypeJobUnassign, &events.JobUnassign{}},
+		{events.TypePolicyApply, &events.PolicyApply{}},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

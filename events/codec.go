@@ -80,7 +80,9 @@ func Binary(e Event) (map[string][]string, []byte) {
 // deeply it refuses a message larger than MaxMessageBytes and data nested deeper than
 // MaxJSONDepth (CodeInvalidData). Otherwise the error is an *Error with CodeMalformed
 // saying what is wrong and naming the attribute (or ce- header) that is, or
-// CodeInvalidData for an attribute longer than MaxAttributeBytes.
+// CodeInvalidData for an attribute longer than MaxAttributeBytes. The distributed
+// tracing extension (traceparent, tracestate: see trace.go) is checked here too: an
+// invalid one refuses the message; TraceOf reads a valid one.
 func Decode(header map[string][]string, body []byte) (Event, error) {
 	var e Event
 	if err := checkSize(header, body); err != nil {
@@ -102,6 +104,9 @@ var requiredAttributes = []string{"specversion", "id", "source", "type"}
 // checkAttribute checks one attribute's value; field is how the error names it
 // (the attribute, or its ce- header).
 func checkAttribute(name, field, v string) error {
+	if isTraceAttribute(name) {
+		return checkTrace(name, field, v) // bounded by their own limits
+	}
 	if len(v) > MaxAttributeBytes {
 		return Errorf(CodeInvalidData, field, "%s is %d bytes; the limit is %d", field, len(v), MaxAttributeBytes)
 	}
@@ -131,12 +136,14 @@ func checkAttribute(name, field, v string) error {
 	return nil
 }
 
+// isKnownAttribute says name is an optional attribute whose value must be a string:
+// one of the CloudEvents spec's, or a tracing extension's.
 func isKnownAttribute(name string) bool {
 	switch name {
 	case "subject", "time", "datacontenttype", "dataschema":
 		return true
 	}
-	return false
+	return isTraceAttribute(name)
 }
 
 // jsonKind names the kind of a JSON value for a message.

@@ -391,6 +391,8 @@ func TestDecodeDataEveryInboundPayload(t *testing.T) {
 		{events.TypePolicyDelete, events.PolicyDelete{Kind: events.KindQueue, ID: "q1"}, func() any { return &events.PolicyDelete{} }},
 		{events.TypeJobUpdate, events.JobUpdate{JobID: "j1", MatchingMode: &events.MatchingMode{Kind: events.MatchSuspend}}, func() any { return &events.JobUpdate{} }},
 		{events.TypeJobUnassign, events.JobUnassign{JobID: "j1", AssignmentID: "a1", SuspendMatching: true}, func() any { return &events.JobUnassign{} }},
+		{events.TypePolicyApply, events.PolicyApply{Puts: []events.PolicyPut{{Kind: events.KindQueue, ID: "q1", Spec: []byte(`{"order":"lifo"}`)}},
+			Deletes: []events.PolicyDelete{{Kind: events.KindWorkflow, ID: "w1"}}, Prune: true}, func() any { return &events.PolicyApply{} }},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -414,6 +414,12 @@ type CommandResult struct {
 	// Duplicate is true when the command had already been applied (same CloudEvent id
 	// or same job id); nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Policies is set by io.patchbay.policy.apply: what it did (or, with DryRun,
+	// would do) to each policy it names or prunes, puts first in their order, then
+	// deletes.
+	Policies []PolicyChange `json:"policies,omitempty"`
+	// DryRun is true for a policy.apply that was only validated: nothing changed.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // CommandFailure is the data of io.patchbay.command.failed.
@@ -467,6 +473,41 @@ type PolicyDelete struct {
 	ID   string     `json:"id"`
 	// Revision, when set, must be the policy's current revision.
 	Revision *uint64 `json:"revision,omitempty"`
+}
+
+// PolicyApply is the data of io.patchbay.policy.apply: a set of policy changes
+// validated as a whole against the router's state and applied all together, or not
+// at all (a refusal lists every problem in Error.Problems). At most
+// MaxPolicyApplyItems puts and deletes, pruned policies included.
+type PolicyApply struct {
+	// Puts create or replace policies; a put whose spec equals the stored one
+	// changes nothing. A policy may appear once among the puts and deletes.
+	Puts []PolicyPut `json:"puts,omitempty"`
+	// Deletes remove policies (each must exist).
+	Deletes []PolicyDelete `json:"deletes,omitempty"`
+	// Prune also deletes every stored policy that Puts does not name (the built-in
+	// activities are not policies and stay).
+	Prune bool `json:"prune,omitempty"`
+	// DryRun validates the set the same way and answers what would change, changing
+	// nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// What a policy.apply did to one policy (PolicyChange.Action).
+const (
+	PolicyCreated   = "created"
+	PolicyUpdated   = "updated"
+	PolicyUnchanged = "unchanged"
+	PolicyDeleted   = "deleted"
+)
+
+// PolicyChange is what a policy.apply did (or would do) to one policy: its action and
+// its revision after it.
+type PolicyChange struct {
+	Kind     PolicyKind `json:"kind"`
+	ID       string     `json:"id"`
+	Action   string     `json:"action"`
+	Revision uint64     `json:"revision"`
 }
 
 // Policy is a stored policy: the data of io.patchbay.policy.updated and .deleted.
@@ -899,4 +940,150 @@ type PolicyInfo struct {
 type PolicyList struct {
 	Policies []PolicyInfo `json:"policies"`
 	Next     string       `json:"next,omitempty"`
+}
+
+// --- explain ---
+
+// QueryExplain is the data of io.patchbay.query.explain: why a job is, or is not,
+// offered to the workers of its queue.
+type QueryExplain struct {
+	JobID string `json:"jobId"`
+	// Limit is how many workers to describe (DefaultExplainWorkers when 0, at most
+	// MaxExplainWorkers), the first by worker id.
+	Limit int `json:"limit,omitempty"`
+}
+
+// Explanation answers io.patchbay.query.explain. Every reason is computed by the
+// matcher's own eligibility rule, as the job and the workers are now.
+type Explanation struct {
+	JobID     string `json:"jobId"`
+	Status    string `json:"status"`
+	QueueID   string `json:"queueId"`
+	ChannelID string `json:"channelId"`
+	// Summary says in one sentence where the job stands.
+	Summary string `json:"summary"`
+	// Distribution is how the job's queue offers it (absent unless the job is
+	// queued, assigned or completed).
+	Distribution *DistributionExplained `json:"distribution,omitempty"`
+	// Chosen are the workers the job is offered to (a queued job with outstanding
+	// offers) or assigned to, and what chose them.
+	Chosen []ChosenWorker `json:"chosen,omitempty"`
+	// Workers are the workers of the job's queue (and any worker an id selector of
+	// the job names), the first Limit by id, each with its reason.
+	Workers []WorkerExplained `json:"workers"`
+	// MoreWorkers counts the workers left out of Workers.
+	MoreWorkers int `json:"moreWorkers,omitempty"`
+	// Truncated is true when Workers was cut short to fit in one message (the rest
+	// are counted in MoreWorkers).
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// DistributionExplained is a queue's effective distribution, as matching reads it.
+type DistributionExplained struct {
+	Mode                string `json:"mode"`
+	MinConcurrentOffers int    `json:"minConcurrentOffers"`
+	MaxConcurrentOffers int    `json:"maxConcurrentOffers"`
+	BypassSelectors     bool   `json:"bypassSelectors,omitempty"`
+	// OffersOut counts the job's outstanding offers.
+	OffersOut int `json:"offersOut"`
+	// OrderBy is the order_by of the job's workflow target, which replaces the mode's
+	// order when every candidate has integer values for it.
+	OrderBy string `json:"orderBy,omitempty"`
+}
+
+// ChosenWorker is a worker the job is offered or assigned to, with the values the
+// distribution compared, as they are now.
+type ChosenWorker struct {
+	WorkerID     string `json:"workerId"`
+	OfferID      string `json:"offerId,omitempty"`
+	AssignmentID string `json:"assignmentId,omitempty"`
+	// Score is the worker's best-worker score for the job (bestWorker mode).
+	Score *float64 `json:"score,omitempty"`
+	// OrderBy are the worker's values for the target's order_by clauses.
+	OrderBy []OrderValue `json:"orderBy,omitempty"`
+	// LoadRatio and IdleSince order workers in longestIdle mode (and break ties).
+	LoadRatio float64   `json:"loadRatio"`
+	IdleSince time.Time `json:"idleSince"`
+	// ExpiryRank is 1, 2, ... when the worker let an offer for the job expire (it
+	// then comes after the workers that did not), absent otherwise.
+	ExpiryRank int `json:"expiryRank,omitempty"`
+	// Message says why it was chosen.
+	Message string `json:"message"`
+}
+
+// OrderValue is a worker's value for one order_by clause.
+type OrderValue struct {
+	Clause string `json:"clause"`
+	// Value is absent when the worker lacks the attribute or it is not an integer.
+	Value *int64 `json:"value,omitempty"`
+}
+
+// Explain reason codes: why a worker is not offered a job (or that it would be).
+const (
+	ReasonUnavailable         = "unavailable"         // its activity takes no offers
+	ReasonLost                = "lost"                // its presence is lost
+	ReasonNotInQueue          = "notInQueue"          // it does not serve the job's queue
+	ReasonMaxConcurrentOffers = "maxConcurrentOffers" // it has its maxConcurrentOffers outstanding
+	ReasonNoChannel           = "noChannel"           // it does not serve the job's channel
+	ReasonNoCapacity          = "noCapacity"          // the job's cost does not fit in its capacity
+	ReasonChannelFull         = "channelFull"         // the channel holds its maxNumberOfJobs
+	ReasonSelector            = "selector"            // a worker selector of the job fails
+	ReasonDeclined            = "declined"            // it declined the job
+	ReasonOffered             = "offered"             // it holds an offer for the job
+	ReasonKnownWorker         = "knownWorker"         // the workflow target names another worker
+	ReasonTarget              = "target"              // the workflow target expression is false
+	ReasonJobOffersFull       = "jobOffersFull"       // the job has its maxConcurrentOffers out
+	ReasonMinOffers           = "minConcurrentOffers" // fewer eligible workers than minConcurrentOffers
+	ReasonWouldBeOffered      = "wouldBeOffered"      // nothing stops it
+	ReasonAssigned            = "assigned"            // the job is assigned to it
+	ReasonEligible            = "eligible"            // eligible, but the job is not queued
+)
+
+// ExplainReasons lists the explain reason codes.
+func ExplainReasons() []string {
+	return []string{
+		ReasonUnavailable, ReasonLost, ReasonNotInQueue, ReasonMaxConcurrentOffers, ReasonNoChannel,
+		ReasonNoCapacity, ReasonChannelFull, ReasonSelector, ReasonDeclined, ReasonOffered,
+		ReasonKnownWorker, ReasonTarget, ReasonJobOffersFull, ReasonMinOffers, ReasonWouldBeOffered,
+		ReasonAssigned, ReasonEligible,
+	}
+}
+
+// WorkerExplained is one worker's reason.
+type WorkerExplained struct {
+	WorkerID string `json:"workerId"`
+	// Reason is one of ExplainReasons; Message says it in words.
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// Activity is the worker's activity (reason unavailable).
+	Activity string `json:"activity,omitempty"`
+	// Selector is the failing selector and the worker's value (reason selector).
+	Selector *SelectorMiss `json:"selector,omitempty"`
+	// Capacity is what did not fit (maxConcurrentOffers, noCapacity, channelFull).
+	Capacity *CapacityMiss `json:"capacity,omitempty"`
+	// DeclinedUntil is when a decline lets the job be offered to it again (reason
+	// declined; absent: not in this registration).
+	DeclinedUntil *time.Time `json:"declinedUntil,omitempty"`
+	// OutrankedBy is a job the worker's capacity is offered to instead: it came first
+	// in dispatch order (noCapacity, channelFull, maxConcurrentOffers).
+	OutrankedBy string `json:"outrankedBy,omitempty"`
+}
+
+// SelectorMiss is a worker selector a worker fails.
+type SelectorMiss struct {
+	Key      string `json:"key"`
+	Operator string `json:"labelOperator"`
+	Wanted   any    `json:"value"`
+	// Actual is the worker's value (absent: it has no such label).
+	Actual any `json:"actual,omitempty"`
+}
+
+// CapacityMiss is the capacity check a worker fails: Used of Limit (offers out of
+// the worker's cap, capacity used of total, or jobs on the channel of its max), and
+// the job's Cost on its channel.
+type CapacityMiss struct {
+	ChannelID string `json:"channelId,omitempty"`
+	Cost      int    `json:"cost,omitempty"`
+	Used      int    `json:"used"`
+	Limit     int    `json:"limit"`
 }

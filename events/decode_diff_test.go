@@ -350,7 +350,7 @@ func existingTestBodies(tb testing.TB) [][]byte {
 		bytes.Repeat([]byte(" "), MaxMessageBytes+1),
 	)
 	at256 := strings.Repeat("i", MaxAttributeBytes)
-	for _, attr := range []string{"id", "source", "subject", "traceparent"} {
+	for _, attr := range []string{"id", "source", "subject", "traceparent", "tenant"} {
 		for _, v := range []string{at256, at256 + "i"} {
 			m := map[string]any{"specversion": "1.0", "id": "e1", "source": "/t", "type": "io.patchbay.job.cancel", "data": map[string]any{"jobId": "j"}}
 			m[attr] = v
@@ -429,11 +429,16 @@ func hostileBodies() [][]byte {
 		`"` + strings.Repeat("é", MaxAttributeBytes/2) + `"`, "\"" + strings.Repeat("\xff", MaxAttributeBytes-1) + "\"",
 		`[[[[[[[[[[]]]]]]]]]]`, `[[[[[[[[[[[]]]]]]]]]]]`, `"[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]"`,
 		`01`, `1.`, `.5`, `-`, `+1`, `1e`, `tru`, `nul`, `"\x"`, `"\u12"`, `{"a"}`, `[1,]`, `{"a":1,}`, "\"a\nb\"",
+		// trace contexts: valid, a later version, uppercase, zero ids, too long; tracestates
+		`"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`, `"cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz"`,
+		`"00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"`, `"00-00000000000000000000000000000000-00f067aa0ba902b7-01"`,
+		`"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`, `"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01` + strings.Repeat("0", MaxTraceParentBytes) + `"`,
+		`"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"`, `"=x"`, `"` + strings.Repeat("k=v,", MaxTraceStateBytes/4+1) + `"`,
 	}
 	names := []string{
 		"", "ID", "Id", "Source", "SPECVERSION", "Data", "DATA_BASE64", "data_base64", "data", "datacontenttype",
 		"dataschema", "subject", "time", "schemaurl", "datacontentencoding", "tenant", "Tenant", "bad_name", "ext-1",
-		`\u0069d`, `i\u0064`, `\u0064ata`, "\xff", "\xfe", `\ud800`, "é", "traceparent", "a" + strings.Repeat("b", 30),
+		`\u0069d`, `i\u0064`, `\u0064ata`, "\xff", "\xfe", `\ud800`, "é", "traceparent", "TraceParent", "tracestate", "a" + strings.Repeat("b", 30),
 	}
 	var out [][]byte
 	emit := func(ms []kv) {

@@ -42,6 +42,10 @@ type Error struct {
 	// unavailable). Resending with the same id is always safe: a command is applied at
 	// most once.
 	Retryable bool `json:"retryable,omitempty"`
+	// Problems lists every problem of a command that is refused for several at once
+	// (io.patchbay.policy.apply): each with its code and its field in the command's
+	// data. Code and Field are then the first problem's.
+	Problems []*Error `json:"problems,omitempty"`
 }
 
 func (e *Error) Error() string {

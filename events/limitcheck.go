@@ -98,6 +98,16 @@ func CheckLimits(payload any) error {
 		c.text("note", d.Note, "note", MaxNoteBytes)
 	case *PolicyPut:
 		c.policy(d)
+	case *PolicyApply:
+		c.count("puts", len(d.Puts)+len(d.Deletes), "puts and deletes", MaxPolicyApplyItems)
+		for i := range d.Puts {
+			var pc limitChecker
+			pc.policy(&d.Puts[i])
+			if pc.err != nil && c.err == nil {
+				f := fmt.Sprintf("puts/%d/", i)
+				c.err = Errorf(pc.err.Code, f+pc.err.Field, "%s%s", f, pc.err.Message)
+			}
+		}
 	}
 	if c.err != nil {
 		return c.err

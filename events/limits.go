@@ -131,6 +131,14 @@ const (
 	// walk these lists, so they are kept short.
 	MaxPolicyListItems = 100
 
+	// MaxPolicyApplyItems is the most puts and deletes one io.patchbay.policy.apply may
+	// carry, the policies its prune would delete included. The command is also at most
+	// MaxMessageBytes, like every command, which in practice bounds a policy file
+	// more tightly than the count; each stored policy and each policy event is
+	// checked against the broker's max payload, and the write-ahead record that holds
+	// the apply is chunked, so the apply's writes always fit.
+	MaxPolicyApplyItems = 256
+
 	// MaxConcurrentOffersPerJob bounds a distribution mode's minConcurrentOffers and
 	// maxConcurrentOffers.
 	MaxConcurrentOffersPerJob = 100

@@ -356,7 +356,7 @@ func TestAttributeLimits(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return b
 	}
-	for _, attr := range []string{"id", "source", "subject", "traceparent"} {
+	for _, attr := range []string{"id", "source", "subject", "tenant"} {
 		require.NoError(t, edge(nil, body(attr, at)), attr)
 		err := edge(nil, body(attr, over))
 		require.ErrorIs(t, err, events.ErrInvalidData, attr)
@@ -367,6 +367,19 @@ func TestAttributeLimits(t *testing.T) {
 	_, err := events.Decode(h, []byte(`{"jobId":"j"}`))
 	require.ErrorIs(t, err, events.ErrInvalidData)
 	require.Equal(t, "ce-id", events.AsError(err).Field)
+
+	// The tracing extension has limits of its own.
+	tp := "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"
+	ts := "a=" + strings.Repeat("v", 254) + ",b=" + strings.Repeat("v", events.MaxTraceStateBytes-256-3)
+	for attr, v := range map[string]string{
+		"traceparent": tp + strings.Repeat("x", events.MaxTraceParentBytes-len(tp)),
+		"tracestate":  ts,
+	} {
+		require.NoError(t, edge(nil, body(attr, v)), attr)
+		err := edge(nil, body(attr, v+"x"))
+		require.ErrorIs(t, err, events.ErrInvalidData, attr)
+		require.Equal(t, attr, events.AsError(err).Field)
+	}
 }
 
 // TestLargestJobCreated sends the largest job.created the limits allow, every
@@ -409,4 +422,34 @@ func TestLargestJobCreated(t *testing.T) {
 	j = limitstest.LargestJobCreated("j", "q")
 	j.WorkerSelectors = append(j.WorkerSelectors, j.WorkerSelectors[0])
 	require.Equal(t, "requestedWorkerSelectors", events.AsError(events.CheckLimits(j)).Field)
+}
+
+// The deepest policy the contract defines still fits when a policy.apply carries it:
+// data, puts, a put, spec, workerSelectorAttachments, an attachment, allocations, an
+// allocation, selectors, a selector is MaxJSONDepth levels.
+func TestPolicyApplyDeepestPolicyFits(t *testing.T) {
+	t.Parallel()
+	spec := `{"workerSelectorAttachments":[{"kind":"weightedAllocation","allocations":[{"weight":1,"selectors":[{"key":"skill","labelOperator":"equal","value":1}]}]}]}`
+	data := `{"puts":[{"kind":"classificationPolicy","id":"deep","spec":` + spec + `}]}`
+	require.NoError(t, edge(nil, structured(events.TypePolicyApply, data)))
+	var d events.PolicyApply
+	e, err := events.Decode(nil, structured(events.TypePolicyApply, data))
+	require.NoError(t, err)
+	require.NoError(t, events.DecodeData(e, &d))
+	require.Len(t, d.Puts, 1)
+
+	// Over the item limit: refused at the edge with the limit.
+	var puts []string
+	for i := range events.MaxPolicyApplyItems + 1 {
+		puts = append(puts, fmt.Sprintf(`{"kind":"queue","id":"q%d","spec":{}}`, i))
+	}
+	err = edge(nil, structured(events.TypePolicyApply, `{"puts":[`+strings.Join(puts, ",")+`]}`))
+	require.ErrorIs(t, err, events.ErrInvalidData)
+	require.Equal(t, "puts", events.AsError(err).Field)
+
+	// A name over its limit inside a put is named at its place in the apply.
+	long := strings.Repeat("é", events.MaxNameBytes) // 2 bytes a character: within maxLength, over the byte limit
+	err = edge(nil, structured(events.TypePolicyApply, `{"puts":[{"kind":"queue","id":"q","spec":{}},{"kind":"queue","id":"r","spec":{"name":"`+long+`"}}]}`))
+	require.ErrorIs(t, err, events.ErrInvalidData)
+	require.Equal(t, "puts/1/spec/name", events.AsError(err).Field)
 }

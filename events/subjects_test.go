@@ -37,6 +37,7 @@ func TestInboundSubjects(t *testing.T) {
 		{events.TypePolicyDelete, "patchbay.in.policy.delete", "patchbay.req.policy.delete"},
 		{events.TypeJobUpdate, "patchbay.in.job.update", "patchbay.req.job.update"},
 		{events.TypeJobUnassign, "patchbay.in.job.unassign", "patchbay.req.job.unassign"},
+		{events.TypePolicyApply, "patchbay.in.policy.apply", "patchbay.req.policy.apply"},
 	}
 	require.Len(t, tests, len(events.Inbound()))
 	for _, tt := range tests {

@@ -56,7 +56,7 @@ func TestEligibility(t *testing.T) {
 			}
 			// the engine's own predicate agrees
 			h.e.now = h.now
-			_, ok := h.e.eligible(h.e.jobs["job"], h.e.workers["w"], false)
+			_, ok := h.e.eligible(h.e.jobs["job"], h.e.workers["w"], nil, false)
 			if tt.want {
 				require.False(t, ok, "not eligible twice: the worker already has the offer")
 			} else {

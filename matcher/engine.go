@@ -344,6 +344,8 @@ func (e *Engine) Apply(cmd Command, now time.Time) *Result {
 		err = e.putPolicy(cmd, d)
 	case *events.PolicyDelete:
 		err = e.deletePolicy(cmd, d)
+	case *events.PolicyApply:
+		err = e.applyPolicies(cmd, d)
 	default:
 		err = events.Errorf(events.CodeUnknownType, "type", "%q is not a command patchbay accepts", cmd.Type)
 	}

@@ -137,6 +137,7 @@ func (s *sim) run(steps int) {
 	require.Positive(s.t, s.counts["worker lost"])
 	require.Positive(s.t, s.counts["worker back"])
 	require.Positive(s.t, s.counts["job created again after forgotten"])
+	require.Positive(s.t, s.counts["explain eligible"], "explain never found an eligible worker to compare")
 	for _, k := range []string{"create", "accept", "decline", "complete", "close", "cancel", "register", "deregister", "update", "tick", "unassign", "job update", "past retention",
 		"activity put", "activity delete"} {
 		require.Positive(s.t, s.counts[k+" ok"], "no successful %s", k)
@@ -316,6 +317,14 @@ func (s *sim) step() (string, outcome) {
 		id := []string{"lunch", "training", "lunch", "training", events.ActivityBreak}[s.pick(5)]
 		if s.pick(3) == 0 {
 			return "activity delete", h.deletePolicy(events.KindActivity, id, nil)
+		}
+		if s.pick(3) == 0 { // a policy file: all of it applies, or none (invariant 23)
+			mode := []string{events.ModeLongestIdle, events.ModeRoundRobin, "fastest"}[s.pick(3)]
+			return "policy apply", h.apply(events.PolicyApply{Puts: []events.PolicyPut{
+				put(events.KindActivity, id, fmt.Sprintf(`{"available":%t}`, s.pick(2) == 0)),
+				put(events.KindDistributionPolicy, "d1", fmt.Sprintf(`{"offerExpiresAfterSeconds":%d,"mode":{"kind":%q}}`, 1+s.pick(5), mode)),
+				put(events.KindQueue, s.queues[0], `{"distributionPolicyId":"d1"}`),
+			}})
 		}
 		return "activity put", h.putActivity(id, s.pick(2) == 0)
 	default:
@@ -548,6 +557,7 @@ func (s *sim) after(i int, name string, o outcome) {
 	}
 	checkInvariants(t, h.e)
 	s.checkWorkConserving(i)
+	s.checkExplain(i)
 	s.checkRetention(i, o)
 	if i%50 == 49 {
 		requireKVMatches(t, h.kv, h.e)
@@ -727,7 +737,7 @@ func (s *sim) checkWorkConserving(i int) {
 			}
 			for _, w := range s.workers {
 				if x := e.workers[w]; x != nil {
-					_, ok := e.eligible(j, x, false)
+					_, ok := e.eligible(j, x, e.target(j), false)
 					require.False(s.t, ok, "step %d: job %s waits with no offer while %s is eligible", i, j.JobID, w)
 				}
 			}

@@ -86,7 +86,7 @@ func (e *Engine) matchFreed(queueID string, ws []*Worker) {
 		}
 		t := e.target(j)
 		for _, w := range ws {
-			if _, ok := e.eligible(j, w, dist.bypass); ok && e.targetAllows(j, t, w) {
+			if _, ok := e.eligible(j, w, t, dist.bypass); ok {
 				e.matchJob(j, dist, nil)
 				break
 			}
@@ -198,8 +198,8 @@ func (e *Engine) pick(j *Job, cands []*Worker, d distribution, n int) []pick {
 	}
 	var ps []pick
 	for _, w := range cands {
-		cost, ok := e.eligible(j, w, d.bypass)
-		if !ok || !e.targetAllows(j, t, w) {
+		cost, ok := e.eligible(j, w, t, d.bypass)
+		if !ok {
 			continue
 		}
 		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
@@ -297,8 +297,8 @@ func (e *Engine) pickInOrder(j *Job, t *wfTarget, d distribution, n int) (ps []p
 			return false
 		}
 		budget--
-		cost, ok := e.eligible(j, w, d.bypass)
-		if !ok || !e.targetAllows(j, t, w) {
+		cost, ok := e.eligible(j, w, t, d.bypass)
+		if !ok {
 			return true
 		}
 		p := pick{w: w, cost: cost, rank: j.expiryRank(w.WorkerID)}
@@ -396,38 +396,4 @@ func score(j *Job, w *Worker, rule []scoringTerm) float64 {
 		}
 	}
 	return n
-}
-
-// eligible reports whether j may be offered to w now, and at what capacity cost: w is
-// available, in j's queue, has room on j's channel and under its cap of concurrent
-// offers, satisfies every selector (unless the distribution bypasses them), has no
-// offer for j already, and has not declined j (in this registration, or before its
-// retry time).
-func (e *Engine) eligible(j *Job, w *Worker, bypassSelectors bool) (int, bool) {
-	if !w.takesOffers() || !w.inQueue(j.QueueID) {
-		return 0, false
-	}
-	if w.MaxConcurrentOffers > 0 && w.offers() >= w.MaxConcurrentOffers {
-		return 0, false
-	}
-	cost, ok := w.fits(j.ChannelID)
-	if !ok {
-		return 0, false
-	}
-	if !bypassSelectors {
-		for _, s := range j.WorkerSelectors {
-			if !Matches(s, w.WorkerID, w.Labels) {
-				return 0, false
-			}
-		}
-	}
-	if j.declinedBy(w, e.now) {
-		return 0, false
-	}
-	for _, id := range j.OfferIDs {
-		if o := e.offers[id]; o != nil && o.WorkerID == w.WorkerID {
-			return 0, false
-		}
-	}
-	return cost, true
 }

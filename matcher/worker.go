@@ -90,17 +90,29 @@ func (w *Worker) loadRatio() float64 {
 
 // fits reports whether w has room for one more job on channel ch, and at what cost.
 func (w *Worker) fits(ch string) (int, bool) {
+	r := w.room(ch)
+	return r.Cost, r.Why == WhyNone
+}
+
+// room is the capacity rule of eligibility: whether w has room for one more job on
+// channel ch (WhyNone, with the job's Cost), or why not: it does not serve ch, the
+// cost does not fit in its total capacity, or ch holds its maxNumberOfJobs.
+func (w *Worker) room(ch string) Reason {
 	c, ok := w.channel(ch)
 	if !ok {
-		return 0, false
+		return Reason{Why: WhyNoChannel}
 	}
-	if w.used()+c.CapacityCostPerJob > w.TotalCapacity {
-		return 0, false
+	r := Reason{Cost: c.CapacityCostPerJob}
+	if used := w.used(); used+c.CapacityCostPerJob > w.TotalCapacity {
+		r.Why, r.Used, r.Limit = WhyNoCapacity, used, w.TotalCapacity
+		return r
 	}
-	if c.MaxNumberOfJobs > 0 && w.onChannel(ch) >= c.MaxNumberOfJobs {
-		return 0, false
+	if c.MaxNumberOfJobs > 0 {
+		if n := w.onChannel(ch); n >= c.MaxNumberOfJobs {
+			r.Why, r.Used, r.Limit = WhyChannelFull, n, c.MaxNumberOfJobs
+		}
 	}
-	return c.CapacityCostPerJob, true
+	return r
 }
 
 // overloaded reports whether w holds more than it may: more than its total capacity,

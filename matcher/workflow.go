@@ -31,29 +31,32 @@ type wfTarget struct {
 }
 
 // compileWorkflow validates a workflow spec and compiles its expressions; an error
-// names the field, e.g. spec/filters/0/targets/1/expression.
+// names the field, e.g. spec/filters/0/targets/1/expression, and lists every problem
+// of the spec (events.Error.Problems) when there are several.
 func compileWorkflow(s *events.WorkflowSpec) (*workflow, error) {
 	w := &workflow{}
 	if len(s.Filters) == 0 && s.DefaultFilter == nil {
 		return nil, events.Errorf(events.CodeInvalidData, "spec/filters", "spec/filters: a workflow needs a filter or a defaultFilter")
 	}
+	var problems []*events.Error
+	fail := func(err error) { problems = append(problems, events.AsError(err)) }
 	for i, f := range s.Filters {
 		field := fmt.Sprintf("spec/filters/%d", i)
 		if strings.TrimSpace(f.Name) == "" {
-			return nil, events.Errorf(events.CodeInvalidData, field+"/name", "%s/name is required", field)
+			fail(events.Errorf(events.CodeInvalidData, field+"/name", "%s/name is required", field))
 		}
 		e, err := compileExpr(field+"/expression", f.Expression, true)
 		if err != nil {
-			return nil, err
+			fail(err)
 		}
 		if len(f.Targets) == 0 {
-			return nil, events.Errorf(events.CodeInvalidData, field+"/targets", "%s/targets: a filter needs at least one target", field)
+			fail(events.Errorf(events.CodeInvalidData, field+"/targets", "%s/targets: a filter needs at least one target", field))
 		}
 		cf := wfFilter{name: f.Name, expr: e}
 		for k, t := range f.Targets {
 			ct, err := compileTarget(fmt.Sprintf("%s/targets/%d", field, k), t)
 			if err != nil {
-				return nil, err
+				fail(err)
 			}
 			cf.targets = append(cf.targets, ct)
 		}
@@ -62,11 +65,33 @@ func compileWorkflow(s *events.WorkflowSpec) (*workflow, error) {
 	if s.DefaultFilter != nil {
 		ct, err := compileTarget("spec/defaultFilter", *s.DefaultFilter)
 		if err != nil {
-			return nil, err
+			fail(err)
 		}
 		w.def = &ct
 	}
+	if len(problems) > 0 {
+		return nil, joinProblems(problems)
+	}
 	return w, nil
+}
+
+// joinProblems is one error for several problems of one spec: the first's code and
+// field, and the first maxApplyProblems problems and their messages (the rest are
+// counted), so that a refusal always fits in one message.
+func joinProblems(problems []*events.Error) *events.Error {
+	if len(problems) == 1 {
+		return problems[0]
+	}
+	listed := problems[:min(len(problems), maxApplyProblems)]
+	msgs := make([]string, len(listed))
+	for i, p := range listed {
+		msgs[i] = p.Message
+	}
+	msg := strings.Join(msgs, "; ")
+	if n := len(problems) - len(listed); n > 0 {
+		msg += fmt.Sprintf("; and %d more", n)
+	}
+	return &events.Error{Code: listed[0].Code, Field: listed[0].Field, Message: msg, Problems: listed}
 }
 
 func compileExpr(field, src string, required bool) (*expr.Expr, error) {
@@ -231,24 +256,6 @@ func (e *Engine) targets(w *workflow, filter int) []wfTarget {
 		return nil
 	}
 	return w.filters[filter].targets
-}
-
-// targetAllows reports whether the job's workflow target lets w take it: the target
-// expression holds for the job and w, and w is the known worker if the target names one.
-func (e *Engine) targetAllows(j *Job, t *wfTarget, w *Worker) bool {
-	if t == nil {
-		return true
-	}
-	if t.known != nil && e.knownWorker(j, *t) != w.WorkerID {
-		return false
-	}
-	if t.expr == nil {
-		return true
-	}
-	return t.expr.Eval(expr.Env{Roots: map[string]any{
-		expr.RootTask:   map[string]any(j.Labels),
-		expr.RootWorker: w.exprAttrs(),
-	}, Default: expr.RootWorker})
 }
 
 // targetTimeout moves a queued job whose target timed out to its next target (its

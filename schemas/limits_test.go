@@ -106,6 +106,8 @@ var schemaLimits = []struct {
 	{"query.queues.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
 	{"query.policies.schema.json", "/properties/limit/maximum", events.MaxListLimit},
 	{"query.policies.schema.json", "/properties/after/maxLength", events.MaxCursorBytes},
+	{"query.explain.schema.json", "/properties/limit/maximum", events.MaxExplainWorkers},
+	{"query.result.schema.json", "/$defs/explanation/properties/workers/maxItems", events.MaxExplainWorkers},
 	{"query.result.schema.json", "/$defs/jobList/properties/jobs/maxItems", events.MaxListLimit},
 	{"query.result.schema.json", "/$defs/workerList/properties/workers/maxItems", events.MaxListLimit},
 	{"query.result.schema.json", "/$defs/queueList/properties/queues/maxItems", events.MaxListLimit},
@@ -114,6 +116,8 @@ var schemaLimits = []struct {
 	{"query.result.schema.json", "/$defs/workerList/properties/next/maxLength", events.MaxCursorBytes},
 	{"query.result.schema.json", "/$defs/queueList/properties/next/maxLength", events.MaxCursorBytes},
 	{"query.result.schema.json", "/$defs/policyList/properties/next/maxLength", events.MaxCursorBytes},
+	{"policy.apply.schema.json", "/properties/puts/maxItems", events.MaxPolicyApplyItems},
+	{"policy.apply.schema.json", "/properties/deletes/maxItems", events.MaxPolicyApplyItems},
 }
 
 // TestSchemaLimitsMatchGo keeps the bounds in the schemas equal to the constants in

@@ -60,8 +60,8 @@ const (
 // "job.created.schema.json", or for io.patchbay.worker.update a file name and a JSON
 // pointer fragment ("worker.register.schema.json#/$defs/update"). The queries
 // (events.Queries) have their own schemas, and io.patchbay.query.result one schema for
-// every answer (a JobInfo, a QueueInfo, a WorkerInfo, a list, a PolicyInfo or a
-// JobHistory). It returns "" for a type outside the catalog.
+// every answer (a JobInfo, a QueueInfo, a WorkerInfo, a list, a PolicyInfo, an
+// Explanation or a JobHistory). It returns "" for a type outside the catalog.
 func SchemaName(t events.Type) string {
 	switch t {
 	case events.TypeWorkerUpdate:
@@ -83,7 +83,7 @@ func SchemaName(t events.Type) string {
 		return resultSchema
 	case events.TypeQueryJob, events.TypeQueryQueue, events.TypeQueryWorker,
 		events.TypeQueryJobs, events.TypeQueryWorkers, events.TypeQueryQueues, events.TypeQueryPolicies, events.TypeQueryPolicy,
-		events.TypeQueryHistory,
+		events.TypeQueryExplain, events.TypeQueryHistory,
 		events.TypeCommandSucceeded, events.TypeCommandFailed:
 		return t.Name() + ".schema.json"
 	}
@@ -173,7 +173,72 @@ func ValidateData(t events.Type, data []byte) error {
 		return events.Errorf(events.CodeInvalidData, "data", "data: %v", err)
 	}
 	field, msg := describe(first(ve))
-	return &events.Error{Code: events.CodeInvalidData, Field: field, Message: msg}
+	whole := &events.Error{Code: events.CodeInvalidData, Field: field, Message: msg}
+	if t == events.TypePolicyApply {
+		return applyProblems(all, v, whole)
+	}
+	return whole
+}
+
+// applyProblems is the refusal of a policy.apply that fails its schema: the first
+// problem of every put and delete that fails its own schema (a policy.apply refusal
+// names every problem), each at its place in the data ("puts/1/spec/mode/kind"), and
+// whole, the first problem of the data, when it lies outside them. The engine's own
+// checks (revisions, references, policies in use) run once the data passes.
+func applyProblems(all map[events.Type]*jsonschema.Schema, v any, whole *events.Error) *events.Error {
+	var problems []*events.Error
+	m, _ := v.(map[string]any)
+	for _, list := range []struct {
+		key string
+		t   events.Type
+	}{{"puts", events.TypePolicyPut}, {"deletes", events.TypePolicyDelete}} {
+		items, _ := m[list.key].([]any)
+		for i, it := range items {
+			err := all[list.t].Validate(it)
+			ve, ok := err.(*jsonschema.ValidationError)
+			if !ok {
+				continue
+			}
+			field, msg := describe(first(ve))
+			at := fmt.Sprintf("%s/%d", list.key, i)
+			problems = append(problems, &events.Error{Code: events.CodeInvalidData, Field: at + "/" + field, Message: at + "/" + msg})
+		}
+	}
+	// The data around the items: checked with the lists emptied (their sizes kept).
+	if m != nil {
+		outer := map[string]any{}
+		for k, x := range m {
+			if items, ok := x.([]any); ok && (k == "puts" || k == "deletes") {
+				x = make([]any, len(items))
+				for i := range items {
+					x.([]any)[i] = nil
+				}
+				if len(items) <= events.MaxPolicyApplyItems {
+					x = []any{}
+				}
+			}
+			outer[k] = x
+		}
+		if ve, ok := all[events.TypePolicyApply].Validate(outer).(*jsonschema.ValidationError); ok {
+			field, msg := describe(first(ve))
+			problems = append([]*events.Error{{Code: events.CodeInvalidData, Field: field, Message: msg}}, problems...)
+		}
+	} else {
+		problems = []*events.Error{whole}
+	}
+	if len(problems) == 0 {
+		problems = []*events.Error{whole}
+	}
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Message
+	}
+	what := "1 problem"
+	if len(problems) > 1 {
+		what = fmt.Sprintf("%d problems", len(problems))
+	}
+	return &events.Error{Code: events.CodeInvalidData, Field: problems[0].Field, Problems: problems,
+		Message: fmt.Sprintf("policy apply refused, nothing changed (%s): %s", what, strings.Join(msgs, "; "))}
 }
 
 // leaf is one concrete problem: where in the data, and what.

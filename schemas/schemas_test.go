@@ -53,6 +53,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.OfferDecline{}
 	case events.TypePolicyPut:
 		return &events.PolicyPut{}
+	case events.TypePolicyApply:
+		return &events.PolicyApply{}
 	case events.TypePolicyDelete:
 		return &events.PolicyDelete{}
 	case events.TypeJobUpdate:
@@ -79,6 +81,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.QueryPolicies{}
 	case events.TypeQueryPolicy:
 		return &events.QueryPolicy{}
+	case events.TypeQueryExplain:
+		return &events.QueryExplain{}
 	case events.TypeQueryHistory:
 		return &events.QueryHistory{}
 	}
@@ -116,6 +120,7 @@ func goldens(t *testing.T, typ events.Type) []golden {
 			{file: typ.Name() + ".queues.json", payload: func() any { return &events.QueueList{} }},
 			{file: typ.Name() + ".policies.json", payload: func() any { return &events.PolicyList{} }},
 			{file: typ.Name() + ".policy.json", payload: func() any { return &events.PolicyInfo{} }},
+			{file: typ.Name() + ".explain.json", payload: func() any { return &events.Explanation{} }},
 			{file: typ.Name() + ".history.json", payload: func() any { return &events.JobHistory{} }},
 		}
 	}
@@ -611,6 +616,7 @@ func TestSchemasMatchGo(t *testing.T) {
 	require.Equal(t, strs(events.Inbound()), enum(t, "defs.schema.json", "/$defs/inboundType"))
 	require.Equal(t, append(strs(lifecycle.JobStatuses()), events.JobStatusRejected, events.JobStatusClassificationFailed), enum(t, "job.schema.json", "/properties/status"))
 	require.Equal(t, strs(lifecycle.JobStatuses()), enum(t, "query.jobs.schema.json", "/properties/status"))
+	require.Equal(t, events.ExplainReasons(), enum(t, "query.result.schema.json", "/$defs/workerExplained/properties/reason"))
 	require.Equal(t, strs(lifecycle.OfferStatuses()), enum(t, "offer.schema.json", "/properties/status"))
 	require.Equal(t, events.RevokeReasons(), enum(t, "offer.schema.json", "/properties/reason"))
 	require.Equal(t, events.MatchingModes(), enum(t, "defs.schema.json", "/$defs/matchingMode/properties/kind"))
@@ -657,6 +663,14 @@ func TestQuerySchemasMatchGoFields(t *testing.T) {
 		{"query.result.schema.json", "/$defs/policyInfo", events.PolicyInfo{}},
 		{"query.result.schema.json", "/$defs/workerSummary", events.WorkerSummary{}},
 		{"query.result.schema.json", "/$defs/channelLoad", events.ChannelLoad{}},
+		{"query.explain.schema.json", "", events.QueryExplain{}},
+		{"query.result.schema.json", "/$defs/explanation", events.Explanation{}},
+		{"query.result.schema.json", "/$defs/distributionExplained", events.DistributionExplained{}},
+		{"query.result.schema.json", "/$defs/chosenWorker", events.ChosenWorker{}},
+		{"query.result.schema.json", "/$defs/orderValue", events.OrderValue{}},
+		{"query.result.schema.json", "/$defs/workerExplained", events.WorkerExplained{}},
+		{"query.result.schema.json", "/$defs/selectorMiss", events.SelectorMiss{}},
+		{"query.result.schema.json", "/$defs/capacityMiss", events.CapacityMiss{}},
 		{"query.history.schema.json", "", events.QueryHistory{}},
 		{"query.result.schema.json", "/$defs/jobHistory", events.JobHistory{}},
 	} {
@@ -758,6 +772,7 @@ func TestAsyncAPI(t *testing.T) {
 		events.QuerySubject(events.TypeQueryQueues),
 		events.QuerySubject(events.TypeQueryPolicies),
 		events.QuerySubject(events.TypeQueryPolicy),
+		events.QuerySubject(events.TypeQueryExplain),
 		events.QuerySubject(events.TypeQueryHistory),
 	} {
 		require.Contains(t, addresses, a)
@@ -956,4 +971,47 @@ func TestAsyncAPIPolicyKindsMatchTheCatalog(t *testing.T) {
 	for _, k := range kinds {
 		require.Contains(t, para, "`"+string(k)+"`", "the Policies paragraph names kind %s", k)
 	}
+}
+
+// The tracing extension's limits in the AsyncAPI document are the Go constants.
+func TestAsyncAPITraceLimits(t *testing.T) {
+	doc, _ := loadAsyncAPI(t)
+	for ptr, want := range map[string]int{
+		"/components/schemas/cloudEvent/properties/traceparent/maxLength":           events.MaxTraceParentBytes,
+		"/components/schemas/cloudEvent/properties/tracestate/maxLength":            events.MaxTraceStateBytes,
+		"/components/schemas/cloudEventHeaders/properties/ce-traceparent/maxLength": events.MaxTraceParentBytes,
+		"/components/schemas/cloudEventHeaders/properties/ce-tracestate/maxLength":  events.MaxTraceStateBytes,
+	} {
+		v, ok := pointer(doc, ptr)
+		require.True(t, ok, ptr)
+		require.EqualValues(t, want, v, ptr)
+	}
+}
+
+// A policy.apply that fails its schema names the first problem of every put and
+// delete that fails, and of the data around them.
+func TestValidateDataPolicyApplyNamesEveryProblem(t *testing.T) {
+	data := `{"puts":[
+		{"kind":"queue","id":"ok","spec":{}},
+		{"kind":"distributionPolicy","id":"slow","spec":{"mode":{"kind":"fastest"}}},
+		{"kind":"queue","id":"q","spec":{"order":"sideways"}}],
+	  "deletes":[{"kind":"queue"}],
+	  "purge":true}`
+	err := schemas.ValidateData(events.TypePolicyApply, []byte(data))
+	require.ErrorIs(t, err, events.ErrInvalidData)
+	var pe *events.Error
+	require.ErrorAs(t, err, &pe)
+	var fields []string
+	for _, p := range pe.Problems {
+		fields = append(fields, p.Field)
+	}
+	require.Equal(t, []string{"purge", "puts/1/spec/mode/kind", "puts/2/spec/order", "deletes/0/id"}, fields)
+	require.Equal(t, "purge", pe.Field)
+	require.Contains(t, pe.Message, "4 problems")
+
+	require.NoError(t, schemas.ValidateData(events.TypePolicyApply, []byte(`{"puts":[{"kind":"queue","id":"ok","spec":{}}],"prune":true}`)))
+	err = schemas.ValidateData(events.TypePolicyApply, []byte(`{"puts":[{"kind":"queue","id":"q","spec":{"order":"x"}}]}`))
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "puts/0/spec/order", pe.Field)
+	require.Len(t, pe.Problems, 1)
 }

@@ -116,3 +116,48 @@ func decodeStrictLine(t *testing.T, line string, v any) {
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(v), line)
 }
+
+func TestJobExplain(t *testing.T) {
+	t.Parallel()
+	url := startRouter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
+	defer cancel()
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "bob", "--queue", "support", "--label", "language=fr")
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "carol", "--queue", "support", "--activity", "break")
+	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "support", "--channel", "voice", "--id", "call-1", "--selector", "language equal en")
+
+	out := mustRun(ctx, t, "job", "explain", "--nats-url", url, "call-1")
+	assert.Equal(t, "job:          call-1 (queued, queue support, channel voice)\n"+
+		"summary:      the job waits in queue support: no worker can take it now (see each worker's reason)\n"+
+		"distribution: longestIdle, 0 of at most 1 offers out (first offered to at least 1)\n"+
+		"WORKER  REASON       WHY\n"+
+		"bob     selector     selector language equal en fails: its language is fr\n"+
+		"carol   unavailable  it is unavailable: its activity \"break\" takes no offers\n", out)
+
+	out = mustRun(ctx, t, "job", "explain", "--nats-url", url, "call-1", "--limit", "1")
+	assert.Contains(t, out, "and 1 more workers (raise --limit)\n")
+
+	var x events.Explanation
+	decodeStrict(t, mustRun(ctx, t, "job", "explain", "--nats-url", url, "call-1", "--json"), &x)
+	require.Len(t, x.Workers, 2)
+	assert.Equal(t, &events.SelectorMiss{Key: "language", Operator: "equal", Wanted: "en", Actual: "fr"}, x.Workers[0].Selector)
+
+	// Once a worker can take it: offered, and why that worker.
+	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "alice", "--queue", "support", "--label", "language=en")
+	decodeStrict(t, mustRun(ctx, t, "job", "explain", "--nats-url", url, "call-1", "--json"), &x)
+	require.Len(t, x.Chosen, 1)
+	assert.Equal(t, "alice", x.Chosen[0].WorkerID)
+	assert.Equal(t, events.ReasonOffered, x.Workers[0].Reason)
+	out = mustRun(ctx, t, "job", "explain", "--nats-url", url, "call-1")
+	assert.Contains(t, out, "chosen:       alice: longestIdle: the lowest load ratio, then the longest idle; load ratio 1, idle since ")
+
+	mustRun(ctx, t, "job", "cancel", "--nats-url", url, "call-1")
+	out = mustRun(ctx, t, "job", "explain", "--nats-url", url, "call-1")
+	assert.Equal(t, "job:     call-1 (cancelled, queue support, channel voice)\n"+
+		"summary: the job is cancelled: only queued jobs are matched, so it is offered to nobody\n", out)
+
+	_, err := runOut(ctx, "job", "explain", "--nats-url", url, "nope")
+	require.ErrorIs(t, err, patchbay.ErrUnknownJob)
+	_, err = runOut(ctx, "job", "explain", "--nats-url", url, "call-1", "--limit", "1001")
+	require.ErrorContains(t, err, "--limit")
+}

@@ -2,6 +2,7 @@
 //
 //	patchbay serve                 run the router (embeds a NATS server by default)
 //	patchbay job create|get ...    create a job, see where it stands
+//	patchbay job explain JOB       why a job is, or is not, offered to each worker
 //	patchbay job|worker|queue|policy list   list what the router holds, a page at a time
 //	patchbay worker run ...        run a demo worker
 //	patchbay queue stats QUEUE     a queue's length and estimated waits

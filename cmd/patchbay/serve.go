@@ -44,10 +44,13 @@ type serveConfig struct {
 	leaseTTL         time.Duration
 	retention        time.Duration
 	policies         string
+	policiesPrune    bool
+	policiesQueueMap string
 	replyPrefixes    []string
 	brokerAuth       bool
 	httpAddr         string
 	dashboard        bool
+	otlpEndpoint     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -86,13 +89,16 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.logFormat, "log-format", "auto", "console, json, or auto (console on a terminal, json otherwise)")
 	f.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "how long a graceful stop may take")
-	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied at start and whenever it changes")
+	f.StringVar(&c.policies, "policies", "", "routing policies file (YAML or JSON), applied as a whole (all or nothing) at start and whenever it changes")
+	f.BoolVar(&c.policiesPrune, "policies-prune", false, "with --policies: delete the policies the file does not declare (the file is the whole configuration)")
+	f.StringVar(&c.policiesQueueMap, "policies-queue-map", "", "with --policies: YAML or JSON file mapping TaskRouter queue SIDs or names to patchbay queue ids")
 	f.DurationVar(&c.leaseTTL, "lease-ttl", router.LeaseTTLDefault, "how soon a standby router takes over from one that died")
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
 	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for the dashboard (/), /healthz, /readyz and /metrics ("" turns it off)`)
 	f.BoolVar(&c.dashboard, "dashboard", true, "serve the read-only live dashboard at / on --http (false: only /healthz, /readyz and /metrics)")
+	f.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "export the router's spans with OpenTelemetry over OTLP/HTTP to host:port (plain HTTP) or an http(s):// URL; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns it on too; off by default")
 	return cmd
 }
 
@@ -166,8 +172,31 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	tp, err := newTracerProvider(ctx, c.otlpEndpoint)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		cfg.TracerProvider = tp
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn().Err(err).Msg("OTLP export: the last spans were not sent")
+			}
+		}()
+		log.Info().Msg("exporting spans over OTLP")
+	}
+	var policyOpts policyfile.Options
+	if c.policiesQueueMap != "" {
+		m, err := policyfile.ReadQueueMap(c.policiesQueueMap)
+		if err != nil {
+			return fmt.Errorf("--policies-queue-map: %w", err)
+		}
+		policyOpts.QueueMap = m
+	}
 	if c.policies != "" {
-		if _, err := policyfile.Read(c.policies); err != nil {
+		if _, err := policyfile.Read(c.policies, policyOpts); err != nil {
 			return fmt.Errorf("--policies: %w", err)
 		}
 	}
@@ -259,7 +288,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}()
 	}
 	if c.policies != "" {
-		if err := watchPolicies(ctx, nc, c.policies, log); err != nil {
+		if err := watchPolicies(ctx, nc, c.policies, policyOpts, c.policiesPrune, log); err != nil {
 			_ = r.Stop(context.Background())
 			return err
 		}

@@ -3,12 +3,14 @@ package auth_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/internal/auth"
 )
 
@@ -131,4 +133,48 @@ func TestCredsPermissions(t *testing.T) {
 	require.Contains(t, auth.PermissionsFor(auth.RoleWorker, "w1").Sub, "patchbay.events.offer.w1.>")
 	require.Contains(t, auth.PermissionsFor(auth.RoleWorker, "w1").Pub, "patchbay.req.offer.accept.w1")
 	require.Contains(t, auth.PermissionsFor(auth.RoleWorker, "w1").Pub, "patchbay.presence.w1")
+}
+
+// subjectAllowed reports whether subject matches one of the NATS subject patterns
+// (tokens, '*' for one token, '>' for the rest).
+func subjectAllowed(patterns []string, subject string) bool {
+	for _, p := range patterns {
+		pt, st := strings.Split(p, "."), strings.Split(subject, ".")
+		ok := true
+		for i, tok := range pt {
+			if tok == ">" {
+				ok = len(st) > i
+				break
+			}
+			if i >= len(st) || (tok != "*" && tok != st[i]) {
+				ok = false
+				break
+			}
+			if i == len(pt)-1 && len(st) != len(pt) {
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Only an admin (and the router) may change policies, a whole policy file included:
+// io.patchbay.policy.apply is on the admin's request subjects, and on no producer's
+// or worker's.
+func TestOnlyAdminsApplyPolicies(t *testing.T) {
+	t.Parallel()
+	req, in := events.ReqSubject(events.TypePolicyApply), events.InSubject(events.TypePolicyApply)
+	require.Equal(t, "patchbay.req.policy.apply", req)
+	admin := auth.PermissionsFor(auth.RoleAdmin, "ops").Pub
+	require.True(t, subjectAllowed(admin, req))
+	for _, t2 := range []events.Type{events.TypePolicyApply, events.TypePolicyPut, events.TypePolicyDelete} {
+		for _, pub := range [][]string{auth.PermissionsFor(auth.RoleProducer, "shop").Pub, auth.PermissionsFor(auth.RoleWorker, "w1").Pub} {
+			for _, s := range []string{events.ReqSubject(t2), events.InSubject(t2), events.ReqSubject(t2) + ".w1", in} {
+				require.False(t, subjectAllowed(pub, s), "%s may not be published by %v", s, pub)
+			}
+		}
+	}
 }

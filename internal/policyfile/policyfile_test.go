@@ -32,8 +32,10 @@ workflows:
 `
 
 func TestParse(t *testing.T) {
-	puts, err := policyfile.Parse("p.yaml", []byte(sample))
+	f, err := policyfile.Parse("p.yaml", []byte(sample), policyfile.Options{})
 	require.NoError(t, err)
+	puts := f.Puts
+	require.Equal(t, []string{"distributionPolicies[0]", "queues[0]", "workflows[0]"}, f.Where)
 	require.Len(t, puts, 3)
 	require.Equal(t, events.KindDistributionPolicy, puts[0].Kind, "distribution policies first")
 	require.Equal(t, "fast", puts[0].ID)
@@ -44,18 +46,25 @@ func TestParse(t *testing.T) {
 	require.Equal(t, events.KindWorkflow, puts[2].Kind)
 	require.JSONEq(t, `{"filters":[{"name":"Sales","expression":"type == 'Sales'","targets":[{"queue":"support","timeoutSeconds":30}]}]}`, string(puts[2].Spec))
 
-	js, err := policyfile.Parse("p.json", []byte(`{"queues":[{"id":"q","order":"fifo"}]}`))
+	js, err := policyfile.Parse("p.json", []byte(`{"queues":[{"id":"q","order":"fifo"}]}`), policyfile.Options{})
 	require.NoError(t, err)
-	require.Len(t, js, 1)
+	require.Len(t, js.Puts, 1)
 
-	empty, err := policyfile.Parse("e.yaml", []byte(""))
+	empty, err := policyfile.Parse("e.yaml", []byte(""), policyfile.Options{})
 	require.NoError(t, err)
-	require.Empty(t, empty)
+	require.Empty(t, empty.Puts)
+
+	// The whole file is one apply; a problem in it is placed in the file.
+	a := f.Apply(true, false)
+	require.Equal(t, puts, a.Puts)
+	require.True(t, a.Prune)
+	require.Equal(t, "queues[0] (queue support): spec/order", f.Locate("puts/1/spec/order"))
+	require.Equal(t, "prune", f.Locate("prune"))
 }
 
 // Activities come first: a file's workers may be put in them at once.
 func TestParseActivities(t *testing.T) {
-	puts, err := policyfile.Parse("p.yaml", []byte(`
+	f, err := policyfile.Parse("p.yaml", []byte(`
 queues:
   - id: support
 activities:
@@ -64,8 +73,9 @@ activities:
     available: false
   - id: overflow
     available: true
-`))
+`), policyfile.Options{})
 	require.NoError(t, err)
+	puts := f.Puts
 	require.Len(t, puts, 3)
 	require.Equal(t, events.KindActivity, puts[0].Kind)
 	require.Equal(t, "lunch", puts[0].ID)
@@ -88,10 +98,15 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := policyfile.Parse("p.yaml", []byte(c.doc))
+			_, err := policyfile.Parse("p.yaml", []byte(c.doc), policyfile.Options{})
 			require.ErrorContains(t, err, c.want)
 		})
 	}
+	// Every problem is named, not only the first.
+	_, err := policyfile.Parse("p.yaml", []byte("queues: [{id: 'a b'}, {id: q}, {id: q}]\nworkflowz: []"), policyfile.Options{})
+	require.ErrorContains(t, err, `p.yaml: unknown section "workflowz"`)
+	require.ErrorContains(t, err, `p.yaml: queues[0]: id "a b"`)
+	require.ErrorContains(t, err, `p.yaml: queues[2]: id "q" is listed twice`)
 }
 
 // Watch applies the file at once, again after each change (including an editor's
@@ -104,7 +119,7 @@ func TestWatch(t *testing.T) {
 	errs := make(chan error, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	require.NoError(t, policyfile.Watch(ctx, path, func(p []events.PolicyPut) { applied <- p }, func(err error) { errs <- err }))
+	require.NoError(t, policyfile.Watch(ctx, path, policyfile.Options{}, func(f *policyfile.File) { applied <- f.Puts }, func(err error) { errs <- err }))
 
 	order := func(p []events.PolicyPut) string {
 		var spec struct{ Order string }

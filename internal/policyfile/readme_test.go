@@ -1,7 +1,6 @@
 package policyfile_test
 
 import (
-	"fmt"
 	"os"
 	"regexp"
 	"testing"
@@ -20,15 +19,27 @@ func TestReadmeExample(t *testing.T) {
 	require.NoError(t, err)
 	m := regexp.MustCompile("(?s)```yaml\n(distributionPolicies:.*?)```").FindSubmatch(readme)
 	require.NotNil(t, m, "the README has an example policy file")
-	puts, err := policyfile.Parse("README.md", m[1])
+	f, err := policyfile.Parse("README.md", m[1], policyfile.Options{})
 	require.NoError(t, err)
-	require.Len(t, puts, 5)
+	require.Len(t, f.Puts, 5)
 
-	// and every policy in it is valid: the engine takes them all.
+	// and it is valid as a whole: the engine applies it.
 	e, err := matcher.New(matcher.Config{})
 	require.NoError(t, err)
-	for i, p := range puts {
-		res := e.Apply(matcher.Command{ID: fmt.Sprint(i), Type: events.TypePolicyPut, Data: &p}, time.Now())
-		require.Nil(t, res.Err, "%s %s: %v", p.Kind, p.ID, res.Err)
-	}
+	apply := f.Apply(false, false)
+	res := e.Apply(matcher.Command{ID: "readme", Type: events.TypePolicyApply, Data: &apply}, time.Now())
+	require.Nil(t, res.Err, "%v", res.Err)
+	require.Len(t, res.Reply.Policies, 5)
+}
+
+// The README's TaskRouter example parses into a workflow with its queue mapped.
+func TestReadmeTaskRouterExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)```yaml\n(taskRouterQueues:.*?)```").FindSubmatch(readme)
+	require.NotNil(t, m, "the README has a TaskRouter example")
+	f, err := policyfile.Parse("README.md", m[1], policyfile.Options{})
+	require.NoError(t, err)
+	require.Len(t, f.Puts, 1)
+	require.JSONEq(t, `{"filters":[{"name":"Sales","expression":"type == 'Sales'","targets":[{"queue":"sales-specialists","priority":5,"timeoutSeconds":30}]}],"defaultFilter":{"queue":"everyone"}}`, string(f.Puts[0].Spec))
 }

@@ -21,36 +21,38 @@ import (
 
 // decodeCommand turns a stream message into a command: the subject names an inbound
 // type, the body (or ce- headers) is a CloudEvent of that type, its data passes the
-// type's JSON Schema and decodes into the type's payload.
-func decodeCommand(subject string, header nats.Header, body []byte) (matcher.Command, events.CommandFailure) {
+// type's JSON Schema and decodes into the type's payload. tc is the CloudEvent's
+// trace context (zero when it carries none, or could not be decoded).
+func decodeCommand(subject string, header nats.Header, body []byte) (_ matcher.Command, tc events.TraceContext, _ events.CommandFailure) {
 	fail := events.CommandFailure{Subject: subject}
 	t, worker, ok := events.ParseCommandSubject(subject)
 	if !ok {
 		fail.Error = events.Errorf(events.CodeUnknownType, "subject", "%q is not an inbound subject (want patchbay.in.<name> or patchbay.req.<name>, or with .<workerId> after a worker's command)", subject)
-		return matcher.Command{}, fail
+		return matcher.Command{}, tc, fail
 	}
 	fail.CommandType = string(t)
 	ev, err := events.Decode(header, body)
 	fail.CommandID = ev.ID()
 	if err != nil {
 		fail.Error = events.AsError(err)
-		return matcher.Command{}, fail
+		return matcher.Command{}, tc, fail
 	}
+	tc, _ = events.TraceOf(ev)
 	if events.Type(ev.Type()) != t {
 		fail.Error = events.Errorf(events.CodeUnknownType, "type",
 			"event type %q does not belong on %q (want %q)", ev.Type(), subject, t)
-		return matcher.Command{}, fail
+		return matcher.Command{}, tc, fail
 	}
 	if err := schemas.ValidateData(t, ev.Data()); err != nil {
 		fail.Error = events.AsError(err)
-		return matcher.Command{}, fail
+		return matcher.Command{}, tc, fail
 	}
 	data := events.Payload(t)
 	if err := events.DecodeData(ev, data); err != nil {
 		fail.Error = events.AsError(err)
-		return matcher.Command{}, fail
+		return matcher.Command{}, tc, fail
 	}
-	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data, Worker: worker}, fail
+	return matcher.Command{ID: ev.ID(), Type: t, Source: ev.Source(), Data: data, Worker: worker}, tc, fail
 }
 
 // handleBatch applies the commands in hand, in stream order, and acknowledges each
@@ -153,6 +155,10 @@ type answer struct {
 	// code ("" when applied), taken when the router took it: for the metrics.
 	kind, code string
 	taken      time.Time
+	// id is the command's CloudEvent id and trace its trace context (traced.parent),
+	// for the persist and publish spans.
+	id    string
+	trace events.TraceContext
 }
 
 // applyBatch runs the messages through the engine into the open record, which is
@@ -185,26 +191,37 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 		mark := p.rec.mark()
 		takenAt := time.Now() // the latency metric's start: a monotonic reading, not the clock
 		replyTo, badReply := r.answerSubject(m.Headers())
-		cmd, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
+		cmd, tc, fail := decodeCommand(m.Subject(), m.Headers(), m.Data())
 		if fail.Error == nil && badReply != nil {
 			fail.CommandID, fail.Error = cmd.ID, badReply
 		}
+		tr := r.receive(tc, m.Subject(), fail.CommandID, takenAt)
 		var res *matcher.Result
 		var panicked any
 		var tooLarge error
 		switch {
 		case fail.Error != nil:
+			r.applied(&tr, m.Subject(), fail.CommandID, time.Now())
 			if fail.CommandType == string(events.TypeJobCreated) {
-				p.rec.Events = append(p.rec.Events, r.rejectedJob(fail, m.Headers(), m.Data()))
+				p.rec.Events = append(p.rec.Events, r.rejectedJob(fail, m.Headers(), m.Data(), tr.out))
 			}
-			p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail), commandKind(m.Subject()), string(fail.Error.Code), takenAt})
+			p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail, nil, tr.out), commandKind(m.Subject()), string(fail.Error.Code), takenAt, fail.CommandID, tr.parent})
 		default:
 			if w, ok := r.appliedCommand(cmd.ID, cmd.Source); ok {
 				// Redelivered after it was applied (the ack was lost): answer from the record.
-				p.answers = append(p.answers, answer{m, replyTo, r.duplicateReply(w), cmd.Type.Name(), "", takenAt})
+				r.applied(&tr, m.Subject(), cmd.ID, time.Now())
+				p.answers = append(p.answers, answer{m, replyTo, r.duplicateReply(w, tr.out), cmd.Type.Name(), "", takenAt, cmd.ID, tr.parent})
 				break
 			}
+			var applyStart time.Time
+			if r.spans != nil {
+				applyStart = time.Now()
+			}
 			res, panicked = r.apply(cmd)
+			if panicked == nil {
+				r.applied(&tr, m.Subject(), cmd.ID, applyStart)
+				stamp(res.Events, tr.out)
+			}
 			if panicked == nil && res.Err == nil {
 				tooLarge = r.checkSizes(res.Ops, res.Events)
 			}
@@ -232,14 +249,16 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 			if res.Err != nil {
 				fail.CommandID, fail.Error = cmd.ID, res.Err
 				p.rec.Events = append(p.rec.Events, res.Events...)
-				p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail), cmd.Type.Name(), string(res.Err.Code), takenAt})
+				r.logDecisions(cmd.ID, cmd.Data, res.Events)
+				p.answers = append(p.answers, answer{m, replyTo, r.refusal(p.rec, fail, cmd.Data, tr.out), cmd.Type.Name(), string(res.Err.Code), takenAt, cmd.ID, tr.parent})
 				break
 			}
-			reply := r.event(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply)
+			reply := r.tracedEvent(events.TypeCommandSucceeded, replySubject(res.Reply), res.Reply, tr.out)
 			p.rec.Commands = append(p.rec.Commands, walCommand{ID: cmd.ID, Source: cmd.Source, Reply: reply})
 			p.rec.Ops = append(p.rec.Ops, res.Ops...)
 			p.rec.Events = append(p.rec.Events, res.Events...)
-			p.answers = append(p.answers, answer{m, replyTo, reply, cmd.Type.Name(), "", takenAt})
+			r.logDecisions(cmd.ID, cmd.Data, res.Events)
+			p.answers = append(p.answers, answer{m, replyTo, reply, cmd.Type.Name(), "", takenAt, cmd.ID, tr.parent})
 		}
 		p.bytes += p.rec.sizeFrom(mark)
 		taken = i + 1
@@ -271,8 +290,12 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 	if t, ok := events.TypeOfSubject(m.Subject()); ok {
 		fail.CommandType = string(t)
 	}
+	var tc events.TraceContext
 	if ev, err := events.Decode(m.Headers(), m.Data()); err == nil {
 		fail.CommandID = ev.ID()
+		if t, ok := events.TraceOf(ev); ok {
+			tc = t.Child()
+		}
 	}
 	fail.Error = events.Errorf(events.CodeInternal, "",
 		"the router cannot store the effects of this command (%v); it was set aside on %s (stream %s) and will not be retried",
@@ -299,7 +322,7 @@ func (r *Router) setAside(m jetstream.Msg, why error) bool {
 		return false
 	}
 	rec := &walRecord{}
-	reply := r.refusal(rec, fail)
+	reply := r.refusal(rec, fail, nil, tc)
 	if err := r.commit(ctx, rec); err != nil {
 		r.log.Warn().Err(err).Msg("dead-letter refusal")
 		return false
@@ -371,18 +394,23 @@ func checkReplyPrefix(p string) error {
 	return nil
 }
 
-// refusal adds a command.failed event to the record and returns it as the reply.
-func (r *Router) refusal(rec *walRecord, fail events.CommandFailure) []byte {
+// refusal adds a command.failed event, carrying tc, to the record and returns it as
+// the reply. data is the refused command's payload (nil when it has none), for the
+// debug log.
+func (r *Router) refusal(rec *walRecord, fail events.CommandFailure, data any, tc events.TraceContext) []byte {
 	id, body := r.eventWithID(events.TypeCommandFailed, fail.CommandID, fail)
-	rec.Events = append(rec.Events, matcher.Outbound{Subject: events.SubjectCommandFailed, ID: id, Body: body})
-	r.log.Info().Str("subject", fail.Subject).Str("code", string(fail.Error.Code)).Str("field", fail.Error.Field).Msg(fail.Error.Message)
+	body = events.WithTrace(body, tc)
+	ev := matcher.Outbound{Subject: events.SubjectCommandFailed, ID: id, Body: body}
+	rec.Events = append(rec.Events, ev)
+	r.log.Info().Str("subject", fail.Subject).Str("command_id", fail.CommandID).Str("code", string(fail.Error.Code)).Str("field", fail.Error.Field).Msg(fail.Error.Message)
+	r.logDecisions(fail.CommandID, data, []matcher.Outbound{ev})
 	return body
 }
 
 // rejectedJob is the job.rejected event for a job.created message the router could
 // not accept, carrying what can be read of the job (its id falls back to the
 // CloudEvent id, then to "_").
-func (r *Router) rejectedJob(fail events.CommandFailure, header nats.Header, body []byte) matcher.Outbound {
+func (r *Router) rejectedJob(fail events.CommandFailure, header nats.Header, body []byte, tc events.TraceContext) matcher.Outbound {
 	job := events.Job{JobID: fail.CommandID, Status: events.JobStatusRejected, CreatedAt: r.cfg.Now().UTC(), Reason: fail.Error}
 	if ev, err := events.Decode(header, body); err == nil {
 		var loose struct {
@@ -408,7 +436,9 @@ func (r *Router) rejectedJob(fail events.CommandFailure, header nats.Header, bod
 		job.ChannelID = ""
 	}
 	id, body := r.eventWithID(events.TypeJobRejected, job.JobID, job)
-	return matcher.Outbound{Subject: events.JobSubject(job.QueueID, job.JobID, events.TypeJobRejected), ID: id, Body: body}
+	ev := matcher.Outbound{Subject: events.JobSubject(job.QueueID, job.JobID, events.TypeJobRejected), ID: id, Body: events.WithTrace(body, tc)}
+	r.logDecisions(fail.CommandID, nil, []matcher.Outbound{ev})
+	return ev
 }
 
 // apply runs the engine, turning a panic into a value so one poisonous command cannot
@@ -429,6 +459,11 @@ func (r *Router) event(t events.Type, subject string, data any) []byte {
 	return b
 }
 
+// tracedEvent is event carrying tc (when it is valid).
+func (r *Router) tracedEvent(t events.Type, subject string, data any, tc events.TraceContext) []byte {
+	return events.WithTrace(r.event(t, subject, data), tc)
+}
+
 func (r *Router) eventWithID(t events.Type, subject string, data any) (string, []byte) {
 	id := nuid.Next()
 	b, err := events.Encode(t, id, events.RouterSource, subject, r.cfg.Now(), data)
@@ -439,8 +474,8 @@ func (r *Router) eventWithID(t events.Type, subject string, data any) (string, [
 }
 
 // duplicateReply is the answer to a command that was already applied: the recorded
-// result, marked as a duplicate.
-func (r *Router) duplicateReply(w walCommand) []byte {
+// result, marked as a duplicate, carrying tc (the trace of the command sent again).
+func (r *Router) duplicateReply(w walCommand, tc events.TraceContext) []byte {
 	ev, err := events.Decode(nil, w.Reply)
 	if err != nil {
 		return w.Reply
@@ -450,7 +485,7 @@ func (r *Router) duplicateReply(w walCommand) []byte {
 		return w.Reply
 	}
 	res.Duplicate = true
-	return r.event(events.TypeCommandSucceeded, replySubject(&res), &res)
+	return r.tracedEvent(events.TypeCommandSucceeded, replySubject(&res), &res, tc)
 }
 
 func replySubject(res *events.CommandResult) string {

@@ -154,3 +154,51 @@ func TestListJobsFitsOneMessage(t *testing.T) {
 	require.ElementsMatch(t, want, got)
 	require.Greater(t, pages, 1)
 }
+
+// The explain query answers from the router's state with each worker's reason, and
+// the Go client reads it.
+func TestExplainQuery(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	_, err := e.client.ExplainJob(ctx(t), "nope", 0)
+	require.ErrorIs(t, err, patchbay.ErrUnknownJob)
+
+	e.register("alice", []string{"support"}, events.Labels{"language": "en"})
+	e.register("bob", []string{"support"}, events.Labels{"language": "fr"})
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "j1", QueueID: "support", ChannelID: "voice",
+		WorkerSelectors: []events.WorkerSelector{{Key: "language", Operator: events.OpEqual, Value: "en"}}})
+	require.NoError(t, err)
+	e.offerFor("alice", "j1")
+	_, err = e.client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "j2", QueueID: "support", ChannelID: "voice",
+		WorkerSelectors: []events.WorkerSelector{{Key: "language", Operator: events.OpEqual, Value: "en"}}})
+	require.NoError(t, err)
+
+	x, err := e.client.ExplainJob(ctx(t), "j2", 0)
+	require.NoError(t, err)
+	require.Equal(t, "queued", x.Status)
+	require.Contains(t, x.Summary, "no worker can take it now")
+	require.Len(t, x.Workers, 2)
+	require.Equal(t, events.ReasonNoCapacity, x.Workers[0].Reason, x.Workers[0].Message)
+	require.Equal(t, "j1", x.Workers[0].OutrankedBy)
+	require.Equal(t, events.ReasonSelector, x.Workers[1].Reason)
+	require.Equal(t, "fr", x.Workers[1].Selector.Actual)
+
+	x, err = e.client.ExplainJob(ctx(t), "j1", 1)
+	require.NoError(t, err)
+	require.Equal(t, "alice", x.Chosen[0].WorkerID)
+	require.Equal(t, events.ReasonOffered, x.Workers[0].Reason)
+	require.Equal(t, 1, x.MoreWorkers)
+
+	ev := e.queryRaw(events.TypeQueryExplain, `{"jobId":"j2","limit":1}`)
+	require.Equal(t, string(events.TypeQueryResult), ev.Type())
+	for _, c := range []struct{ data, field string }{
+		{`{"jobId":"j2","limit":0}`, "limit"},
+		{`{"jobId":"j2","limit":1001}`, "limit"},
+		{`{"jobId":"a b"}`, "jobId"},
+		{`{}`, "jobId"},
+	} {
+		f := failureOf(t, e.queryRaw(events.TypeQueryExplain, c.data))
+		require.Equal(t, events.CodeInvalidData, f.Error.Code, c.data)
+		require.Equal(t, c.field, f.Error.Field, c.data)
+	}
+}

@@ -41,8 +41,12 @@ func (r *Router) persister() {
 			p.err = errDeposed
 		} else if p.rec != nil && (len(p.rec.Commands) > 0 || len(p.rec.Ops) > 0 || len(p.rec.Events) > 0) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			began := time.Now()
 			p.err = r.commit(ctx, p.rec)
 			cancel()
+			if p.err == nil && r.spans != nil {
+				r.stored(p, began, p.rec.publishing, time.Now())
+			}
 		}
 		if p.err == nil {
 			for _, a := range p.answers {

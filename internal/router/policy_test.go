@@ -1,9 +1,14 @@
 package router_test
 
 import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay"
@@ -196,4 +201,149 @@ func TestWorkflowTimeoutOnTheWire(t *testing.T) {
 	moved := e.next(events.TypeJobQueued, func(s seen) bool { return s.job().JobID == "w1" && s.job().QueueID == "tier2" }).job()
 	require.Equal(t, 1, moved.Workflow.Target)
 	e.offerFor("second", "w1")
+}
+
+// policyKeys reads the keys of the policy bucket (a removed key leaves no entry).
+func policyKeys(t *testing.T, e *env) map[string]uint64 {
+	t.Helper()
+	js, err := jetstream.New(e.nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx(t), events.BucketPolicies)
+	require.NoError(t, err)
+	lister, err := kv.ListKeys(ctx(t))
+	require.NoError(t, err)
+	out := map[string]uint64{}
+	for k := range lister.Keys() {
+		entry, err := kv.Get(ctx(t), k)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var p events.Policy
+		require.NoError(t, json.Unmarshal(entry.Value(), &p))
+		if !p.Deleted {
+			out[k] = p.Revision
+		}
+	}
+	return out
+}
+
+// policyEventsUntil returns the policy events published before the policy.updated of
+// marker (a queue put after the commands under test: the router applies commands in
+// order, so every event they caused comes before it).
+func (e *env) policyEventsUntil(marker string) []seen {
+	e.t.Helper()
+	_, err := e.client.PutPolicy(ctx(e.t), events.KindQueue, marker, patchbay.QueueSpec{}, nil)
+	require.NoError(e.t, err)
+	var out []seen
+	timeout := time.After(waitFor)
+	for {
+		select {
+		case m := <-e.events:
+			ev, err := events.Decode(m.Header, m.Data)
+			require.NoError(e.t, err)
+			s := seen{Subject: m.Subject, Type: events.Type(ev.Type()), Data: ev.Data(), Event: ev}
+			if s.Type != events.TypePolicyUpdated && s.Type != events.TypePolicyDeleted {
+				continue
+			}
+			if strings.Contains(s.Subject, ".queue."+marker+".") {
+				return out
+			}
+			out = append(out, s)
+		case <-timeout:
+			e.t.Fatalf("no policy event for %s within %s", marker, waitFor)
+		}
+	}
+}
+
+// A policy apply on a real router is all or nothing (design.md, invariant 23): the
+// issue's edit (a queue pointed at a new distribution policy with an invalid mode)
+// changes nothing, stored or published, and the queue keeps its 2 s offers; of two
+// editors starting from the same revision, one wins whole and the other changes
+// nothing.
+func TestPolicyApplyAllOrNothing(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	fast := patchbay.PolicyPut{Kind: events.KindDistributionPolicy, ID: "fast", Spec: raw(`{"offerExpiresAfterSeconds":2,"mode":{"kind":"longestIdle"}}`)}
+	res, err := e.client.ApplyPolicies(ctx(t), "policies.yaml", patchbay.PolicyApply{Puts: []patchbay.PolicyPut{
+		{Kind: events.KindQueue, ID: "support", Spec: raw(`{"distributionPolicyId":"fast"}`)}, fast,
+	}})
+	require.NoError(t, err)
+	require.Len(t, res.Policies, 2)
+	require.Len(t, e.policyEventsUntil("m1"), 2)
+	stored := policyKeys(t, e)
+
+	_, err = e.client.ApplyPolicies(ctx(t), "policies.yaml", patchbay.PolicyApply{Puts: []patchbay.PolicyPut{
+		fast,
+		{Kind: events.KindDistributionPolicy, ID: "slow", Spec: raw(`{"offerExpiresAfterSeconds":60,"mode":{"kind":"fastest"}}`)},
+		{Kind: events.KindQueue, ID: "support", Spec: raw(`{"distributionPolicyId":"slow"}`)},
+	}})
+	require.ErrorIs(t, err, patchbay.ErrInvalidData)
+	var pe *patchbay.Error
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "puts/1/spec/mode/kind", pe.Field)
+	require.Len(t, pe.Problems, 1)
+	require.Empty(t, e.policyEventsUntil("m2"), "a refused apply publishes nothing")
+	stored["queue.m2"] = 1
+	require.Equal(t, stored, policyKeys(t, e), "a refused apply stores nothing")
+
+	e.register("alice", []string{"support"}, nil)
+	e.createJob("j1", "support")
+	o := e.offerFor("alice", "j1")
+	require.Equal(t, 2*time.Second, o.ExpiresAt.Sub(o.IssuedAt), "the queue keeps its 2 s offers")
+
+	// Two editors, both starting from revision 1 of the queue.
+	one := uint64(1)
+	edit := func(order, wf string) patchbay.PolicyApply {
+		return patchbay.PolicyApply{Puts: []patchbay.PolicyPut{
+			{Kind: events.KindQueue, ID: "support", Revision: &one, Spec: raw(`{"distributionPolicyId":"fast","order":"` + order + `"}`)},
+			{Kind: events.KindWorkflow, ID: wf, Spec: raw(`{"filters":[],"defaultFilter":{"queue":"support"}}`)},
+		}}
+	}
+	errs := make(chan error, 2)
+	go func() { _, err := e.client.ApplyPolicies(ctx(t), "a.yaml", edit("lifo", "wf-a")); errs <- err }()
+	go func() { _, err := e.client.ApplyPolicies(ctx(t), "b.yaml", edit("fifo", "wf-b")); errs <- err }()
+	err1, err2 := <-errs, <-errs
+	require.True(t, (err1 == nil) != (err2 == nil), "exactly one editor wins: %v / %v", err1, err2)
+	lost := err1
+	if lost == nil {
+		lost = err2
+	}
+	require.ErrorIs(t, lost, patchbay.ErrRevisionMismatch)
+	evs := e.policyEventsUntil("m3")
+	require.Len(t, evs, 2, "the winner's two policies, nothing of the loser's")
+	keys := policyKeys(t, e)
+	_, a := keys["workflow.wf-a"]
+	_, b := keys["workflow.wf-b"]
+	require.True(t, a != b, "one workflow of the two: %v", keys)
+	require.Equal(t, uint64(2), keys["queue.support"])
+}
+
+// A storage failure in the middle of an apply's commit (its record written, none of
+// its KV writes done) leaves no half-applied file: the router reloads, applies the
+// whole command again, and every policy is stored once, at revision 1, with one event.
+func TestPolicyApplySurvivesAFailedCommit(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	var failed atomic.Bool
+	router.SetFaultHook(e.router, func(p string) error {
+		if p == "written" && failed.CompareAndSwap(false, true) {
+			return errors.New("injected: storage unavailable after the record")
+		}
+		return nil
+	})
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	res, err := e.client.ApplyPolicies(ctx(t), "p.yaml", patchbay.PolicyApply{Puts: []patchbay.PolicyPut{
+		{Kind: events.KindDistributionPolicy, ID: "fast", Spec: raw(`{"offerExpiresAfterSeconds":2,"mode":{"kind":"longestIdle"}}`)},
+		{Kind: events.KindQueue, ID: "support", Spec: raw(`{"distributionPolicyId":"fast"}`)},
+		{Kind: events.KindActivity, ID: "lunch", Spec: raw(`{"available":false}`)},
+	}})
+	require.NoError(t, err)
+	require.True(t, failed.Load(), "the fault was injected")
+	for _, c := range res.Policies {
+		require.Equal(t, events.PolicyCreated, c.Action)
+		require.Equal(t, uint64(1), c.Revision)
+	}
+	require.Len(t, e.policyEventsUntil("m"), 3, "one event per policy")
+	require.Equal(t, map[string]uint64{"distributionPolicy.fast": 1, "queue.support": 1, "activity.lunch": 1, "queue.m": 1}, policyKeys(t, e))
 }

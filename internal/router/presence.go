@@ -80,6 +80,8 @@ func (r *Router) applyHeartbeats() error {
 // addResult puts the changes and events of something that is no command (a presence
 // change) in the open record.
 func (r *Router) addResult(res *matcher.Result) {
+	stampNewTraces(res.Events) // a heartbeat carries no trace: it starts one
+	r.logDecisions("", nil, res.Events)
 	p := r.record()
 	mark := p.rec.mark()
 	p.rec.Ops = append(p.rec.Ops, res.Ops...)

@@ -24,9 +24,11 @@ func (r *Router) query(m *nats.Msg) {
 	if m.Reply == "" || r.checkReplyTo(m.Reply) != nil {
 		return
 	}
+	// out is the trace the answer carries: the query's, with a span of the router's.
+	var out events.TraceContext
 	fail := func(err *events.Error, id string) {
-		r.reply(m.Reply, r.event(events.TypeCommandFailed, id, events.CommandFailure{
-			CommandID: id, Subject: m.Subject, Error: err}))
+		r.reply(m.Reply, r.tracedEvent(events.TypeCommandFailed, id, events.CommandFailure{
+			CommandID: id, Subject: m.Subject, Error: err}, out))
 	}
 	name := strings.TrimPrefix(m.Subject, events.SubjectQueryPrefix)
 	// A worker asks about itself on patchbay.query.worker.<workerId>, which the
@@ -48,6 +50,9 @@ func (r *Router) query(m *nats.Msg) {
 	if err != nil {
 		fail(events.AsError(err), "")
 		return
+	}
+	if tc, ok := events.TraceOf(ev); ok {
+		out = tc.Child()
 	}
 	if events.Type(ev.Type()) != t {
 		fail(events.Errorf(events.CodeUnknownType, "type", "event type %q does not belong on %q (want %q)", ev.Type(), m.Subject, t), ev.ID())
@@ -107,6 +112,7 @@ func (r *Router) query(m *nats.Msg) {
 			return
 		}
 		room := r.answerRoom(ev.Subject())
+		room -= len(events.WithTrace([]byte("{}"), out)) - len("{}") // the trace the answer carries
 		read = func() (any, error) { return r.engine.WorkerInfo(d.WorkerID, room) }
 	case events.TypeQueryJobs:
 		var d events.QueryJobs
@@ -142,6 +148,13 @@ func (r *Router) query(m *nats.Msg) {
 			return
 		}
 		read = func() (any, error) { return r.engine.PolicyInfo(d.Kind, d.ID) }
+	case events.TypeQueryExplain:
+		var d events.QueryExplain
+		if !decode(&d, "jobId", &d.JobID) {
+			return
+		}
+		room := r.answerRoom(ev.Subject())
+		read = func() (any, error) { return r.engine.Explain(d.JobID, d.Limit, r.cfg.Now(), room) }
 	}
 	type answer struct {
 		data any
@@ -159,7 +172,7 @@ func (r *Router) query(m *nats.Msg) {
 		fail(events.AsError(a.err), ev.ID())
 		return
 	}
-	r.reply(m.Reply, r.event(events.TypeQueryResult, ev.Subject(), a.data))
+	r.reply(m.Reply, r.tracedEvent(events.TypeQueryResult, ev.Subject(), a.data, out))
 }
 
 // answerHeaderBytes bounds the NATS headers of an answer (its Content-Type), which

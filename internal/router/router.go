@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/matcher"
@@ -65,6 +66,9 @@ type Config struct {
 	// request reply subject or Patchbay-Reply-To header); ReplyPrefixesDefault
 	// (NATS's inbox prefix) when empty. Anything else is refused, never published to.
 	ReplyPrefixes []string
+	// TracerProvider, when set, records the router's spans of every command (receive,
+	// apply, persist, publish: see tracing.go). Nil records none, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // ReplyPrefixesDefault: the inboxes NATS clients make for requests by default.
@@ -129,6 +133,7 @@ type Router struct {
 
 	state   atomic.Value // State
 	metrics *metrics
+	spans   *spans // nil when no spans are recorded
 
 	mu      sync.Mutex
 	started bool
@@ -193,7 +198,7 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), histories: make(chan struct{}, historyReadsMax), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
-		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}, metrics: newMetrics()}
+		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}, metrics: newMetrics(), spans: newSpans(cfg.TracerProvider)}
 	r.state.Store(StateStarting)
 	return r, nil
 }
@@ -295,6 +300,8 @@ func (r *Router) start(ctx context.Context) error {
 		return err
 	}
 	if res := r.engine.Resume(r.cfg.Now()); res != nil {
+		stampNewTraces(res.Events)
+		r.logDecisions("", nil, res.Events)
 		if err := r.commit(ctx, &walRecord{Ops: res.Ops, Events: res.Events}); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
@@ -521,6 +528,8 @@ func (r *Router) tick(ctx context.Context) {
 	if res == nil {
 		return
 	}
+	stampNewTraces(res.Events) // a timer starts a new trace
+	r.logDecisions("", nil, res.Events)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := r.commit(cctx, &walRecord{Ops: res.Ops, Events: res.Events}); err != nil {

@@ -37,6 +37,9 @@ type walRecord struct {
 	Events   []matcher.Outbound `json:"events,omitempty"`
 	// Chunks are the keys holding Ops and Events when they were written apart.
 	Chunks []string `json:"chunks,omitempty"`
+	// publishing is when commit began to publish the events (for the spans; not
+	// stored).
+	publishing time.Time
 }
 
 // walChunk is one part of a large record's changes and events.
@@ -331,6 +334,9 @@ func (r *Router) replay(ctx context.Context, rec *walRecord, fenced bool) error 
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if fenced {
+		rec.publishing = time.Now()
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(rec.Events))
 	for _, ev := range rec.Events {
