@@ -90,6 +90,9 @@ const (
 	// TypeQueryWorker asks for a worker's outstanding offers and the jobs it holds, so
 	// a worker that lost its connection or restarted can find its work again.
 	TypeQueryWorker Type = "io.patchbay.query.worker"
+	// TypeQueryHistory asks for a job's stored events, its offers included, oldest
+	// first: for clients that may not read the events stream themselves.
+	TypeQueryHistory Type = "io.patchbay.query.history"
 	// TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues and TypeQueryPolicies list
 	// what the router holds, a page at a time (a limit, and a cursor: "after" takes
 	// the previous answer's "next"). TypeQueryPolicy reads one policy.
@@ -112,6 +115,7 @@ func Queries() []Type {
 		TypeQueryJob, TypeQueryQueue, TypeQueryWorker,
 		TypeQueryJobs, TypeQueryWorkers, TypeQueryQueues, TypeQueryPolicies, TypeQueryPolicy,
 		TypeQueryExplain,
+		TypeQueryHistory,
 	}
 }
 

@@ -69,6 +69,7 @@ var (
 		"io.patchbay.query.policies",
 		"io.patchbay.query.policy",
 		"io.patchbay.query.explain",
+		"io.patchbay.query.history",
 	}
 )
 

@@ -17,6 +17,7 @@ var schemaLimits = []struct {
 	file, ptr string // the schema keyword: file and JSON pointer
 	want      int
 }{
+	{"query.history.schema.json", "/properties/limit/maximum", events.MaxHistoryLimit},
 	{"defs.schema.json", "/$defs/id/maxLength", events.MaxIDBytes},
 	{"defs.schema.json", "/$defs/labels/propertyNames/maxLength", events.MaxKeyBytes},
 	{"defs.schema.json", "/$defs/labelValue/maxLength", events.MaxLabelValueBytes},

@@ -60,9 +60,8 @@ const (
 // "job.created.schema.json", or for io.patchbay.worker.update a file name and a JSON
 // pointer fragment ("worker.register.schema.json#/$defs/update"). The queries
 // (events.Queries) have their own schemas, and io.patchbay.query.result one schema for
-// every answer (a JobInfo, a QueueInfo, a WorkerInfo, a list, a PolicyInfo or an
-// Explanation). It returns "" for a type
-// outside the catalog.
+// every answer (a JobInfo, a QueueInfo, a WorkerInfo, a list, a PolicyInfo, an
+// Explanation or a JobHistory). It returns "" for a type outside the catalog.
 func SchemaName(t events.Type) string {
 	switch t {
 	case events.TypeWorkerUpdate:
@@ -84,7 +83,8 @@ func SchemaName(t events.Type) string {
 		return resultSchema
 	case events.TypeQueryJob, events.TypeQueryQueue, events.TypeQueryWorker,
 		events.TypeQueryJobs, events.TypeQueryWorkers, events.TypeQueryQueues, events.TypeQueryPolicies, events.TypeQueryPolicy,
-		events.TypeQueryExplain, events.TypeCommandSucceeded, events.TypeCommandFailed:
+		events.TypeQueryExplain, events.TypeQueryHistory,
+		events.TypeCommandSucceeded, events.TypeCommandFailed:
 		return t.Name() + ".schema.json"
 	}
 	if t.IsInbound() {

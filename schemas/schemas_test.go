@@ -83,6 +83,8 @@ func goPayload(t *testing.T, typ events.Type) any {
 		return &events.QueryPolicy{}
 	case events.TypeQueryExplain:
 		return &events.QueryExplain{}
+	case events.TypeQueryHistory:
+		return &events.QueryHistory{}
 	}
 	switch schemas.SchemaName(typ) {
 	case "job.schema.json":
@@ -119,6 +121,7 @@ func goldens(t *testing.T, typ events.Type) []golden {
 			{file: typ.Name() + ".policies.json", payload: func() any { return &events.PolicyList{} }},
 			{file: typ.Name() + ".policy.json", payload: func() any { return &events.PolicyInfo{} }},
 			{file: typ.Name() + ".explain.json", payload: func() any { return &events.Explanation{} }},
+			{file: typ.Name() + ".history.json", payload: func() any { return &events.JobHistory{} }},
 		}
 	}
 	return []golden{{file: typ.Name() + ".json", payload: func() any { return goPayload(t, typ) }}}
@@ -347,6 +350,14 @@ func TestValidateData(t *testing.T) {
 		{name: "query queue needs queueId", typ: events.TypeQueryQueue, data: `{}`,
 			wantErr: events.ErrInvalidData, wantField: "queueId", wantMsg: "queueId: missing required property"},
 		{name: "query worker", typ: events.TypeQueryWorker, data: `{"workerId":"alice"}`},
+		{name: "query history", typ: events.TypeQueryHistory, data: `{"jobId":"call-4711","limit":10}`},
+		{name: "query history: limit over the maximum", typ: events.TypeQueryHistory, data: `{"jobId":"j","limit":10001}`,
+			wantErr: events.ErrInvalidData, wantField: "limit"},
+		{name: "query history: bad id", typ: events.TypeQueryHistory, data: `{"jobId":"j.*"}`,
+			wantErr: events.ErrInvalidData, wantField: "jobId"},
+		{name: "result: empty history", typ: events.TypeQueryResult, data: `{"events":[]}`},
+		{name: "result: a history event is a CloudEvent", typ: events.TypeQueryResult, data: `{"events":[{"specversion":"1.0"}],"truncated":true}`,
+			wantErr: events.ErrInvalidData, wantField: "events/0/id"},
 		{name: "query worker: bad id", typ: events.TypeQueryWorker, data: `{"workerId":"alice.*"}`,
 			wantErr: events.ErrInvalidData, wantField: "workerId"},
 		{name: "query worker needs workerId", typ: events.TypeQueryWorker, data: `{"jobId":"j"}`,
@@ -452,6 +463,7 @@ func TestSchemaName(t *testing.T) {
 	require.Equal(t, "query.job.schema.json", schemas.SchemaName(events.TypeQueryJob))
 	require.Equal(t, "query.queue.schema.json", schemas.SchemaName(events.TypeQueryQueue))
 	require.Equal(t, "query.worker.schema.json", schemas.SchemaName(events.TypeQueryWorker))
+	require.Equal(t, "query.history.schema.json", schemas.SchemaName(events.TypeQueryHistory))
 	require.Equal(t, "query.result.schema.json", schemas.SchemaName(events.TypeQueryResult))
 	require.Empty(t, schemas.SchemaName("io.patchbay.job.exploded"))
 
@@ -659,6 +671,8 @@ func TestQuerySchemasMatchGoFields(t *testing.T) {
 		{"query.result.schema.json", "/$defs/workerExplained", events.WorkerExplained{}},
 		{"query.result.schema.json", "/$defs/selectorMiss", events.SelectorMiss{}},
 		{"query.result.schema.json", "/$defs/capacityMiss", events.CapacityMiss{}},
+		{"query.history.schema.json", "", events.QueryHistory{}},
+		{"query.result.schema.json", "/$defs/jobHistory", events.JobHistory{}},
 	} {
 		v, ok := pointer(readJSON(t, tt.file), tt.ptr)
 		require.True(t, ok, "%s#%s", tt.file, tt.ptr)
@@ -759,6 +773,7 @@ func TestAsyncAPI(t *testing.T) {
 		events.QuerySubject(events.TypeQueryPolicies),
 		events.QuerySubject(events.TypeQueryPolicy),
 		events.QuerySubject(events.TypeQueryExplain),
+		events.QuerySubject(events.TypeQueryHistory),
 	} {
 		require.Contains(t, addresses, a)
 	}

@@ -677,6 +677,12 @@ func TestJobHistory(t *testing.T) {
 	}
 	require.Equal(t, []string{"job.received", "job.queued", "offer.issued", "offer.revoked", "job.cancelled"}, types)
 
+	out = mustRun(ctx, t, "job", "history", "--nats-url", url, "--limit", "2", "h1")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, "--limit 2: the first two events and a note (stderr)\n%s", out)
+	require.Contains(t, lines[0], "job.received")
+	require.Contains(t, lines[2], "more are stored")
+
 	_, err := runOut(ctx, "job", "history", "--nats-url", url, "nope")
 	require.ErrorContains(t, err, "no events of job nope are stored")
 }

@@ -421,6 +421,9 @@ func TestServeWithNATSURL(t *testing.T) {
 		"/healthz": "ok",
 		"/readyz":  `"status":"active"`,
 		"/metrics": `patchbay_commands_applied_total{type="job.created"} 1`,
+		// and serves the dashboard, which reads through the router
+		"/":           `<script src="/static/app.js"`,
+		"/api/jobs/j": `"jobId":"j"`,
 	} {
 		resp, err := http.Get("http://" + httpAddr + path)
 		require.NoError(t, err, path)
@@ -429,6 +432,35 @@ func TestServeWithNATSURL(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 		require.Contains(t, string(body), want, path)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(durabilityWait):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// --dashboard=false leaves the dashboard out of the listener; the probes stay.
+func TestServeWithoutDashboard(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	httpAddr := freeAddr(t)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetArgs([]string{"serve", "--http", httpAddr, "--dashboard=false", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	register(t, c, "w", "q", 1) // the router answers: the listener is up
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/": http.StatusNotFound, "/api/events": http.StatusNotFound} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		require.NoError(t, err, path)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, path)
 	}
 	cancel()
 	select {

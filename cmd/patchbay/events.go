@@ -246,7 +246,8 @@ func init() { jobSubcommands = append(jobSubcommands, newJobHistoryCmd) }
 
 // newJobHistoryCmd is `job history JOB`: the job's whole life from the event stream.
 func newJobHistoryCmd(cf *clientFlags) *cobra.Command {
-	f := &eventsFlags{fromStart: true}
+	var asJSON bool
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "history JOB",
 		Short: "Print every event of a job, its offers included, in order",
@@ -254,7 +255,8 @@ func newJobHistoryCmd(cf *clientFlags) *cobra.Command {
 classified, queued, each offer with its worker and outcome, assigned, completed,
 closed. It reads the events stored on the job's subjects (` + events.JobAll("JOB") + `),
 so it works after the router forgot the job, for as long as the stream keeps events
-(serve --events-max-age).`,
+(serve --events-max-age). --limit caps the events (0: ` + fmt.Sprint(patchbay.HistoryLimitDefault) + `, at most ` + fmt.Sprint(patchbay.HistoryLimitMax) + `);
+when more are stored, the oldest are printed and a note says so on stderr.`,
 		Example: `  patchbay job history call-4711
   patchbay job history call-4711 --json | jq .type`,
 		Args: cobra.ExactArgs(1),
@@ -268,40 +270,40 @@ so it works after the router forgot the job, for as long as the stream keeps eve
 				return err
 			}
 			defer closeConn()
-			n, err := storedEvents(cmd.Context(), c, events.JobAll(id))
+			h, err := c.JobHistory(cmd.Context(), id, limit)
 			if err != nil {
 				return err
 			}
-			if n == 0 {
+			if len(h.Events) == 0 {
 				return fmt.Errorf("no events of job %s are stored (unknown job, or older than the stream keeps)", id)
 			}
-			f.count = n
-			return tailEvents(cmd.Context(), c, patchbay.WatchOptions{Subjects: []string{events.JobAll(id)}, FromStart: true}, f, cmd.OutOrStdout())
+			return printHistory(cmd.OutOrStdout(), cmd.ErrOrStderr(), h, asJSON)
 		},
 	}
-	cmd.Flags().BoolVar(&f.json, "json", false, "print each event as its CloudEvent JSON, one per line")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print each event as its CloudEvent JSON, one per line")
+	cmd.Flags().IntVar(&limit, "limit", 0, fmt.Sprintf("print at most this many events, the oldest (0: %d; at most %d)", patchbay.HistoryLimitDefault, patchbay.HistoryLimitMax))
 	return cmd
 }
 
-// storedEvents counts the events the stream holds on the subjects matching filter.
-func storedEvents(ctx context.Context, c *patchbay.Client, filter string) (int, error) {
-	js, err := jetstream.New(c.Conn())
-	if err != nil {
-		return 0, err
+// printHistory prints a job's events, one line each (or their JSON), and notes on
+// errOut when the history was cut.
+func printHistory(out, errOut io.Writer, h *patchbay.JobHistory, asJSON bool) error {
+	for _, ev := range h.Events {
+		line := formatEvent(ev)
+		if asJSON {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			line = string(b)
+		}
+		if _, err := fmt.Fprintln(out, line); err != nil {
+			return err
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, events.StreamEvents)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w (has the router run against this NATS server?)", events.StreamEvents, err)
+	if h.Truncated {
+		_, err := fmt.Fprintf(errOut, "(the first %d events; more are stored: raise --limit)\n", len(h.Events))
+		return err
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range info.State.Subjects {
-		n += int(c)
-	}
-	return n, nil
+	return nil
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/dashboard"
 	"github.com/patchbay/patchbay/internal/monitor"
 	"github.com/patchbay/patchbay/internal/natsserver"
 	"github.com/patchbay/patchbay/internal/policyfile"
@@ -47,6 +49,7 @@ type serveConfig struct {
 	replyPrefixes    []string
 	brokerAuth       bool
 	httpAddr         string
+	dashboard        bool
 	otlpEndpoint     string
 	routingAPI       routingAPIConfig
 }
@@ -94,7 +97,8 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.DurationVar(&c.retention, "retention", matcher.RetentionDefault, "how long closed and cancelled jobs, and deregistered workers that hold nothing, are kept")
 	f.StringSliceVar(&c.replyPrefixes, "reply-prefix", nil, "subject prefix the router may answer commands on (repeatable; default _INBOX., where NATS clients make their request inboxes); other reply subjects are refused")
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
-	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for /healthz, /readyz and /metrics ("" turns it off)`)
+	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for the dashboard (/), /healthz, /readyz and /metrics ("" turns it off)`)
+	f.BoolVar(&c.dashboard, "dashboard", true, "serve the read-only live dashboard at / on --http (false: only /healthz, /readyz and /metrics)")
 	f.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "export the router's spans with OpenTelemetry over OTLP/HTTP to host:port (plain HTTP) or an http(s):// URL; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns it on too; off by default")
 	c.routingAPI.add(f)
 	return cmd
@@ -256,11 +260,22 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	// The listener comes before Start, which waits while another router holds the
 	// lease: a standby answers its readiness checks.
-	h, err := c.routingAPI.mount(monitor.Handler(r), nc)
-	if err != nil {
-		return err
-	}
+	var dash *dashboard.Dashboard
 	if c.httpAddr != "" {
+		var opts []monitor.Option
+		if c.dashboard {
+			client, err := patchbay.New(nc, patchbay.WithSource("/patchbay/dashboard"), patchbay.WithRetryDeadline(dashboard.CallTimeout))
+			if err != nil {
+				return err
+			}
+			dash = dashboard.New(client, dashboard.Config{})
+			defer dash.Stop()
+			opts = append(opts, monitor.WithDashboard(dash))
+		}
+		h, err := c.routingAPI.mount(monitor.Handler(r, opts...), nc)
+		if err != nil {
+			return err
+		}
 		stop, err := serveHTTP(c.httpAddr, h, log)
 		if err != nil {
 			return err
@@ -269,6 +284,17 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	if err := r.Start(ctx); err != nil {
 		return err
+	}
+	if dash != nil {
+		// The stream exists now. In the background: nothing waits for the dashboard,
+		// which keeps trying if it cannot follow the stream yet.
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := dash.Start(dctx); err != nil {
+				log.Warn().Err(err).Msg("dashboard")
+			}
+		}()
 	}
 	if c.policies != "" {
 		if err := watchPolicies(ctx, nc, c.policies, policyOpts, c.policiesPrune, log); err != nil {
@@ -300,14 +326,18 @@ func serveHTTP(addr string, h http.Handler, log zerolog.Logger) (stop func(), er
 	if err != nil {
 		return nil, fmt.Errorf("--http: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// Stopping ends the requests still open too (a dashboard's event streams).
+	base, cancelBase := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http listener")
 		}
 	}()
-	log.Info().Str("http", l.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+	log.Info().Str("http", l.Addr().String()).Msg("serving /healthz, /readyz and /metrics (and the dashboard at / unless --dashboard=false)")
 	return func() {
+		cancelBase()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)

@@ -108,6 +108,7 @@ func PermissionsFor(r Role, name string) Permissions {
 				events.InSubject(events.TypeJobCreated),
 				events.QuerySubject(events.TypeQueryJob),
 				events.QuerySubject(events.TypeQueryQueue),
+				events.QuerySubject(events.TypeQueryHistory), // a job's events, as its job events
 			},
 			Sub:         []string{events.SubjectEventsPrefix + "job.>", inbox + ".>"},
 			InboxPrefix: inbox,

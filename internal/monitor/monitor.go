@@ -1,5 +1,6 @@
 // Package monitor is patchbay serve's HTTP listener for operators: liveness
-// (/healthz), readiness (/readyz) and Prometheus metrics (/metrics).
+// (/healthz), readiness (/readyz), Prometheus metrics (/metrics) and, with
+// WithDashboard, the live dashboard at / (package internal/dashboard).
 package monitor
 
 import (
@@ -22,9 +23,18 @@ type Router interface {
 	Status() router.Status
 }
 
+// Option adds to the listener.
+type Option func(*http.ServeMux)
+
+// WithDashboard serves h at / and every path the listener does not serve itself
+// (/healthz, /readyz and /metrics keep their handlers).
+func WithDashboard(h http.Handler) Option {
+	return func(mux *http.ServeMux) { mux.Handle("/", h) }
+}
+
 // Handler serves /healthz, /readyz and /metrics for r. The metrics registry holds
 // r's metrics and the Go runtime's and process's.
-func Handler(r Router) http.Handler {
+func Handler(r Router, opts ...Option) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
@@ -34,6 +44,9 @@ func Handler(r Router) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { ready(w, r.Status()) })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	for _, o := range opts {
+		o(mux)
+	}
 	return mux
 }
 

@@ -260,3 +260,30 @@ func TestReadiness(t *testing.T) {
 	code, _ = get(t, hs, "/healthz")
 	require.Equal(t, http.StatusOK, code)
 }
+
+// WithDashboard serves the dashboard at / and every other path, and leaves the
+// probes and the metrics to the listener.
+func TestWithDashboard(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	r := natstest.StartRouter(t, nc, router.Config{})
+	dash := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = w.Write([]byte("dashboard " + req.URL.Path))
+	})
+	h := monitor.Handler(r, monitor.WithDashboard(dash))
+	for path, want := range map[string]string{
+		"/":           "dashboard /",
+		"/jobs/j1":    "dashboard /jobs/j1",
+		"/api/events": "dashboard /api/events",
+		"/healthz":    "ok\n",
+		"/readyz":     `"status":"active"`,
+		"/metrics":    "patchbay_lease_held 1",
+	} {
+		code, body := get(t, h, path)
+		require.Equal(t, http.StatusOK, code, path)
+		require.Contains(t, body, want, path)
+	}
+	code, _ := get(t, monitor.Handler(r), "/")
+	require.Equal(t, http.StatusNotFound, code, "no dashboard without WithDashboard")
+}

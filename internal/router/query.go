@@ -84,6 +84,12 @@ func (r *Router) query(m *nats.Msg) {
 	}
 	var read func() (any, error)
 	switch t {
+	case events.TypeQueryHistory:
+		var d events.QueryHistory
+		if decode(&d, "jobId", &d.JobID) {
+			r.answerHistory(m.Reply, ev, d, fail)
+		}
+		return
 	case events.TypeQueryJob:
 		var d events.QueryJob
 		if !decode(&d, "jobId", &d.JobID) {

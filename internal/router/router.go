@@ -146,6 +146,8 @@ type Router struct {
 	msgs    jetstream.MessagesContext
 	// reads are queries' reads of the engine, run on the router's goroutine.
 	reads chan func()
+	// histories holds a token per history query reading the events stream.
+	histories chan struct{}
 	// forwards are the requests being stored on the stream.
 	forwards chan forwarded
 	// persistQ hands records to the persister; inflight is the one it stores now, open
@@ -195,7 +197,7 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
+	r := &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), histories: make(chan struct{}, historyReadsMax), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
 		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}, metrics: newMetrics(), spans: newSpans(cfg.TracerProvider)}
 	r.state.Store(StateStarting)
 	return r, nil
