@@ -198,7 +198,7 @@ func (c *Client) roundTrip(ctx context.Context, m *nats.Msg, t events.Type) (*na
 
 // retryableRefusal returns the refusal a reply carries when it is marked Retryable.
 func retryableRefusal(m *nats.Msg) *Error {
-	ev, err := events.Decode(m.Header, m.Data)
+	ev, err := events.DecodeOutbound(m.Header, m.Data)
 	if err != nil || events.Type(ev.Type()) != events.TypeCommandFailed {
 		return nil
 	}
@@ -280,7 +280,7 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 }
 
 func decodeReply(m *nats.Msg) (*Result, error) {
-	ev, err := events.Decode(m.Header, m.Data)
+	ev, err := events.DecodeOutbound(m.Header, m.Data)
 	if err != nil {
 		return nil, fmt.Errorf("patchbay: bad reply: %w", err)
 	}
@@ -490,7 +490,7 @@ func (c *Client) queryOn(ctx context.Context, natsSubject string, t events.Type,
 	if err != nil {
 		return err
 	}
-	reply, err := events.Decode(resp.Header, resp.Data)
+	reply, err := events.DecodeOutbound(resp.Header, resp.Data)
 	if err != nil {
 		return fmt.Errorf("patchbay: bad reply: %w", err)
 	}

@@ -85,7 +85,7 @@ func (o *Offers) Next(ctx context.Context) (Offer, error) {
 func (o *Offers) Stop() error { return o.sub.Unsubscribe() }
 
 func decodeOffer(m *nats.Msg) (OfferNotice, error) {
-	ev, err := events.Decode(m.Header, m.Data)
+	ev, err := events.DecodeOutbound(m.Header, m.Data)
 	if err != nil {
 		return OfferNotice{}, err
 	}

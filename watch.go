@@ -61,7 +61,7 @@ func (w *Watcher) Next() (Event, string, error) {
 		if err != nil {
 			return Event{}, "", err
 		}
-		ev, err := events.Decode(m.Headers(), m.Data())
+		ev, err := events.DecodeOutbound(m.Headers(), m.Data())
 		if err != nil {
 			continue
 		}

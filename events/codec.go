@@ -84,10 +84,24 @@ func Binary(e Event) (map[string][]string, []byte) {
 // tracing extension (traceparent, tracestate: see trace.go) is checked here too: an
 // invalid one refuses the message; TraceOf reads a valid one.
 func Decode(header map[string][]string, body []byte) (Event, error) {
-	var e Event
 	if err := checkSize(header, body); err != nil {
-		return e, err
+		return Event{}, err
 	}
+	return decode(header, body)
+}
+
+// DecodeOutbound reads a CloudEvent the router published or answered (an event, a
+// reply, a query's answer) as Decode does, but without the inbound MaxMessageBytes
+// limit: the router's events and answers may be as large as the broker's max payload
+// (an offer embeds its whole job; a worker query or a list is cut to the max payload),
+// and the broker already bounds them. Clients read the router's messages with it;
+// the router reads commands with Decode.
+func DecodeOutbound(header map[string][]string, body []byte) (Event, error) {
+	return decode(header, body)
+}
+
+func decode(header map[string][]string, body []byte) (Event, error) {
+	var e Event
 	h := lowerKeys(header)
 	if _, ok := h["ce-specversion"]; ok {
 		return decodeBinary(h, body)

@@ -288,7 +288,7 @@ func (r *run) onFailed(m *nats.Msg) {
 
 // decode decodes an event's data into v.
 func (r *run) decode(m *nats.Msg, v any) bool {
-	ev, err := events.Decode(m.Header, m.Data)
+	ev, err := events.DecodeOutbound(m.Header, m.Data)
 	if err != nil {
 		r.count("event: " + string(events.AsError(err).Code))
 		return false

@@ -108,7 +108,7 @@ func structured(m jetstream.Msg) (json.RawMessage, error) {
 		}
 		return json.RawMessage(m.Data()), nil
 	}
-	ev, err := events.Decode(h, m.Data())
+	ev, err := events.DecodeOutbound(h, m.Data())
 	if err != nil {
 		return nil, err
 	}
