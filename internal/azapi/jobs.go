@@ -171,15 +171,7 @@ func notFound(what, id string) *apiError {
 // field must stay as it is.
 func (a *api) jobUpsert(w http.ResponseWriter, r *http.Request, p params) error {
 	id := p["jobId"]
-	pre, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	patch, err := parsePatch(body)
+	pre, patch, err := readUpsert(w, r)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package azapi
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net/http"
+)
 
 // mergePatch applies an RFC 7396 JSON merge patch to target: an object patch merges
 // member by member (a null member removes it), anything else replaces the target.
@@ -56,3 +59,17 @@ func parsePatch(body []byte) (map[string]any, error) {
 
 // jsonMarshal is the one encoder of canonical JSON (sorted object keys).
 var jsonMarshal = json.Marshal
+
+// readUpsert reads an upsert request: its If-Match precondition and its merge patch.
+func readUpsert(w http.ResponseWriter, r *http.Request) (precondition, map[string]any, error) {
+	pre, err := ifMatch(r)
+	if err != nil {
+		return pre, nil, err
+	}
+	body, err := readBody(w, r, true)
+	if err != nil {
+		return pre, nil, err
+	}
+	patch, err := parsePatch(body)
+	return pre, patch, err
+}

@@ -80,15 +80,7 @@ const upsertAttempts = 3
 // If-Match, a policy changed since is 412; without, the upsert is tried again on
 // the new revision.
 func (a *api) policyUpsert(w http.ResponseWriter, r *http.Request, k policyKind, id string) error {
-	pre, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	patch, err := parsePatch(body)
+	pre, patch, err := readUpsert(w, r)
 	if err != nil {
 		return err
 	}

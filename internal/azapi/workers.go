@@ -124,15 +124,7 @@ func (a *api) workerGet(w http.ResponseWriter, r *http.Request, p params) error 
 // availableForOffers true) or updates one (200) with the fields the patch changed.
 func (a *api) workerUpsert(w http.ResponseWriter, r *http.Request, p params) error {
 	id := p["workerId"]
-	pre, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	patch, err := parsePatch(body)
+	pre, patch, err := readUpsert(w, r)
 	if err != nil {
 		return err
 	}

@@ -13,56 +13,36 @@ import (
 // of the router's list query (?limit= up to MaxListLimit, ?after= the previous page's
 // next), answered as the query answers it.
 func (d *Dashboard) lists() {
-	d.mux.HandleFunc("GET /api/queues", func(w http.ResponseWriter, r *http.Request) {
+	d.mux.HandleFunc("GET /api/queues", listing(func(ctx context.Context, o patchbay.ListOptions, _ map[string]string) (any, error) {
+		return d.client.ListQueues(ctx, o)
+	}))
+	d.mux.HandleFunc("GET /api/workers", listing(func(ctx context.Context, o patchbay.ListOptions, p map[string]string) (any, error) {
+		return d.client.ListWorkers(ctx, patchbay.ListWorkersOptions{QueueID: p["queue"], Activity: p["activity"], Limit: o.Limit, After: o.After})
+	}, "queue", "activity"))
+	d.mux.HandleFunc("GET /api/jobs", listing(func(ctx context.Context, o patchbay.ListOptions, p map[string]string) (any, error) {
+		return d.client.ListJobs(ctx, patchbay.ListJobsOptions{Status: p["status"], QueueID: p["queue"], WorkerID: p["worker"], Limit: o.Limit, After: o.After})
+	}, "queue", "worker", "status"))
+}
+
+// listing is the handler of one list endpoint: it reads the page (?limit=, ?after=)
+// and the id parameters named, then answers what read returns.
+func listing(read func(context.Context, patchbay.ListOptions, map[string]string) (any, error), names ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		o, ok := page(w, r)
 		if !ok {
 			return
 		}
-		ctx, cancel := call(r)
-		defer cancel()
-		l, err := d.client.ListQueues(ctx, o)
-		answer(w, l, err)
-	})
-	d.mux.HandleFunc("GET /api/workers", func(w http.ResponseWriter, r *http.Request) {
-		o, ok := page(w, r)
-		if !ok {
-			return
-		}
-		queue, ok := idParam(w, r, "queue")
-		if !ok {
-			return
-		}
-		activity, ok := idParam(w, r, "activity")
-		if !ok {
-			return
+		p := make(map[string]string, len(names))
+		for _, name := range names {
+			if p[name], ok = idParam(w, r, name); !ok {
+				return
+			}
 		}
 		ctx, cancel := call(r)
 		defer cancel()
-		l, err := d.client.ListWorkers(ctx, patchbay.ListWorkersOptions{QueueID: queue, Activity: activity, Limit: o.Limit, After: o.After})
-		answer(w, l, err)
-	})
-	d.mux.HandleFunc("GET /api/jobs", func(w http.ResponseWriter, r *http.Request) {
-		o, ok := page(w, r)
-		if !ok {
-			return
-		}
-		queue, ok := idParam(w, r, "queue")
-		if !ok {
-			return
-		}
-		worker, ok := idParam(w, r, "worker")
-		if !ok {
-			return
-		}
-		status, ok := idParam(w, r, "status")
-		if !ok {
-			return
-		}
-		ctx, cancel := call(r)
-		defer cancel()
-		l, err := d.client.ListJobs(ctx, patchbay.ListJobsOptions{Status: status, QueueID: queue, WorkerID: worker, Limit: o.Limit, After: o.After})
-		answer(w, l, err)
-	})
+		v, err := read(ctx, o, p)
+		answer(w, v, err)
+	}
 }
 
 // page reads ?limit= (default ListLimitDefault, at most MaxListLimit) and ?after=.
