@@ -52,6 +52,10 @@ const (
 	ListLimitDefault = 100
 	// CallTimeout bounds each call an endpoint makes to the router.
 	CallTimeout = 5 * time.Second
+	// IdleAfterDefault is how long the dashboard follows the event stream after the
+	// last page left: then it pauses, so a dashboard nobody looks at costs the router
+	// nothing, and resumes when a page comes.
+	IdleAfterDefault = 10 * time.Second
 	// heartbeat keeps an idle event stream open through proxies.
 	heartbeat = 15 * time.Second
 )
@@ -65,6 +69,7 @@ type Config struct {
 	MaxStreams   int
 	StreamBuffer int
 	RecentJobs   int
+	IdleAfter    time.Duration
 }
 
 // Dashboard is the dashboard's HTTP handler and the watch of the event stream that
@@ -93,8 +98,12 @@ func New(c *patchbay.Client, cfg Config) *Dashboard {
 	if cfg.RecentJobs <= 0 {
 		cfg.RecentJobs = RecentJobsDefault
 	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = IdleAfterDefault
+	}
 	d := &Dashboard{client: c, hub: newHub(c, cfg), mux: http.NewServeMux(),
 		ready: make(chan struct{}), done: make(chan struct{})}
+	d.hub.reseed = d.seed
 	d.run, d.cancel = context.WithCancel(context.Background())
 	files, _ := fs.Sub(static, "static")
 	page := func(w http.ResponseWriter, r *http.Request) { http.ServeFileFS(w, r, files, "index.html") }

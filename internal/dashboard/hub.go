@@ -24,6 +24,10 @@ type Notice struct {
 	Status string `json:"status,omitempty"`
 }
 
+// NoticeResync is the type of the notice sent when the dashboard follows the event
+// stream again after a pause: a page reads everything again.
+const NoticeResync = "resync"
+
 // notice describes an event published on subject.
 func notice(ev patchbay.Event, subject string) (Notice, *events.Job) {
 	n := Notice{Type: events.Type(ev.Type()).Name(), Time: ev.Time().UTC().Format(time.RFC3339Nano)}
@@ -53,9 +57,19 @@ type hub struct {
 	client *patchbay.Client
 	cfg    Config
 
+	// reseed reads the live jobs into recent again when the watch resumes after a
+	// pause (the events it missed are gone).
+	reseed func(context.Context) error
+
 	mu      sync.Mutex
 	clients map[*subscriber]struct{}
 	recent  *recentJobs
+	// lastPage is when the last page left (or the hub was made): the watch pauses
+	// once no page has followed for cfg.IdleAfter, so a dashboard nobody looks at
+	// costs the router nothing. wake tells a paused watch a page came.
+	lastPage time.Time
+	wake     chan struct{}
+	follows  bool
 }
 
 // subscriber is one page's event feed: a bounded buffer, and closed gone when the
@@ -66,7 +80,38 @@ type subscriber struct {
 }
 
 func newHub(c *patchbay.Client, cfg Config) *hub {
-	return &hub{client: c, cfg: cfg, clients: map[*subscriber]struct{}{}, recent: newRecentJobs(cfg.RecentJobs)}
+	return &hub{client: c, cfg: cfg, clients: map[*subscriber]struct{}{}, recent: newRecentJobs(cfg.RecentJobs),
+		lastPage: time.Now(), wake: make(chan struct{}, 1)}
+}
+
+// wanted reports whether the event stream should be followed now: a page follows
+// it, or one did less than IdleAfter ago.
+func (h *hub) wanted() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients) > 0 || time.Since(h.lastPage) < h.cfg.IdleAfter
+}
+
+// following reports whether the hub follows the event stream now.
+func (h *hub) following() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.follows
+}
+
+func (h *hub) setFollowing(b bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.follows = b
+}
+
+// left notes that page s is gone (h.mu held).
+func (h *hub) left(s *subscriber) {
+	delete(h.clients, s)
+	close(s.gone)
+	if len(h.clients) == 0 {
+		h.lastPage = time.Now()
+	}
 }
 
 // subscribe adds a page; ok is false when MaxStreams pages are connected already.
@@ -78,6 +123,10 @@ func (h *hub) subscribe() (*subscriber, bool) {
 	}
 	s := &subscriber{ch: make(chan []byte, h.cfg.StreamBuffer), gone: make(chan struct{})}
 	h.clients[s] = struct{}{}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
 	return s, true
 }
 
@@ -85,8 +134,7 @@ func (h *hub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.clients[s]; ok {
-		delete(h.clients, s)
-		close(s.gone)
+		h.left(s)
 	}
 }
 
@@ -111,24 +159,43 @@ func (h *hub) publish(n Notice, job *events.Job) {
 		select {
 		case s.ch <- b:
 		default:
-			delete(h.clients, s)
-			close(s.gone)
+			h.left(s)
 		}
 	}
 }
 
 // run follows the event stream until ctx ends, from the events published after it
-// started; ready is closed once it follows. A broken watch (the stream not there
-// yet, a lost connection) is started again after a pause.
+// started; ready is closed once it first follows. A broken watch (the stream not
+// there yet, a lost connection) is started again after a pause. The watch pauses
+// while no page has followed for IdleAfter, and resumes when one comes, reading the
+// live jobs again (reseed).
 func (h *hub) run(ctx context.Context, ready chan<- struct{}) {
 	once := sync.Once{}
 	pause := 100 * time.Millisecond
+	resumed := false
 	for ctx.Err() == nil {
+		for !h.wanted() {
+			h.setFollowing(false)
+			resumed = true
+			select {
+			case <-h.wake:
+			case <-ctx.Done():
+				return
+			}
+		}
 		wctx, stop := context.WithCancel(ctx) // ends the watch's own goroutine too
 		w, err := h.client.Watch(wctx, patchbay.WatchOptions{})
 		if err == nil {
 			once.Do(func() { close(ready) })
+			h.setFollowing(true)
 			pause = 100 * time.Millisecond
+			if resumed && h.reseed != nil {
+				_ = h.reseed(wctx) // best effort: the pages read the lists again anyway
+				// What happened while paused was not heard: the pages read all again.
+				h.publish(Notice{Type: NoticeResync, Time: time.Now().UTC().Format(time.RFC3339Nano)}, nil)
+			}
+			resumed = false
+			go h.pauseWhenIdle(wctx, stop)
 			for {
 				ev, subject, err := w.Next()
 				if err != nil {
@@ -140,6 +207,9 @@ func (h *hub) run(ctx context.Context, ready chan<- struct{}) {
 			w.Stop()
 		}
 		stop()
+		if !h.wanted() {
+			continue // idle, not broken: wait for a page
+		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
@@ -147,6 +217,23 @@ func (h *hub) run(ctx context.Context, ready chan<- struct{}) {
 		case <-t.C:
 		}
 		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// pauseWhenIdle ends the watch (stop) once no page has followed for IdleAfter.
+func (h *hub) pauseWhenIdle(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(max(h.cfg.IdleAfter/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !h.wanted() {
+				stop()
+				return
+			}
+		}
 	}
 }
 

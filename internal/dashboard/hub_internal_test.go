@@ -1,11 +1,17 @@
 package dashboard
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
+	"github.com/patchbay/patchbay/internal/router"
 )
 
 // A page that does not keep up is dropped, not buffered for: the others go on.
@@ -50,4 +56,69 @@ func TestRecentJobs(t *testing.T) {
 	require.Equal(t, "c", got[0].JobID)
 	require.Equal(t, "a", got[1].JobID)
 	require.Equal(t, "assigned", got[1].Status)
+}
+
+// A dashboard nobody looks at stops following the event stream after IdleAfter, so
+// it costs the router nothing; a page coming makes it follow again, read the live
+// jobs again and tell the page to read everything (resync).
+func TestWatchPausesWithoutPages(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	natstest.StartRouter(t, nc, router.Config{})
+	c, err := patchbay.New(nc, patchbay.WithRetryDeadline(CallTimeout))
+	require.NoError(t, err)
+	d := New(c, Config{IdleAfter: 50 * time.Millisecond})
+	t.Cleanup(d.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, d.Start(ctx))
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: not within 30 s", what)
+			case <-time.After(5 * time.Millisecond): // polls a condition; nothing waits on time passing
+			}
+		}
+	}
+	wait("the watch pauses without pages", func() bool { return !d.hub.following() })
+
+	// While paused, a job is created: no page heard of it.
+	_, err = c.CreateJob(ctx, patchbay.JobSpec{JobID: "quiet", QueueID: "q", ChannelID: "voice"})
+	require.NoError(t, err)
+	page, ok := d.hub.subscribe()
+	require.True(t, ok)
+	defer d.hub.unsubscribe(page)
+	select {
+	case b := <-page.ch:
+		var n Notice
+		require.NoError(t, json.Unmarshal(b, &n))
+		require.Equal(t, NoticeResync, n.Type)
+	case <-ctx.Done():
+		t.Fatal("no resync notice when the watch resumed")
+	}
+	require.True(t, d.hub.following())
+	var ids []string
+	for _, j := range d.hub.recentJobs() {
+		ids = append(ids, j.JobID)
+	}
+	require.Contains(t, ids, "quiet", "the live jobs are read again on resume")
+
+	// Followed again: the page hears of a new job.
+	_, err = c.CreateJob(ctx, patchbay.JobSpec{JobID: "heard", QueueID: "q", ChannelID: "voice"})
+	require.NoError(t, err)
+	for {
+		select {
+		case b := <-page.ch:
+			var n Notice
+			require.NoError(t, json.Unmarshal(b, &n))
+			if n.JobID == "heard" {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the resumed watch does not follow the events")
+		}
+	}
 }

@@ -202,6 +202,10 @@ function refresh(what) {
 }
 
 function onNotice(n) {
+  if (n.type === "resync") { // the dashboard follows the events again after a pause
+    refresh(jobID ? ["job"] : ["queues", "workers", "jobs"]);
+    return;
+  }
   if (jobID) {
     if (n.jobId === jobID) refresh(["job"]);
     return;
