@@ -177,3 +177,26 @@ func TestUpdateReclassify(t *testing.T) {
 	require.Equal(t, "vip", h.job("later").QueueID)
 	require.Equal(t, "strict", h.job("later").ClassificationPolicyID)
 }
+
+// An exception's reclassify whose labelsToUpsert would take the job's labels over
+// their limits leaves the job as it is and says why (classificationFailed).
+func TestExceptionReclassifyKeepsLabelLimits(t *testing.T) {
+	h := newHarness(t, Config{})
+	requireOK(t, h.putPolicy(events.KindClassificationPolicy, "triage", nil, triage))
+	requireOK(t, h.putPolicy(events.KindExceptionPolicy, "ex", nil, `{"rules":[{"id":"escalate","trigger":{"kind":"waitTime","thresholdSeconds":60},
+		"actions":[{"kind":"reclassify","classificationPolicyId":"triage","labelsToUpsert":{"vip":true}}]}]}`))
+	requireOK(t, h.putPolicy(events.KindQueue, "billing", nil, `{"exceptionPolicyId":"ex"}`))
+	full := events.Labels{"department": "billing"}
+	for i := len(full); i < events.MaxLabels; i++ {
+		full[fmt.Sprintf("k%d", i)] = i
+	}
+	requireOK(t, h.do(events.TypeJobCreated, clsJob("b", full)))
+	out := h.tick(t0.Add(60 * time.Second))
+	require.Equal(t, []events.Type{events.TypeJobExceptionTriggered, events.TypeJobClassificationFailed}, out.types())
+	failed := out.ofType(events.TypeJobClassificationFailed)[0].Job
+	require.Equal(t, events.CodeInvalidData, failed.Reason.Code)
+	j := h.job("b")
+	require.Equal(t, "billing", j.QueueID)
+	require.Len(t, j.Labels, events.MaxLabels)
+	require.NotContains(t, j.Labels, "vip")
+}

@@ -180,18 +180,27 @@ func (e *Engine) fire(j *Job, policyID string, r events.ExceptionRule) {
 }
 
 // reclassify classifies a queued job again (after merging labelsToUpsert into its
-// labels) and moves it where the classification says; when that fails the job stays
-// where it is and io.patchbay.job.classificationFailed says why.
+// labels) and moves it where the classification says; when that fails, or the merged
+// labels would exceed a job's limits, the job stays where it is and
+// io.patchbay.job.classificationFailed says why.
 func (e *Engine) reclassify(j *Job, a events.ExceptionAction) {
+	failed := func(err error) {
+		snap := j.snapshot()
+		snap.Reason = events.AsError(err)
+		e.emit(events.JobSubject(j.QueueID, j.JobID, events.TypeJobClassificationFailed), events.TypeJobClassificationFailed, j.JobID, snap)
+	}
 	if len(a.LabelsToUpsert) > 0 {
-		j.Labels = mergeLabels(j.Labels, a.LabelsToUpsert)
+		merged := mergeLabels(j.Labels, a.LabelsToUpsert)
+		if err := events.CheckLabels("labelsToUpsert", merged); err != nil {
+			failed(err) // the merged labels would exceed a job's limits: left as they are
+			return
+		}
+		j.Labels = merged
 		e.dirtyJobs[j.JobID] = true
 	}
 	c, err := e.classify(j, a.ClassificationPolicyID)
 	if err != nil {
-		snap := j.snapshot()
-		snap.Reason = events.AsError(err)
-		e.emit(events.JobSubject(j.QueueID, j.JobID, events.TypeJobClassificationFailed), events.TypeJobClassificationFailed, j.JobID, snap)
+		failed(err)
 		return
 	}
 	e.move(j, events.RevokedJobReclassified, func() {
