@@ -676,6 +676,7 @@ func TestJobHistory(t *testing.T) {
 		types = append(types, f[1])
 	}
 	require.Equal(t, []string{"job.received", "job.queued", "offer.issued", "offer.revoked", "job.cancelled"}, types)
+	require.Equal(t, out, mustRun(ctx, t, "job", "history", "--nats-url", url, "--via-router", "h1"), "the history query answers the same")
 
 	out = mustRun(ctx, t, "job", "history", "--nats-url", url, "--limit", "2", "h1")
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -246,7 +246,7 @@ func init() { jobSubcommands = append(jobSubcommands, newJobHistoryCmd) }
 
 // newJobHistoryCmd is `job history JOB`: the job's whole life from the event stream.
 func newJobHistoryCmd(cf *clientFlags) *cobra.Command {
-	var asJSON bool
+	var asJSON, viaRouter bool
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "history JOB",
@@ -256,7 +256,9 @@ classified, queued, each offer with its worker and outcome, assigned, completed,
 closed. It reads the events stored on the job's subjects (` + events.JobAll("JOB") + `),
 so it works after the router forgot the job, for as long as the stream keeps events
 (serve --events-max-age). --limit caps the events (0: ` + fmt.Sprint(patchbay.HistoryLimitDefault) + `, at most ` + fmt.Sprint(patchbay.HistoryLimitMax) + `);
-when more are stored, the oldest are printed and a note says so on stderr.`,
+when more are stored, the oldest are printed and a note says so on stderr.
+--via-router asks the router for them instead (the history query): for credentials
+that may not read streams, such as a producer's from patchbay creds.`,
 		Example: `  patchbay job history call-4711
   patchbay job history call-4711 --json | jq .type`,
 		Args: cobra.ExactArgs(1),
@@ -270,7 +272,11 @@ when more are stored, the oldest are printed and a note says so on stderr.`,
 				return err
 			}
 			defer closeConn()
-			h, err := c.JobHistory(cmd.Context(), id, limit)
+			read := c.JobHistory
+			if viaRouter {
+				read = c.QueryJobHistory
+			}
+			h, err := read(cmd.Context(), id, limit)
 			if err != nil {
 				return err
 			}
@@ -282,6 +288,7 @@ when more are stored, the oldest are printed and a note says so on stderr.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print each event as its CloudEvent JSON, one per line")
 	cmd.Flags().IntVar(&limit, "limit", 0, fmt.Sprintf("print at most this many events, the oldest (0: %d; at most %d)", patchbay.HistoryLimitDefault, patchbay.HistoryLimitMax))
+	cmd.Flags().BoolVar(&viaRouter, "via-router", false, "ask the router (the history query) instead of reading the stream: for credentials without JetStream access")
 	return cmd
 }
 
