@@ -173,6 +173,9 @@ func (c *limitChecker) labels(field string, l Labels) {
 	c.count(field, len(l), "labels", MaxLabels)
 	for _, k := range sortedKeys(l) {
 		f := field + "/" + pointerToken(k)
+		if k == "" {
+			c.fail(f, "a label key must not be empty")
+		}
 		c.text(f, k, "label key", MaxKeyBytes)
 		c.labelValue(f, l[k], 0)
 	}
@@ -218,6 +221,9 @@ func (c *limitChecker) labelValue(field string, v any, depth int) {
 		for i, x := range v {
 			c.labelValue(fmt.Sprintf("%s/%d", field, i), x, depth+1)
 		}
+	case bool, float64, float32, int, int64, int32, uint, uint64, uint32:
+	default: // decoded JSON never holds another type; labels built in Go may
+		c.fail(field, "a label value must be a string, number, boolean, array or object (got %T)", v)
 	}
 }
 

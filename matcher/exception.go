@@ -191,7 +191,7 @@ func (e *Engine) reclassify(j *Job, a events.ExceptionAction) {
 	}
 	if len(a.LabelsToUpsert) > 0 {
 		merged := mergeLabels(j.Labels, a.LabelsToUpsert)
-		if err := events.CheckLabels("labelsToUpsert", merged); err != nil {
+		if err := validateLabels("labelsToUpsert", merged); err != nil {
 			failed(err) // the merged labels would exceed a job's limits: left as they are
 			return
 		}

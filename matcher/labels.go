@@ -1,7 +1,6 @@
 package matcher
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/patchbay/patchbay/events"
@@ -60,56 +59,7 @@ func labelString(labels events.Labels, key string) (string, bool) {
 	return s, ok
 }
 
-// validateLabels says which label value is not JSON of the shape labels have: a
-// string, number or boolean, or an array or object of them nested at most
-// MaxLabelDepth levels; null is refused at any depth. (The router's edge has already
-// checked the sizes; this guards labels built in Go.)
-func validateLabels(field string, l events.Labels) error {
-	for k, v := range l {
-		if k == "" {
-			return events.Errorf(events.CodeInvalidData, field, "%s: a label key must not be empty", field)
-		}
-		if err := validateLabelValue(field+"/"+k, v, 0); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func validateLabelValue(field string, v any, depth int) error {
-	switch x := v.(type) {
-	case []any:
-		if depth >= events.MaxLabelDepth {
-			return labelDepthError(field)
-		}
-		for i, e := range x {
-			if err := validateLabelValue(fmt.Sprintf("%s/%d", field, i), e, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	case map[string]any:
-		if depth >= events.MaxLabelDepth {
-			return labelDepthError(field)
-		}
-		for k, e := range x {
-			if k == "" {
-				return events.Errorf(events.CodeInvalidData, field, "%s: a label key must not be empty", field)
-			}
-			if err := validateLabelValue(field+"/"+k, e, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if kindOf(v) == kindOther {
-		return events.Errorf(events.CodeInvalidData, field,
-			"%s: a label value must be a string, number, boolean, array or object (got %T)", field, v)
-	}
-	return nil
-}
-
-func labelDepthError(field string) error {
-	return events.Errorf(events.CodeInvalidData, field,
-		"%s: a label value nests arrays and objects more than %d levels deep (the limit)", field, events.MaxLabelDepth)
-}
+// validateLabels checks labels against the rules of labels (events.CheckLabels: the
+// shape, the kinds of values, the sizes). The edge checked a command's already; this
+// guards labels built in Go and those the engine merges.
+func validateLabels(field string, l events.Labels) error { return events.CheckLabels(field, l) }

@@ -246,7 +246,7 @@ func (e *Engine) reclassifyOnRequest(j *Job, r *events.Reclassify) error {
 	trial := *j
 	if len(r.LabelsToUpsert) > 0 {
 		trial.Labels = mergeLabels(j.Labels, r.LabelsToUpsert)
-		if err := events.CheckLabels("reclassify/labelsToUpsert", trial.Labels); err != nil {
+		if err := validateLabels("reclassify/labelsToUpsert", trial.Labels); err != nil {
 			return err // the merged labels would exceed a job's limits
 		}
 	}

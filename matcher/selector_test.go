@@ -199,10 +199,10 @@ func TestValidateLabels(t *testing.T) {
 		l     events.Labels
 		field string
 	}{
-		{events.Labels{"": "x"}, "labels"},
+		{events.Labels{"": "x"}, "labels/"}, // the empty key, as a JSON pointer
 		{events.Labels{"a": nil}, "labels/a"},
 		{events.Labels{"a": []any{"x", nil}}, "labels/a/1"},
-		{events.Labels{"a": map[string]any{"": 1.0}}, "labels/a"},
+		{events.Labels{"a": map[string]any{"": 1.0}}, "labels/a/"},
 		{events.Labels{"a": []string{"x"}}, "labels/a"}, // not as decoded from JSON
 		{events.Labels{"a": []any{[]any{[]any{[]any{[]any{1.0}}}}}}, "labels/a/0/0/0/0"},
 	} {
