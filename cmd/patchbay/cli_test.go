@@ -273,11 +273,7 @@ func TestWorkerOneShotsAndJobCompleteClose(t *testing.T) {
 	url := startRouter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c, err := patchbay.New(natstest.Connect(t, url))
-	require.NoError(t, err)
-	offers, err := c.Offers("bob")
-	require.NoError(t, err)
-	defer func() { _ = offers.Stop() }()
+	c, offers := offersOf(t, url, "bob")
 
 	out := mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "bob", "--queue", "support", "--label", "skill=3")
 	assert.Equal(t, "worker bob registered (active)\n", out)
@@ -295,7 +291,7 @@ func TestWorkerOneShotsAndJobCompleteClose(t *testing.T) {
 	assert.Equal(t, "job j1 completed\n", mustRun(ctx, t, "job", "complete", "--nats-url", url, "j1", a1))
 	out = mustRun(ctx, t, "job", "close", "--nats-url", url, "j1", a1, "--disposition", "Done", "--close-at", "+1h")
 	assert.Regexp(t, `^job j1 closes at \S+ \(completed until then\)\n$`, out)
-	_, err = runOut(ctx, "job", "complete", "--nats-url", url, "j1", "not-the-assignment")
+	_, err := runOut(ctx, "job", "complete", "--nats-url", url, "j1", "not-the-assignment")
 	require.ErrorIs(t, err, patchbay.ErrAssignmentMismatch)
 
 	// j1 holds bob's only capacity until its scheduled close: give bob room for one more.

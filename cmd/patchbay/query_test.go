@@ -96,11 +96,7 @@ func TestJobGetAssigned(t *testing.T) {
 	url := startRouter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
 	defer cancel()
-	c, err := patchbay.New(natstest.Connect(t, url))
-	require.NoError(t, err)
-	offers, err := c.Offers("dave")
-	require.NoError(t, err)
-	defer func() { _ = offers.Stop() }()
+	c, offers := offersOf(t, url, "dave")
 
 	mustRun(ctx, t, "worker", "register", "--nats-url", url, "--id", "dave", "--queue", "sales")
 	mustRun(ctx, t, "job", "create", "--nats-url", url, "--queue", "sales", "--channel", "voice", "--id", "lead-1")
@@ -153,13 +149,9 @@ func TestWorkerGet(t *testing.T) {
 	url := startRouter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
 	defer cancel()
-	c, err := patchbay.New(natstest.Connect(t, url))
-	require.NoError(t, err)
-	offers, err := c.Offers("erin")
-	require.NoError(t, err)
-	defer func() { _ = offers.Stop() }()
+	c, offers := offersOf(t, url, "erin")
 
-	_, err = runOut(ctx, "worker", "get", "--nats-url", url, "erin")
+	_, err := runOut(ctx, "worker", "get", "--nats-url", url, "erin")
 	require.ErrorIs(t, err, patchbay.ErrUnknownWorker)
 	assert.Contains(t, err.Error(), "get worker erin")
 
@@ -257,4 +249,15 @@ func TestSeconds(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 4: "4", 1 / 15.0: "0.07", 12.345: "12.35"} {
 		assert.Equal(t, want, perMinute(in), "perMinute(%v)", in)
 	}
+}
+
+// offersOf connects a client to url and follows worker id's offers until the test ends.
+func offersOf(t *testing.T, url, id string) (*patchbay.Client, *patchbay.Offers) {
+	t.Helper()
+	c, err := patchbay.New(natstest.Connect(t, url))
+	require.NoError(t, err)
+	offers, err := c.Offers(id)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = offers.Stop() })
+	return c, offers
 }

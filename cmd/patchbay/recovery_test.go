@@ -54,13 +54,9 @@ func TestWorkerRunRestartedResumesItsWork(t *testing.T) {
 	defer cancel()
 
 	// Its earlier run: it took job-a, completed job-b, and then died.
-	c, err := patchbay.New(natstest.Connect(t, url))
-	require.NoError(t, err)
-	offers, err := c.Offers("alice")
-	require.NoError(t, err)
-	defer func() { _ = offers.Stop() }()
+	c, offers := offersOf(t, url, "alice")
 	three := 3
-	_, err = c.RegisterWorker(ctx, patchbay.WorkerSpec{WorkerID: "alice", Queues: []string{"support"}, TotalCapacity: &three,
+	_, err := c.RegisterWorker(ctx, patchbay.WorkerSpec{WorkerID: "alice", Queues: []string{"support"}, TotalCapacity: &three,
 		Channels: []events.ChannelConfig{{ChannelID: "voice", CapacityCostPerJob: 1, MaxNumberOfJobs: 3}}})
 	require.NoError(t, err)
 	accept := func(id string) string {
