@@ -137,6 +137,10 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	a2, err := c.Accept(ctx(t), next(t, alice, "j2"))
 	require.NoError(t, err)
 	create("j3", "q2")
+	// Both workers hold a job: busy, none idle.
+	held := scrape(t, h)
+	require.Equal(t, 2.0, held[`patchbay_queue_busy_workers{queue="q"}`])
+	require.Equal(t, 0.0, held[`patchbay_queue_idle_workers{queue="q"}`])
 	for _, j := range []struct{ id, asg string }{{"j1", a1}, {"j2", a2}} {
 		require.NoError(t, c.Complete(ctx(t), j.id, j.asg, ""))
 		require.NoError(t, c.Close(ctx(t), j.id, j.asg, patchbay.CloseOptions{DispositionCode: "Resolved"}))
