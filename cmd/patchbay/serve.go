@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,7 @@ type serveConfig struct {
 	brokerAuth       bool
 	httpAddr         string
 	dashboard        bool
+	pprof            bool
 	otlpEndpoint     string
 	routingAPI       routingAPIConfig
 }
@@ -99,6 +101,7 @@ resumes its timers. SIGINT or SIGTERM drains it and exits.`,
 	f.BoolVar(&c.brokerAuth, "auth", false, "the embedded server requires credentials and enforces each role's subjects (keys under <data-dir>/auth; issue credentials with `patchbay creds`); not with --nats-url")
 	f.StringVar(&c.httpAddr, "http", monitor.AddrDefault, `address of the HTTP listener for the dashboard (/), /healthz, /readyz and /metrics ("" turns it off)`)
 	f.BoolVar(&c.dashboard, "dashboard", true, "serve the read-only live dashboard at / on --http (false: only /healthz, /readyz and /metrics)")
+	f.BoolVar(&c.pprof, "pprof", false, "serve Go's profiles at /debug/pprof/ on --http (CPU, heap, goroutines; for measuring, off by default: keep --http on loopback)")
 	f.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "export the router's spans with OpenTelemetry over OTLP/HTTP to host:port (plain HTTP) or an http(s):// URL; the standard OTEL_EXPORTER_OTLP_ENDPOINT turns it on too; off by default")
 	c.routingAPI.add(f)
 	return cmd
@@ -276,6 +279,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		if err != nil {
 			return err
 		}
+		if c.pprof {
+			h = withPprof(h)
+		}
 		stop, err := serveHTTP(c.httpAddr, h, log)
 		if err != nil {
 			return err
@@ -342,4 +348,16 @@ func serveHTTP(addr string, h http.Handler, log zerolog.Logger) (stop func(), er
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// withPprof serves Go's profiles under /debug/pprof/ in front of h.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }

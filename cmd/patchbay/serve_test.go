@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -52,4 +55,32 @@ func TestServeFlagErrors(t *testing.T) {
 		err := run(context.Background(), &bytes.Buffer{}, append([]string{"serve"}, strings.Fields(c.args)...)...)
 		require.ErrorContains(t, err, c.want, c.args)
 	}
+}
+
+// --pprof puts Go's profiles in front of the listener's own routes, which still answer.
+func TestPprofInFrontOfTheListener(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "inner "+r.URL.Path) })
+	srv := httptest.NewServer(withPprof(inner))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		res, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/debug/pprof/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "goroutine")
+	code, body = get("/debug/pprof/goroutine?debug=1")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "TestPprofInFrontOfTheListener")
+	_, body = get("/healthz")
+	require.Equal(t, "inner /healthz", body)
+
+	cmd := newRootCmd()
+	serve, _, err := cmd.Find([]string{"serve"})
+	require.NoError(t, err)
+	require.Equal(t, "false", serve.Flags().Lookup("pprof").DefValue, "off unless asked for")
 }

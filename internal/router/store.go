@@ -293,22 +293,39 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 	return m
 }
 
-// replay applies a record's KV writes, then publishes its events. Fenced, each write
-// is conditional on the revision this router last saw for its key (a key it does not
-// know must not exist, or be a removal marker), so a router that was deposed while it
-// replayed cannot write over its successor's state; unfenced (recovery by the lease
-// holder) writes are absolute values, so replaying twice is harmless. Events carry a
-// Nats-Msg-Id and JetStream drops duplicates.
+// replay applies a record's KV writes and publishes its events, all at once, and
+// waits for every acknowledgement. Fenced, each write is conditional on the revision
+// this router last saw for its key (a key it does not know must not exist, or be a
+// removal marker), so a router that was deposed while it replayed cannot write over
+// its successor's state; unfenced (recovery by the lease holder) writes are absolute
+// values, so replaying twice is harmless. Events carry a Nats-Msg-Id and JetStream
+// drops duplicates.
+//
+// The events need not wait for the writes: the record is committed once written
+// (compare-and-set), and a successor replays the last record before it loads, so
+// they are published whatever becomes of this router (invariant 15).
 func (r *Router) replay(ctx context.Context, rec *walRecord, fenced bool) error {
 	ops := make([]opWrite, 0, len(rec.Ops))
 	for _, op := range lastPerKey(rec.Ops) {
-		w := opWrite{op: op}
 		f, err := r.writeOp(op, fenced, r.revs[revKey(op.Bucket, op.Key)])
 		if err != nil {
 			return fmt.Errorf("write %s/%s: %w", op.Bucket, op.Key, err)
 		}
-		w.f = f
-		ops = append(ops, w)
+		ops = append(ops, opWrite{op: op, f: f})
+	}
+	if fenced {
+		rec.publishing = time.Now()
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(rec.Events))
+	for _, ev := range rec.Events {
+		m := nats.NewMsg(ev.Subject)
+		m.Data = ev.Body
+		m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
+		f, err := r.js.PublishMsgAsync(m, jetstream.WithMsgID(ev.ID))
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", ev.Subject, err)
+		}
+		futures = append(futures, f)
 	}
 	var errs []error
 	for _, w := range ops {
@@ -326,30 +343,14 @@ func (r *Router) replay(ctx context.Context, rec *walRecord, fenced bool) error 
 			return ctx.Err()
 		}
 	}
+	published := await(ctx, futures)
 	for _, err := range errs {
 		if errors.Is(err, errDeposed) {
 			r.fail(err)
 			return errDeposed
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if fenced {
-		rec.publishing = time.Now()
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(rec.Events))
-	for _, ev := range rec.Events {
-		m := nats.NewMsg(ev.Subject)
-		m.Data = ev.Body
-		m.Header.Set("Content-Type", events.ContentTypeCloudEvent)
-		f, err := r.js.PublishMsgAsync(m, jetstream.WithMsgID(ev.ID))
-		if err != nil {
-			return fmt.Errorf("publish %s: %w", ev.Subject, err)
-		}
-		futures = append(futures, f)
-	}
-	return await(ctx, futures)
+	return errors.Join(append(errs, published)...)
 }
 
 // lastPerKey keeps the last write of each key, in the order of the keys' first
