@@ -79,6 +79,7 @@ func (r *Router) handOver() error {
 		return nil
 	}
 	r.open = nil
+	r.more.Store(false)
 	p.done = make(chan struct{})
 	r.inflight = p
 	r.persistQ <- p

@@ -1,15 +1,20 @@
 package router_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
 )
 
@@ -52,4 +57,164 @@ func TestCommandsArrivingDuringAWriteShareTheNextRecord(t *testing.T) {
 		e.jobEvent(events.TypeJobQueued, fmt.Sprintf("j%d", i))
 	}
 	require.Equal(t, int32(2), records.Load(), "records written: the held one, then one for all that came meanwhile")
+}
+
+// publishCommand puts a command straight onto the inbound stream, as a client does.
+func publishCommand(t *testing.T, nc *nats.Conn, typ events.Type, ceID, subject string, data any) {
+	t.Helper()
+	ev, err := events.New(typ, ceID, "/test", subject, time.Now(), data)
+	require.NoError(t, err)
+	body, err := events.Structured(ev)
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.Publish(ctx(t), events.InSubject(typ), body)
+	require.NoError(t, err)
+}
+
+// bucketWrites is how many messages a bucket's stream has taken.
+func bucketWrites(t *testing.T, nc *nats.Conn, bucket string) uint64 {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s, err := js.Stream(ctx(t), "KV_"+bucket)
+	require.NoError(t, err)
+	info, err := s.Info(ctx(t))
+	require.NoError(t, err)
+	return info.State.LastSeq
+}
+
+// walOps is the keys the write-ahead record in the bucket holds writes of.
+func walOps(t *testing.T, nc *nats.Conn) []string {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx(t), events.BucketRouter)
+	require.NoError(t, err)
+	e, err := kv.Get(ctx(t), "wal")
+	require.NoError(t, err)
+	var rec struct {
+		Ops []struct{ Bucket, Key string } `json:"ops"`
+	}
+	require.NoError(t, json.Unmarshal(e.Value(), &rec))
+	var keys []string
+	for _, op := range rec.Ops {
+		keys = append(keys, op.Bucket+"/"+op.Key)
+	}
+	return keys
+}
+
+// holdSecondRecord holds the router's first record after it is written (so the
+// commands published meanwhile wait in the next record), and its second record
+// before it is written. held is closed when the second is held; release lets it go.
+func holdSecondRecord(t *testing.T, r *router.Router) (firstHeld, held chan struct{}, releaseFirst, release func()) {
+	firstHeld, held = make(chan struct{}), make(chan struct{})
+	first, second := make(chan struct{}), make(chan struct{})
+	var records atomic.Int32
+	router.SetPauseHook(r, func(point string) {
+		switch {
+		case point == "written" && records.Load() == 1:
+			close(firstHeld)
+			<-first
+		case point == "record" && records.Add(1) == 2:
+			close(held)
+			<-second
+		}
+	})
+	return firstHeld, held, sync.OnceFunc(func() { close(first) }), sync.OnceFunc(func() { close(second) })
+}
+
+// While more commands wait, a record's KV writes wait for the next record, which
+// writes each key once: the job created in the first record and cancelled in the
+// second is written once, cancelled. Meanwhile the last record written holds every
+// write not yet made, and the first record's commands are answered and its events
+// published. At rest, every record writes its KV at once.
+func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	e.createJob("warm", "q") // the queue exists; at rest, its KV is written at once
+	js, err := jetstream.New(e.nc)
+	require.NoError(t, err)
+	jobs, err := js.KeyValue(ctx(t), events.BucketJobs)
+	require.NoError(t, err)
+	_, err = jobs.Get(ctx(t), "warm")
+	require.NoError(t, err)
+	before := bucketWrites(t, e.nc, events.BucketJobs)
+
+	firstHeld, held, releaseFirst, release := holdSecondRecord(t, e.router)
+	t.Cleanup(func() { releaseFirst(); release() })
+	publishJob(t, e.nc, "ce-first", "first")
+	<-firstHeld // the record creating "first" is written; its KV writes and events wait
+	publishCommand(t, e.nc, events.TypeJobCancel, "ce-cancel", "first", &events.JobCancel{JobID: "first"})
+	publishJob(t, e.nc, "ce-second", "second")
+	require.Eventually(t, func() bool {
+		q, err := e.client.QueueInfo(ctx(t), "q")
+		return err == nil && q.Length == 2 // warm and second: applied into the next record
+	}, waitFor, 10*time.Millisecond)
+	releaseFirst()
+	<-held // the first record is done, the second applied and not written
+	e.jobEvent(events.TypeJobQueued, "first")
+	_, err = jobs.Get(ctx(t), "first")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "the first record's write waits for the next record")
+	require.Contains(t, walOps(t, e.nc), events.BucketJobs+"/first", "the last record holds it")
+
+	release()
+	e.jobEvent(events.TypeJobCancelled, "first")
+	e.jobEvent(events.TypeJobQueued, "second")
+	require.Eventually(t, func() bool {
+		en, err := jobs.Get(ctx(t), "second")
+		return err == nil && en != nil
+	}, waitFor, 10*time.Millisecond)
+	en, err := jobs.Get(ctx(t), "first")
+	require.NoError(t, err)
+	require.Contains(t, string(en.Value()), `"status":"cancelled"`)
+	require.Equal(t, before+2, bucketWrites(t, e.nc, events.BucketJobs), "first written once (cancelled), second once")
+}
+
+// A router that stops after a record carried its writes loses none of them: its
+// successor replays the last record, which holds them, before it loads.
+func TestCarriedWritesSurviveATakeover(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
+	a := e.router
+	e.createJob("warm", "q")
+	firstHeld, held, releaseFirst, release := holdSecondRecord(t, a)
+	t.Cleanup(func() { releaseFirst(); release() })
+	publishJob(t, e.nc, "ce-first", "first")
+	<-firstHeld
+	publishJob(t, e.nc, "ce-second", "second")
+	require.Eventually(t, func() bool {
+		q, err := e.client.QueueInfo(ctx(t), "q")
+		return err == nil && q.Length == 3
+	}, waitFor, 10*time.Millisecond)
+	releaseFirst()
+	<-held // "first" is stored only in the record; a stops here, as if it died
+	ncB := natstest.Connect(t, ns.ClientURL())
+	js, err := jetstream.New(ncB)
+	require.NoError(t, err)
+	jobs, err := js.KeyValue(ctx(t), events.BucketJobs)
+	require.NoError(t, err)
+	_, err = jobs.Get(ctx(t), "first")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "carried")
+
+	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }
+	b := startRouter(t, ncB, router.Config{LeaseTTL: time.Second, AckWait: time.Second, Now: ahead})
+	_, err = jobs.Get(ctx(t), "first")
+	require.NoError(t, err, "the successor replayed the carried write")
+	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
+	require.NoError(t, err)
+	for _, id := range []string{"first", "second"} { // second: redelivered to b
+		require.Eventually(t, func() bool {
+			info, err := clientB.JobInfo(ctx(t), id)
+			return err == nil && info.Job.Status == "queued"
+		}, waitFor, 10*time.Millisecond, id)
+	}
+	release()
+	select {
+	case <-a.Failed():
+	case <-time.After(waitFor):
+		t.Fatal("the router that lost the lease did not stop")
+	}
+	require.NoError(t, b.Err())
 }

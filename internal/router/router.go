@@ -114,6 +114,14 @@ type Router struct {
 	// revs is the revision of every key this router wrote or loaded: the condition of
 	// its next write of that key.
 	revs map[string]uint64
+	// carry holds the KV writes of the records stored while more commands waited
+	// (the last write of each key), written with a later record's (see commit): the
+	// last record written holds every one of them. carried counts those records.
+	carry   []matcher.Op
+	carried int
+	// more is set when a command is applied into the open record and cleared when
+	// the record is handed over: the persister's sign that another record follows.
+	more atomic.Bool
 	// stale says the engine may hold changes that were not stored: it is reloaded from
 	// KV before anything else is applied.
 	stale bool

@@ -181,6 +181,10 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 	}
 	rec.Seq = r.walSeq + 1
 	rec.Chunks = nil
+	if len(r.carry) > 0 {
+		// The writes carried from the records before go with this one's.
+		rec.Ops = lastPerKey(append(r.carry[:len(r.carry):len(r.carry)], rec.Ops...))
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("%w: encode wal: %v", errPermanent, err)
@@ -212,10 +216,43 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 			return err
 		}
 	}
-	if err := r.replay(ctx, rec, true); err != nil {
+	if r.carries(rec) {
+		r.carry, r.carried = rec.Ops, r.carried+1
+		return r.replay(ctx, rec, true, false)
+	}
+	r.carry, r.carried = nil, 0 // a failure from here on reloads, replaying this record
+	if err := r.replay(ctx, rec, true, true); err != nil {
 		return err
 	}
 	return r.dropChunks(ctx, rec.Chunks)
+}
+
+// Bounds of the KV writes a router carries from record to record.
+const (
+	// carryBytesMax: a record carries at most this much of others' writes, so the
+	// record stays small.
+	carryBytesMax = 512 << 10
+	// carryRecordsMax: at most this many records in a row carry their writes, so
+	// under steady load too the buckets are at most that many records behind.
+	carryRecordsMax = 8
+)
+
+// carries decides whether the record's KV writes (its own and those it carries)
+// wait for the next record: only while more commands wait to be stored (the next
+// record is sure to follow), the record was written whole (no chunks) and the carry
+// stays within its bounds. Written into the next record, a key written by both is
+// written once; at rest, every record writes its KV at once, as before.
+func (r *Router) carries(rec *walRecord) bool {
+	if !r.more.Load() || len(rec.Chunks) > 0 || r.carried >= carryRecordsMax-1 {
+		return false
+	}
+	n := 0
+	for _, op := range rec.Ops {
+		if n += opSize(op); n > carryBytesMax {
+			return false
+		}
+	}
+	return true
 }
 
 // writeChunks writes a large record's changes and events as chunks that each fit in
@@ -293,8 +330,9 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 	return m
 }
 
-// replay applies a record's KV writes and publishes its events, all at once, and
-// waits for every acknowledgement. Fenced, each write is conditional on the revision
+// replay applies a record's KV writes (unless writeKV is false: they are carried to
+// the next record) and publishes its events, all at once, and waits for every
+// acknowledgement. Fenced, each write is conditional on the revision
 // this router last saw for its key (a key it does not know must not exist, or be a
 // removal marker), so a router that was deposed while it replayed cannot write over
 // its successor's state; unfenced (recovery by the lease holder) writes are absolute
@@ -304,9 +342,13 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 // The events need not wait for the writes: the record is committed once written
 // (compare-and-set), and a successor replays the last record before it loads, so
 // they are published whatever becomes of this router (invariant 15).
-func (r *Router) replay(ctx context.Context, rec *walRecord, fenced bool) error {
-	ops := make([]opWrite, 0, len(rec.Ops))
-	for _, op := range lastPerKey(rec.Ops) {
+func (r *Router) replay(ctx context.Context, rec *walRecord, fenced, writeKV bool) error {
+	var writes []matcher.Op
+	if writeKV {
+		writes = lastPerKey(rec.Ops)
+	}
+	ops := make([]opWrite, 0, len(writes))
+	for _, op := range writes {
 		f, err := r.writeOp(op, fenced, r.revs[revKey(op.Bucket, op.Key)])
 		if err != nil {
 			return fmt.Errorf("write %s/%s: %w", op.Bucket, op.Key, err)
@@ -485,6 +527,8 @@ func isPermanent(err error) bool {
 // its record), and fences off every earlier holder of the lease: it writes the
 // record again, so a deposed router's next record fails its compare-and-set.
 func (r *Router) recoverWAL(ctx context.Context) error {
+	// What was carried is in the last record, which this replays.
+	r.carry, r.carried = nil, 0
 	kv := r.kv[events.BucketRouter]
 	rec := &walRecord{}
 	e, err := kv.Get(ctx, walKey)
@@ -525,7 +569,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
-		if err := r.replay(ctx, &walRecord{Ops: rec.Ops, Events: pending}, false); err != nil {
+		if err := r.replay(ctx, &walRecord{Ops: rec.Ops, Events: pending}, false, true); err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
 	}
