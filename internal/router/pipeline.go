@@ -79,7 +79,7 @@ func (r *Router) handOver() error {
 		return nil
 	}
 	r.open = nil
-	r.more.Store(false)
+	r.waiting.Store(0)
 	p.done = make(chan struct{})
 	r.inflight = p
 	r.persistQ <- p

@@ -146,10 +146,12 @@ func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
 	publishJob(t, e.nc, "ce-first", "first")
 	<-firstHeld // the record creating "first" is written; its KV writes and events wait
 	publishCommand(t, e.nc, events.TypeJobCancel, "ce-cancel", "first", &events.JobCancel{JobID: "first"})
-	publishJob(t, e.nc, "ce-second", "second")
+	for i := range 8 { // enough waiting for the router to be busy
+		publishJob(t, e.nc, fmt.Sprintf("ce-s%d", i), fmt.Sprintf("s%d", i))
+	}
 	require.Eventually(t, func() bool {
 		q, err := e.client.QueueInfo(ctx(t), "q")
-		return err == nil && q.Length == 2 // warm and second: applied into the next record
+		return err == nil && q.Length == 9 // warm and s0..s7: applied into the next record
 	}, waitFor, 10*time.Millisecond)
 	releaseFirst()
 	<-held // the first record is done, the second applied and not written
@@ -160,15 +162,34 @@ func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
 
 	release()
 	e.jobEvent(events.TypeJobCancelled, "first")
-	e.jobEvent(events.TypeJobQueued, "second")
+	e.jobEvent(events.TypeJobQueued, "s7")
 	require.Eventually(t, func() bool {
-		en, err := jobs.Get(ctx(t), "second")
+		en, err := jobs.Get(ctx(t), "s7")
 		return err == nil && en != nil
 	}, waitFor, 10*time.Millisecond)
 	en, err := jobs.Get(ctx(t), "first")
 	require.NoError(t, err)
 	require.Contains(t, string(en.Value()), `"status":"cancelled"`)
-	require.Equal(t, before+2, bucketWrites(t, e.nc, events.BucketJobs), "first written once (cancelled), second once")
+	require.Equal(t, before+9, bucketWrites(t, e.nc, events.BucketJobs), "first written once (cancelled), s0..s7 once each")
+
+	// Fewer waiting: the router is not busy, and each record writes its KV at once.
+	firstHeld, held, releaseFirst, release = holdSecondRecord(t, e.router)
+	publishJob(t, e.nc, "ce-third", "third")
+	<-firstHeld
+	publishCommand(t, e.nc, events.TypeJobCancel, "ce-cancel-third", "third", &events.JobCancel{JobID: "third"})
+	require.Eventually(t, func() bool {
+		info, err := e.client.JobInfo(ctx(t), "third")
+		return err == nil && info.Job.Status == "cancelled"
+	}, waitFor, 10*time.Millisecond)
+	releaseFirst()
+	<-held
+	_, err = jobs.Get(ctx(t), "third")
+	require.NoError(t, err, "written with its own record")
+	release()
+	e.jobEvent(events.TypeJobCancelled, "third")
+	require.Eventually(t, func() bool {
+		return bucketWrites(t, e.nc, events.BucketJobs) == before+11
+	}, waitFor, 10*time.Millisecond, "third written twice: queued, then cancelled")
 }
 
 // A router that stops after a record carried its writes loses none of them: its
@@ -183,10 +204,12 @@ func TestCarriedWritesSurviveATakeover(t *testing.T) {
 	t.Cleanup(func() { releaseFirst(); release() })
 	publishJob(t, e.nc, "ce-first", "first")
 	<-firstHeld
-	publishJob(t, e.nc, "ce-second", "second")
+	for i := range 8 {
+		publishJob(t, e.nc, fmt.Sprintf("ce-s%d", i), fmt.Sprintf("s%d", i))
+	}
 	require.Eventually(t, func() bool {
 		q, err := e.client.QueueInfo(ctx(t), "q")
-		return err == nil && q.Length == 3
+		return err == nil && q.Length == 10
 	}, waitFor, 10*time.Millisecond)
 	releaseFirst()
 	<-held // "first" is stored only in the record; a stops here, as if it died
@@ -204,7 +227,7 @@ func TestCarriedWritesSurviveATakeover(t *testing.T) {
 	require.NoError(t, err, "the successor replayed the carried write")
 	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
 	require.NoError(t, err)
-	for _, id := range []string{"first", "second"} { // second: redelivered to b
+	for _, id := range []string{"first", "s0", "s7"} { // s0..s7: redelivered to b
 		require.Eventually(t, func() bool {
 			info, err := clientB.JobInfo(ctx(t), id)
 			return err == nil && info.Job.Status == "queued"

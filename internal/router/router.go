@@ -119,9 +119,9 @@ type Router struct {
 	// last record written holds every one of them. carried counts those records.
 	carry   []matcher.Op
 	carried int
-	// more is set when a command is applied into the open record and cleared when
-	// the record is handed over: the persister's sign that another record follows.
-	more atomic.Bool
+	// waiting counts the commands applied into the open record (zeroed when it is
+	// handed over): the persister's sign that another record follows, and how large.
+	waiting atomic.Int32
 	// stale says the engine may hold changes that were not stored: it is reloaded from
 	// KV before anything else is applied.
 	stale bool

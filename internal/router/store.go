@@ -235,15 +235,19 @@ const (
 	// carryRecordsMax: at most this many records in a row carry their writes, so
 	// under steady load too the buckets are at most that many records behind.
 	carryRecordsMax = 8
+	// carryWaitingMin: a record carries only when at least this many commands wait
+	// in the next one. Below that the router is not busy, and a record that writes
+	// others' changes too would only take longer.
+	carryWaitingMin = 8
 )
 
 // carries decides whether the record's KV writes (its own and those it carries)
-// wait for the next record: only while more commands wait to be stored (the next
-// record is sure to follow), the record was written whole (no chunks) and the carry
-// stays within its bounds. Written into the next record, a key written by both is
-// written once; at rest, every record writes its KV at once, as before.
+// wait for the next record: only while carryWaitingMin commands or more wait to be
+// stored (the next record is sure to follow, and the router is busy), the record was
+// written whole (no chunks) and the carry stays within its bounds. Written into the next record, a key written by both is
+// written once; below that, every record writes its KV at once, as before.
 func (r *Router) carries(rec *walRecord) bool {
-	if !r.more.Load() || len(rec.Chunks) > 0 || r.carried >= carryRecordsMax-1 {
+	if r.waiting.Load() < carryWaitingMin || len(rec.Chunks) > 0 || r.carried >= carryRecordsMax-1 {
 		return false
 	}
 	n := 0
