@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay"
@@ -52,6 +53,16 @@ func startOn(t *testing.T, url string, cfg router.Config) *env {
 func startRouter(t testing.TB, nc *nats.Conn, cfg router.Config) *router.Router {
 	t.Helper()
 	return natstest.StartRouter(t, nc, cfg)
+}
+
+// bucket opens a KV bucket of patchbay's.
+func bucket(t testing.TB, nc *nats.Conn, name string) jetstream.KeyValue {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx(t), name)
+	require.NoError(t, err)
+	return kv
 }
 
 func ctx(t testing.TB) context.Context {

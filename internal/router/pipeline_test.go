@@ -87,11 +87,7 @@ func bucketWrites(t *testing.T, nc *nats.Conn, bucket string) uint64 {
 // walOps is the keys the write-ahead record in the bucket holds writes of.
 func walOps(t *testing.T, nc *nats.Conn) []string {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	kv, err := js.KeyValue(ctx(t), events.BucketRouter)
-	require.NoError(t, err)
-	e, err := kv.Get(ctx(t), "wal")
+	e, err := bucket(t, nc, events.BucketRouter).Get(ctx(t), "wal")
 	require.NoError(t, err)
 	var rec struct {
 		Ops []struct{ Bucket, Key string } `json:"ops"`
@@ -133,11 +129,8 @@ func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
 	t.Parallel()
 	e := start(t, router.Config{})
 	e.createJob("warm", "q") // the queue exists; at rest, its KV is written at once
-	js, err := jetstream.New(e.nc)
-	require.NoError(t, err)
-	jobs, err := js.KeyValue(ctx(t), events.BucketJobs)
-	require.NoError(t, err)
-	_, err = jobs.Get(ctx(t), "warm")
+	jobs := bucket(t, e.nc, events.BucketJobs)
+	_, err := jobs.Get(ctx(t), "warm")
 	require.NoError(t, err)
 	before := bucketWrites(t, e.nc, events.BucketJobs)
 
@@ -214,11 +207,8 @@ func TestCarriedWritesSurviveATakeover(t *testing.T) {
 	releaseFirst()
 	<-held // "first" is stored only in the record; a stops here, as if it died
 	ncB := natstest.Connect(t, ns.ClientURL())
-	js, err := jetstream.New(ncB)
-	require.NoError(t, err)
-	jobs, err := js.KeyValue(ctx(t), events.BucketJobs)
-	require.NoError(t, err)
-	_, err = jobs.Get(ctx(t), "first")
+	jobs := bucket(t, ncB, events.BucketJobs)
+	_, err := jobs.Get(ctx(t), "first")
 	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "carried")
 
 	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }

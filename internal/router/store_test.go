@@ -157,11 +157,7 @@ func TestLargeFanOutIsStoredInChunks(t *testing.T) {
 		require.NoError(t, ev.DataAs(&o))
 		jobs[o.JobID] = true
 	}
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	kv, err := js.KeyValue(ctx(t), events.BucketRouter)
-	require.NoError(t, err)
-	keys, err := kv.ListKeysFiltered(ctx(t), "wal.>")
+	keys, err := bucket(t, nc, events.BucketRouter).ListKeysFiltered(ctx(t), "wal.>")
 	require.NoError(t, err)
 	for k := range keys.Keys() {
 		t.Fatalf("chunk %s left behind", k)
