@@ -131,6 +131,7 @@ func (r *Router) settle() error {
 		}
 	}
 	r.open = nil
+	r.waiting.Store(0)
 	return &pipelineError{err: p.err, msgs: msgs}
 }
 
