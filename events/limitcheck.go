@@ -171,18 +171,24 @@ func (c *limitChecker) seconds(field string, s float64) {
 // their size together (LabelsSize).
 func (c *limitChecker) labels(field string, l Labels) {
 	c.count(field, len(l), "labels", MaxLabels)
-	for _, k := range sortedKeys(l) {
+	c.labelEntries(field, l, 0)
+	if c.err == nil {
+		if n := LabelsSize(l); n > MaxLabelsBytes {
+			c.fail(field, "the labels are %d bytes as JSON; the limit is %d", n, MaxLabelsBytes)
+		}
+	}
+}
+
+// labelEntries checks the keys of an object of labels and their values, found inside
+// depth arrays and objects.
+func (c *limitChecker) labelEntries(field string, m map[string]any, depth int) {
+	for _, k := range sortedKeys(m) {
 		f := field + "/" + pointerToken(k)
 		if k == "" {
 			c.fail(f, "a label key must not be empty")
 		}
 		c.text(f, k, "label key", MaxKeyBytes)
-		c.labelValue(f, l[k], 0)
-	}
-	if c.err == nil {
-		if n := LabelsSize(l); n > MaxLabelsBytes {
-			c.fail(field, "the labels are %d bytes as JSON; the limit is %d", n, MaxLabelsBytes)
-		}
+		c.labelValue(f, m[k], depth)
 	}
 }
 
@@ -205,14 +211,7 @@ func (c *limitChecker) labelValue(field string, v any, depth int) {
 			return
 		}
 		c.count(field, len(v), "entries", MaxLabelItems)
-		for _, k := range sortedKeys(v) {
-			f := field + "/" + pointerToken(k)
-			if k == "" {
-				c.fail(f, "a label key must not be empty")
-			}
-			c.text(f, k, "label key", MaxKeyBytes)
-			c.labelValue(f, v[k], depth+1)
-		}
+		c.labelEntries(field, v, depth+1)
 	case []any:
 		if deep() {
 			return

@@ -149,30 +149,11 @@ func (o OrderBy) keys(w *Worker) []orderKey {
 	return ks
 }
 
-// attribute looks path up in labels: as one flat dotted key first, then through
-// nested maps.
+// attribute looks path up in labels as selectors and expressions do (labelAt): as one
+// flat dotted key first, then through nested objects.
 func attribute(labels events.Labels, path []string) orderKey {
-	if v, ok := labels[strings.Join(path, ".")]; ok {
-		return integerKey(v)
-	}
-	var cur any = map[string]any(labels)
-	for _, p := range path {
-		var m map[string]any
-		switch x := cur.(type) {
-		case map[string]any:
-			m = x
-		case events.Labels:
-			m = x
-		default:
-			return orderKey{state: attrMissing}
-		}
-		v, ok := m[p]
-		if !ok {
-			return orderKey{state: attrMissing}
-		}
-		cur = v
-	}
-	return integerKey(cur)
+	v, _ := labelAt(labels, strings.Join(path, "."))
+	return integerKey(v)
 }
 
 // integerKey classifies a label value: null is missing, an integer orders, anything

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -119,6 +121,44 @@ func (p *serveProc) kill(t *testing.T) {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	<-p.exited
+}
+
+// serveInBackground runs `patchbay serve` with args in this process until stop is
+// called (it must then return without an error) or the test ends.
+func serveInBackground(t *testing.T, args ...string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &bytes.Buffer{}, append([]string{"serve"}, args...)...) }()
+	var once sync.Once
+	var err error
+	wait := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(durabilityWait):
+				err = errors.New("serve did not stop")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = wait() })
+	return func() {
+		t.Helper()
+		require.NoError(t, wait())
+	}
+}
+
+// httpGet gets url: the status code and the body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err, url)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, url)
+	return resp.StatusCode, string(body)
 }
 
 func freeAddr(t *testing.T) string {
@@ -403,14 +443,8 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 func TestServeWithNATSURL(t *testing.T) {
 	t.Parallel()
 	ns := natstest.RunServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	httpAddr := freeAddr(t)
-	go func() {
-		cmd := newRootCmd()
-		cmd.SetArgs([]string{"serve", "--http", httpAddr, "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
-		done <- cmd.ExecuteContext(ctx)
-	}()
+	stop := serveInBackground(t, "--http", httpAddr, "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn")
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
 	register(t, c, "w", "q", 1) // retried by the client until the router answers
 	h := follow(t, c)           // from the start of the stream the router made
@@ -425,48 +459,24 @@ func TestServeWithNATSURL(t *testing.T) {
 		"/":           `<script src="/static/app.js"`,
 		"/api/jobs/j": `"jobId":"j"`,
 	} {
-		resp, err := http.Get("http://" + httpAddr + path)
-		require.NoError(t, err, path)
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, path)
-		require.Contains(t, string(body), want, path)
+		code, body := httpGet(t, "http://"+httpAddr+path)
+		require.Equal(t, http.StatusOK, code, path)
+		require.Contains(t, body, want, path)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(durabilityWait):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 }
 
 // --dashboard=false leaves the dashboard out of the listener; the probes stay.
 func TestServeWithoutDashboard(t *testing.T) {
 	t.Parallel()
 	ns := natstest.RunServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	httpAddr := freeAddr(t)
-	go func() {
-		cmd := newRootCmd()
-		cmd.SetArgs([]string{"serve", "--http", httpAddr, "--dashboard=false", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn"})
-		done <- cmd.ExecuteContext(ctx)
-	}()
+	stop := serveInBackground(t, "--http", httpAddr, "--dashboard=false", "--nats-url", ns.ClientURL(), "--log-format", "json", "--log-level", "warn")
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
 	register(t, c, "w", "q", 1) // the router answers: the listener is up
 	for path, want := range map[string]int{"/healthz": http.StatusOK, "/": http.StatusNotFound, "/api/events": http.StatusNotFound} {
-		resp, err := http.Get("http://" + httpAddr + path)
-		require.NoError(t, err, path)
-		resp.Body.Close()
-		require.Equal(t, want, resp.StatusCode, path)
+		code, _ := httpGet(t, "http://"+httpAddr+path)
+		require.Equal(t, want, code, path)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(durabilityWait):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 }

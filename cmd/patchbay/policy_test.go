@@ -67,12 +67,7 @@ func TestServePoliciesFile(t *testing.T) {
 	err := run(context.Background(), &bytes.Buffer{}, "serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", filepath.Join(t.TempDir(), "missing.yaml"))
 	require.ErrorContains(t, err, "--policies")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, &bytes.Buffer{}, "serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", file, "--log-level", "warn", "--log-format", "json")
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	serveInBackground(t, "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", file, "--log-level", "warn", "--log-format", "json")
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
 	register(t, c, "w", "other", 1) // waits for the router
 	h := follow(t, c)
@@ -247,13 +242,8 @@ func TestServePoliciesPrune(t *testing.T) {
 	ns := natstest.RunServer(t)
 	file := filepath.Join(t.TempDir(), "p.yaml")
 	require.NoError(t, os.WriteFile(file, []byte("queues: [{id: support, order: lifo}, {id: sales}]"), 0o644))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, &bytes.Buffer{}, "serve", "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", file,
-			"--policies-prune", "--log-level", "warn", "--log-format", "json")
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	serveInBackground(t, "--http", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--policies", file,
+		"--policies-prune", "--log-level", "warn", "--log-format", "json")
 	c := connect(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
 	register(t, c, "w", "other", 1) // waits for the router
 	h := follow(t, c)

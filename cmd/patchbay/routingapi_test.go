@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,13 +38,9 @@ func TestServeRoutingAPI(t *testing.T) {
 	ns := natstest.RunServer(t)
 	token := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(token, []byte("s3cret\n"), 0o600))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	httpAddr := freeAddr(t)
-	go func() {
-		done <- run(ctx, &bytes.Buffer{}, "serve", "--http", httpAddr, "--nats-url", ns.ClientURL(), "--log-format", "json",
-			"--log-level", "warn", "--routing-api", "--routing-api-token-file", token)
-	}()
+	stop := serveInBackground(t, "--http", httpAddr, "--nats-url", ns.ClientURL(), "--log-format", "json",
+		"--log-level", "warn", "--routing-api", "--routing-api-token-file", token)
 	get := func(path, auth string) (int, string) {
 		req, err := http.NewRequest("GET", "http://"+httpAddr+path, nil)
 		require.NoError(t, err)
@@ -71,11 +66,5 @@ func TestServeRoutingAPI(t *testing.T) {
 	code, body = get("/routing/workers/alice?api-version=2023-11-01", "Bearer s3cret")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"id":"alice"`)
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(durabilityWait):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 }

@@ -62,14 +62,7 @@ func TestPprofInFrontOfTheListener(t *testing.T) {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "inner "+r.URL.Path) })
 	srv := httptest.NewServer(withPprof(inner))
 	defer srv.Close()
-	get := func(path string) (int, string) {
-		res, err := http.Get(srv.URL + path)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return httpGet(t, srv.URL+path) }
 	code, body := get("/debug/pprof/")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "goroutine")

@@ -171,19 +171,8 @@ func notFound(what, id string) *apiError {
 // field must stay as it is.
 func (a *api) jobUpsert(w http.ResponseWriter, r *http.Request, p params) error {
 	id := p["jobId"]
-	pre, patch, err := readUpsert(w, r)
+	cur, patch, err := readUpsertOf(w, r, func() (*routerJob, error) { return a.getJob(r, id) }, func(j *routerJob) string { return j.ETag })
 	if err != nil {
-		return err
-	}
-	cur, err := a.getJob(r, id)
-	if err != nil {
-		return err
-	}
-	etag := ""
-	if cur != nil {
-		etag = cur.ETag
-	}
-	if err := pre.check(etag); err != nil {
 		return err
 	}
 	if cur == nil {

@@ -60,6 +60,27 @@ func parsePatch(body []byte) (map[string]any, error) {
 // jsonMarshal is the one encoder of canonical JSON (sorted object keys).
 var jsonMarshal = json.Marshal
 
+// readUpsertOf reads an upsert of the entity get reads (nil while there is none) and
+// checks the request's If-Match against the entity's ETag.
+func readUpsertOf[T any](w http.ResponseWriter, r *http.Request, get func() (*T, error), etag func(*T) string) (*T, map[string]any, error) {
+	pre, patch, err := readUpsert(w, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, err := get()
+	if err != nil {
+		return nil, nil, err
+	}
+	tag := ""
+	if cur != nil {
+		tag = etag(cur)
+	}
+	if err := pre.check(tag); err != nil {
+		return nil, nil, err
+	}
+	return cur, patch, nil
+}
+
 // readUpsert reads an upsert request: its If-Match precondition and its merge patch.
 func readUpsert(w http.ResponseWriter, r *http.Request) (precondition, map[string]any, error) {
 	pre, err := ifMatch(r)

@@ -124,19 +124,8 @@ func (a *api) workerGet(w http.ResponseWriter, r *http.Request, p params) error 
 // availableForOffers true) or updates one (200) with the fields the patch changed.
 func (a *api) workerUpsert(w http.ResponseWriter, r *http.Request, p params) error {
 	id := p["workerId"]
-	pre, patch, err := readUpsert(w, r)
+	cur, patch, err := readUpsertOf(w, r, func() (*routerWorker, error) { return a.getWorker(r, id) }, func(wk *routerWorker) string { return wk.ETag })
 	if err != nil {
-		return err
-	}
-	cur, err := a.getWorker(r, id)
-	if err != nil {
-		return err
-	}
-	etag := ""
-	if cur != nil {
-		etag = cur.ETag
-	}
-	if err := pre.check(etag); err != nil {
 		return err
 	}
 	old := map[string]any{}

@@ -55,6 +55,19 @@ func startRouter(t testing.TB, nc *nats.Conn, cfg router.Config) *router.Router 
 	return natstest.StartRouter(t, nc, cfg)
 }
 
+// publishCommand puts a command straight onto the inbound stream, as a client does.
+func publishCommand(t *testing.T, nc *nats.Conn, typ events.Type, ceID, subject string, data any) {
+	t.Helper()
+	ev, err := events.New(typ, ceID, "/test", subject, time.Now(), data)
+	require.NoError(t, err)
+	body, err := events.Structured(ev)
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.Publish(ctx(t), events.InSubject(typ), body)
+	require.NoError(t, err)
+}
+
 // bucket opens a KV bucket of patchbay's.
 func bucket(t testing.TB, nc *nats.Conn, name string) jetstream.KeyValue {
 	t.Helper()

@@ -45,21 +45,7 @@ func TestListQueries(t *testing.T) {
 	e.offerFor("alice", "j2") // her second unit of capacity
 
 	// Every job, oldest first, two at a time.
-	var ids []string
-	opts := patchbay.ListJobsOptions{Limit: 2}
-	pages := 0
-	for {
-		l, err := e.client.ListJobs(ctx(t), opts)
-		require.NoError(t, err)
-		pages++
-		for _, j := range l.Jobs {
-			ids = append(ids, j.Job.JobID)
-		}
-		if l.Next == "" {
-			break
-		}
-		opts.After = l.Next
-	}
+	ids, pages := allJobIDs(t, e.client, patchbay.ListJobsOptions{Limit: 2})
 	require.Equal(t, []string{"j1", "j2", "j3", "s1"}, ids)
 	require.Equal(t, 2, pages)
 
@@ -136,21 +122,7 @@ func TestListJobsFitsOneMessage(t *testing.T) {
 		require.NoError(t, err)
 		want = append(want, id)
 	}
-	var got []string
-	opts := patchbay.ListJobsOptions{Limit: events.MaxListLimit}
-	pages := 0
-	for {
-		l, err := e.client.ListJobs(ctx(t), opts)
-		require.NoError(t, err)
-		pages++
-		for _, j := range l.Jobs {
-			got = append(got, j.Job.JobID)
-		}
-		if l.Next == "" {
-			break
-		}
-		opts.After = l.Next
-	}
+	got, pages := allJobIDs(t, e.client, patchbay.ListJobsOptions{Limit: events.MaxListLimit})
 	require.ElementsMatch(t, want, got)
 	require.Greater(t, pages, 1)
 }
@@ -200,5 +172,22 @@ func TestExplainQuery(t *testing.T) {
 		f := failureOf(t, e.queryRaw(events.TypeQueryExplain, c.data))
 		require.Equal(t, events.CodeInvalidData, f.Error.Code, c.data)
 		require.Equal(t, c.field, f.Error.Field, c.data)
+	}
+}
+
+// allJobIDs follows the job list's pages to the end: the ids in order, and the pages.
+func allJobIDs(t *testing.T, c *patchbay.Client, opts patchbay.ListJobsOptions) (ids []string, pages int) {
+	t.Helper()
+	for {
+		l, err := c.ListJobs(ctx(t), opts)
+		require.NoError(t, err)
+		pages++
+		for _, j := range l.Jobs {
+			ids = append(ids, j.Job.JobID)
+		}
+		if l.Next == "" {
+			return ids, pages
+		}
+		opts.After = l.Next
 	}
 }

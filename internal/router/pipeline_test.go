@@ -59,19 +59,6 @@ func TestCommandsArrivingDuringAWriteShareTheNextRecord(t *testing.T) {
 	require.Equal(t, int32(2), records.Load(), "records written: the held one, then one for all that came meanwhile")
 }
 
-// publishCommand puts a command straight onto the inbound stream, as a client does.
-func publishCommand(t *testing.T, nc *nats.Conn, typ events.Type, ceID, subject string, data any) {
-	t.Helper()
-	ev, err := events.New(typ, ceID, "/test", subject, time.Now(), data)
-	require.NoError(t, err)
-	body, err := events.Structured(ev)
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = js.Publish(ctx(t), events.InSubject(typ), body)
-	require.NoError(t, err)
-}
-
 // bucketWrites is how many messages a bucket's stream has taken.
 func bucketWrites(t *testing.T, nc *nats.Conn, bucket string) uint64 {
 	t.Helper()

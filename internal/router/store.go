@@ -216,12 +216,13 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 			return err
 		}
 	}
+	writes := rec.Ops
 	if r.carries(rec) {
-		r.carry, r.carried = rec.Ops, r.carried+1
-		return r.replay(ctx, rec, true, false)
+		r.carry, r.carried, writes = rec.Ops, r.carried+1, nil
+	} else {
+		r.carry, r.carried = nil, 0 // a failure from here on reloads, replaying this record
 	}
-	r.carry, r.carried = nil, 0 // a failure from here on reloads, replaying this record
-	if err := r.replay(ctx, rec, true, true); err != nil {
+	if err := r.replay(ctx, writes, rec, true); err != nil {
 		return err
 	}
 	return r.dropChunks(ctx, rec.Chunks)
@@ -242,10 +243,10 @@ const (
 )
 
 // carries decides whether the record's KV writes (its own and those it carries)
-// wait for the next record: only while carryWaitingMin commands or more wait to be
-// stored (the next record is sure to follow, and the router is busy), the record was
-// written whole (no chunks) and the carry stays within its bounds. Written into the next record, a key written by both is
-// written once; below that, every record writes its KV at once, as before.
+// wait for the next record, which writes a key both changed once: only while
+// carryWaitingMin commands or more wait to be stored (the next record is sure to
+// follow, and the router is busy), the record was written whole (no chunks) and the
+// carry stays within its bounds. Otherwise the record writes its KV at once.
 func (r *Router) carries(rec *walRecord) bool {
 	if r.waiting.Load() < carryWaitingMin || len(rec.Chunks) > 0 || r.carried >= carryRecordsMax-1 {
 		return false
@@ -334,23 +335,20 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 	return m
 }
 
-// replay applies a record's KV writes (unless writeKV is false: they are carried to
-// the next record) and publishes its events, all at once, and waits for every
-// acknowledgement. Fenced, each write is conditional on the revision
-// this router last saw for its key (a key it does not know must not exist, or be a
-// removal marker), so a router that was deposed while it replayed cannot write over
-// its successor's state; unfenced (recovery by the lease holder) writes are absolute
-// values, so replaying twice is harmless. Events carry a Nats-Msg-Id and JetStream
-// drops duplicates.
+// replay makes the KV writes (rec.Ops, or none when they are carried to the next
+// record) and publishes the record's events, all at once, and waits for every
+// acknowledgement. Fenced, each write is conditional on the revision this router last
+// saw for its key (a key it does not know must not exist, or be a removal marker), so
+// a router that was deposed while it replayed cannot write over its successor's
+// state; unfenced (recovery by the lease holder) writes are absolute values, so
+// replaying twice is harmless. Events carry a Nats-Msg-Id and JetStream drops
+// duplicates.
 //
 // The events need not wait for the writes: the record is committed once written
 // (compare-and-set), and a successor replays the last record before it loads, so
 // they are published whatever becomes of this router (invariant 15).
-func (r *Router) replay(ctx context.Context, rec *walRecord, fenced, writeKV bool) error {
-	var writes []matcher.Op
-	if writeKV {
-		writes = lastPerKey(rec.Ops)
-	}
+func (r *Router) replay(ctx context.Context, writes []matcher.Op, rec *walRecord, fenced bool) error {
+	writes = lastPerKey(writes)
 	ops := make([]opWrite, 0, len(writes))
 	for _, op := range writes {
 		f, err := r.writeOp(op, fenced, r.revs[revKey(op.Bucket, op.Key)])
@@ -573,7 +571,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
-		if err := r.replay(ctx, &walRecord{Ops: rec.Ops, Events: pending}, false, true); err != nil {
+		if err := r.replay(ctx, rec.Ops, &walRecord{Events: pending}, false); err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
 	}

@@ -45,14 +45,7 @@ func publishJob(t *testing.T, nc *nats.Conn, ceID, jobID string) {
 
 func publishJobData(t *testing.T, nc *nats.Conn, ceID string, data *events.JobCreated) {
 	t.Helper()
-	ev, err := events.New(events.TypeJobCreated, ceID, "/test", data.JobID, time.Now(), data)
-	require.NoError(t, err)
-	body, err := events.Structured(ev)
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = js.Publish(ctx(t), events.InSubject(events.TypeJobCreated), body)
-	require.NoError(t, err)
+	publishCommand(t, nc, events.TypeJobCreated, ceID, data.JobID, data)
 }
 
 // A command whose effects the broker cannot store is refused, set aside on the
