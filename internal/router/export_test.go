@@ -11,3 +11,16 @@ func SetPauseHook(r *Router, hook func(point string)) {
 // SetFaultHook makes a commit fail at a named point ("record", "written") whenever
 // hook returns an error, as a storage failure would there.
 func SetFaultHook(r *Router, hook func(point string) error) { r.hook.Store(&hook) }
+
+// WALOps returns the keys ("bucket/key") a stored write-ahead record holds writes of.
+func WALOps(b []byte) ([]string, error) {
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(rec.Ops))
+	for _, op := range rec.Ops {
+		keys = append(keys, revKey(op.Bucket, op.Key))
+	}
+	return keys, nil
+}

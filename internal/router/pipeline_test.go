@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -76,14 +75,8 @@ func walOps(t *testing.T, nc *nats.Conn) []string {
 	t.Helper()
 	e, err := bucket(t, nc, events.BucketRouter).Get(ctx(t), "wal")
 	require.NoError(t, err)
-	var rec struct {
-		Ops []struct{ Bucket, Key string } `json:"ops"`
-	}
-	require.NoError(t, json.Unmarshal(e.Value(), &rec))
-	var keys []string
-	for _, op := range rec.Ops {
-		keys = append(keys, op.Bucket+"/"+op.Key)
-	}
+	keys, err := router.WALOps(e.Value())
+	require.NoError(t, err)
 	return keys
 }
 

@@ -111,6 +111,7 @@ type Router struct {
 	walMu   sync.Mutex // guards lastWAL: written by the persister, read by the engine goroutine
 	walRev  uint64
 	walSeq  uint64
+	walBuf  []byte // the last record's encoding, its buffer used again by the next
 	// revs is the revision of every key this router wrote or loaded: the condition of
 	// its next write of that key.
 	revs map[string]uint64

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -40,12 +39,6 @@ type walRecord struct {
 	// publishing is when commit began to publish the events (for the spans; not
 	// stored).
 	publishing time.Time
-}
-
-// walChunk is one part of a large record's changes and events.
-type walChunk struct {
-	Ops    []matcher.Op       `json:"ops,omitempty"`
-	Events []matcher.Outbound `json:"events,omitempty"`
 }
 
 // walCommand is one applied command: its CloudEvent id and source, and its reply.
@@ -103,12 +96,12 @@ type walMark struct{ commands, ops, events int }
 
 func (w *walRecord) mark() walMark { return walMark{len(w.Commands), len(w.Ops), len(w.Events)} }
 
-// sizeFrom estimates the encoded size of what was added to the record since m (binary
-// values are base64 in JSON).
+// sizeFrom estimates the encoded size of what was added to the record since m (each
+// field's bytes, and a generous allowance for the lengths before them).
 func (w *walRecord) sizeFrom(m walMark) int {
 	n := 0
 	for _, c := range w.Commands[m.commands:] {
-		n += len(c.ID) + len(c.Source) + len(c.Reply)*4/3 + 64
+		n += len(c.ID) + len(c.Source) + len(c.Reply) + fieldsOverhead
 	}
 	for _, op := range w.Ops[m.ops:] {
 		n += opSize(op)
@@ -119,14 +112,19 @@ func (w *walRecord) sizeFrom(m walMark) int {
 	return n
 }
 
-func opSize(op matcher.Op) int { return len(op.Bucket) + len(op.Key) + len(op.Value)*4/3 + 64 }
+// fieldsOverhead bounds what one item's lengths add to its bytes in the record
+// (three uvarints of at most 10 bytes each).
+const fieldsOverhead = 32
+
+func opSize(op matcher.Op) int { return len(op.Bucket) + len(op.Key) + len(op.Value) + fieldsOverhead }
 func eventSize(ev matcher.Outbound) int {
-	return len(ev.Subject) + len(ev.ID) + len(ev.Body)*4/3 + 64
+	return len(ev.Subject) + len(ev.ID) + len(ev.Body) + fieldsOverhead
 }
 
 // maxItemBytes is the largest KV value or event body the router can store: it must
-// fit in one message on its own and, base64-encoded, in one chunk of a record.
-func (r *Router) maxItemBytes() int { return (r.maxMessageBytes() - messageOverhead) * 3 / 4 }
+// fit in one message on its own and in one chunk of a record, with its key or
+// subject (which the broker bounds far below messageOverhead).
+func (r *Router) maxItemBytes() int { return r.maxMessageBytes() - messageOverhead }
 
 // maxMessageBytes is the largest message the broker accepts.
 func (r *Router) maxMessageBytes() int {
@@ -185,18 +183,15 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 		// The writes carried from the records before go with this one's.
 		rec.Ops = lastPerKey(append(r.carry[:len(r.carry):len(r.carry)], rec.Ops...))
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("%w: encode wal: %v", errPermanent, err)
-	}
+	// The record's buffer is used again: the write below has copied it when it returns.
+	r.walBuf = appendRecord(r.walBuf[:0], rec)
+	b := r.walBuf
 	if len(b)+messageOverhead > r.maxMessageBytes() {
 		head, err := r.writeChunks(ctx, rec)
 		if err != nil {
 			return err
 		}
-		if b, err = json.Marshal(head); err != nil {
-			return fmt.Errorf("%w: encode wal: %v", errPermanent, err)
-		}
+		b = appendRecord(nil, head)
 		if len(b)+messageOverhead > r.maxMessageBytes() {
 			return fmt.Errorf("%w: the record of %d commands is %d bytes without its changes", errPermanent, len(rec.Commands), len(b))
 		}
@@ -264,12 +259,12 @@ func (r *Router) carries(rec *walRecord) bool {
 // one message, and returns the record that names them.
 func (r *Router) writeChunks(ctx context.Context, rec *walRecord) (*walRecord, error) {
 	limit := r.maxMessageBytes() - messageOverhead
-	var chunks []walChunk
-	cur, n := walChunk{}, 0
+	var chunks []*walRecord // each holds only changes and events
+	cur, n := &walRecord{}, 0
 	add := func(size int) {
 		if n > 0 && n+size > limit {
 			chunks = append(chunks, cur)
-			cur, n = walChunk{}, 0
+			cur, n = &walRecord{}, 0
 		}
 		n += size
 	}
@@ -287,10 +282,7 @@ func (r *Router) writeChunks(ctx context.Context, rec *walRecord) (*walRecord, e
 	head := &walRecord{Seq: rec.Seq, Commands: rec.Commands}
 	futures := make([]jetstream.PubAckFuture, 0, len(chunks))
 	for i, c := range chunks {
-		b, err := json.Marshal(c)
-		if err != nil {
-			return nil, fmt.Errorf("%w: encode wal chunk: %v", errPermanent, err)
-		}
+		b := appendRecord(nil, c)
 		key := walChunkPrefix + r.id + "." + strconv.FormatUint(rec.Seq, 10) + "." + strconv.Itoa(i)
 		f, err := r.js.PublishAsync("$KV."+events.BucketRouter+"."+key, b)
 		if err != nil {
@@ -536,7 +528,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 	e, err := kv.Get(ctx, walKey)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		rev, err := kv.Create(ctx, walKey, []byte("{}"))
+		rev, err := kv.Create(ctx, walKey, appendRecord(nil, rec))
 		if err != nil {
 			return fmt.Errorf("write wal: %w", err)
 		}
@@ -546,7 +538,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("read wal: %w", err)
 	}
-	if err := json.Unmarshal(e.Value(), rec); err != nil {
+	if rec, err = decodeRecord(e.Value()); err != nil {
 		return fmt.Errorf("decode wal: %w", err)
 	}
 	complete := true
@@ -560,8 +552,8 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read wal chunk: %w", err)
 		}
-		var c walChunk
-		if err := json.Unmarshal(ce.Value(), &c); err != nil {
+		c, err := decodeRecord(ce.Value())
+		if err != nil {
 			return fmt.Errorf("decode wal chunk: %w", err)
 		}
 		rec.Ops, rec.Events = append(rec.Ops, c.Ops...), append(rec.Events, c.Events...)

@@ -50,12 +50,13 @@ func publishJobData(t *testing.T, nc *nats.Conn, ceID string, data *events.JobCr
 
 // A command whose effects the broker cannot store is refused, set aside on the
 // dead-letter stream and acknowledged; the commands around it are applied, and a
-// restarted router does not meet it again. Here the broker accepts messages of 64 KiB
-// (the most a client may send) and the job is the largest the limits allow, so its
-// stored value does not fit.
+// restarted router does not meet it again. Here the job is the largest the limits
+// allow (60 KB of data) and the broker accepts messages of 61 KiB: the command fits,
+// but its stored value (its data and the router's fields, with room left for the
+// subject and headers) does not.
 func TestCommandThatCannotBeStoredIsSetAside(t *testing.T) {
 	t.Parallel()
-	ns := runSmallServer(t, events.MaxMessageBytes+1024)
+	ns := runSmallServer(t, 61<<10)
 	e := startOn(t, ns.ClientURL(), router.Config{})
 	publishJob(t, e.nc, "ce-a", "a")
 	publishJobData(t, e.nc, "ce-p", limitstest.LargestJobCreated("p", "q"))
