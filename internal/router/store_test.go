@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -357,4 +358,62 @@ func TestStaleQueueKeysAreDropped(t *testing.T) {
 	q, err := e.client.QueueInfo(ctx(t), "q")
 	require.NoError(t, err)
 	require.Equal(t, 1, q.Length)
+}
+
+// A write-ahead record written as JSON, as routers before the binary encoding wrote
+// it, is still finished by the router that starts after it: an upgrade in place
+// loses nothing. Here the record holds a job's KV write (the key was lost) and an
+// event not yet published.
+func TestRecordWrittenAsJSONIsFinished(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	a := startRouter(t, nc, router.Config{})
+	client, err := patchbay.New(nc, patchbay.WithTimeout(waitFor))
+	require.NoError(t, err)
+	_, err = client.CreateJob(ctx(t), patchbay.JobSpec{JobID: "a", QueueID: "q", ChannelID: "voice"})
+	require.NoError(t, err)
+	require.NoError(t, a.Stop(ctx(t)))
+
+	jobs := bucket(t, nc, events.BucketJobs)
+	stored, err := jobs.Get(ctx(t), "a")
+	require.NoError(t, err)
+	require.NoError(t, jobs.Purge(ctx(t), "a"))
+	type op struct {
+		Bucket string `json:"bucket"`
+		Key    string `json:"key"`
+		Value  []byte `json:"value,omitempty"`
+	}
+	type event struct {
+		Subject string `json:"subject"`
+		ID      string `json:"id"`
+		Body    []byte `json:"body"`
+	}
+	subject := events.SubjectEventsPrefix + "job.q.a.legacy"
+	body := []byte(`{"specversion":"1.0","id":"legacy-1","source":"/test","type":"io.patchbay.job.legacy"}`)
+	old, err := json.Marshal(struct {
+		Seq    uint64  `json:"seq"`
+		Ops    []op    `json:"ops"`
+		Events []event `json:"events"`
+	}{Seq: 1000, Ops: []op{{events.BucketJobs, "a", stored.Value()}}, Events: []event{{subject, "legacy-1", body}}})
+	require.NoError(t, err)
+	require.Contains(t, string(old), `"value":"`, "values are base64 in the old records")
+	_, err = bucket(t, nc, events.BucketRouter).Put(ctx(t), "wal", old)
+	require.NoError(t, err)
+
+	startRouter(t, nc, router.Config{})
+	got, err := jobs.Get(ctx(t), "a")
+	require.NoError(t, err, "the record's write was made")
+	require.Equal(t, stored.Value(), got.Value())
+	info, err := client.JobInfo(ctx(t), "a")
+	require.NoError(t, err)
+	require.Equal(t, "queued", info.Job.Status)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	s, err := js.Stream(ctx(t), events.StreamEvents)
+	require.NoError(t, err)
+	m, err := s.GetLastMsgForSubject(ctx(t), subject)
+	require.NoError(t, err, "the record's event was published")
+	require.Equal(t, "legacy-1", m.Header.Get(events.HeaderMsgID))
+	require.Equal(t, body, m.Data)
 }
