@@ -20,7 +20,7 @@ func WALOps(b []byte) ([]string, error) {
 	}
 	keys := make([]string, 0, len(rec.Ops))
 	for _, op := range rec.Ops {
-		keys = append(keys, revKey(op.Bucket, op.Key))
+		keys = append(keys, op.Bucket+"/"+op.Key)
 	}
 	return keys, nil
 }

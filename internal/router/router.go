@@ -114,7 +114,7 @@ type Router struct {
 	walBuf  []byte // the last record's encoding, its buffer used again by the next
 	// revs is the revision of every key this router wrote or loaded: the condition of
 	// its next write of that key.
-	revs map[string]uint64
+	revs map[kvKey]uint64
 	// carry holds the KV writes of the records stored while more commands waited
 	// (the last write of each key), written with a later record's (see commit): the
 	// last record written holds every one of them. carried counts those records.
@@ -206,7 +206,7 @@ func New(nc *nats.Conn, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[string]uint64{}, failed: make(chan struct{}), reads: make(chan func()), histories: make(chan struct{}, historyReadsMax), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
+	r := &Router{cfg: cfg, log: log, nc: nc, js: js, engine: engine, id: nuid.Next(), revs: map[kvKey]uint64{}, failed: make(chan struct{}), reads: make(chan func()), histories: make(chan struct{}, historyReadsMax), forwards: make(chan forwarded, forwardsMax), beats: newBeats(),
 		tickWait: backoff{min: CommitRetryDefault / 5, max: commitRetryMax}, metrics: newMetrics(), spans: newSpans(cfg.TracerProvider)}
 	r.state.Store(StateStarting)
 	return r, nil

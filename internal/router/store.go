@@ -343,7 +343,7 @@ func (r *Router) replay(ctx context.Context, writes []matcher.Op, rec *walRecord
 	writes = lastPerKey(writes)
 	ops := make([]opWrite, 0, len(writes))
 	for _, op := range writes {
-		f, err := r.writeOp(op, fenced, r.revs[revKey(op.Bucket, op.Key)])
+		f, err := r.writeOp(op, fenced, r.revs[keyOf(op)])
 		if err != nil {
 			return fmt.Errorf("write %s/%s: %w", op.Bucket, op.Key, err)
 		}
@@ -393,16 +393,16 @@ func (r *Router) replay(ctx context.Context, writes []matcher.Op, rec *walRecord
 // writes: KV writes are absolute values, and one conditional write per key is what
 // the fence needs.
 func lastPerKey(ops []matcher.Op) []matcher.Op {
-	last := make(map[string]int, len(ops))
+	last := make(map[kvKey]int, len(ops))
 	for i, op := range ops {
-		last[revKey(op.Bucket, op.Key)] = i
+		last[keyOf(op)] = i
 	}
 	if len(last) == len(ops) {
 		return ops
 	}
 	out := make([]matcher.Op, 0, len(last))
 	for _, op := range ops {
-		k := revKey(op.Bucket, op.Key)
+		k := keyOf(op)
 		if j, ok := last[k]; ok {
 			out = append(out, ops[j])
 			delete(last, k)
@@ -439,7 +439,7 @@ func (r *Router) writeOp(op matcher.Op, fenced bool, rev uint64) (jetstream.PubA
 // again: a forgotten job id reused) the write is retried on the marker's revision;
 // anything else means another router wrote the key: errDeposed.
 func (r *Router) rewriteOverMarker(ctx context.Context, op matcher.Op) error {
-	if _, known := r.revs[revKey(op.Bucket, op.Key)]; known {
+	if _, known := r.revs[keyOf(op)]; known {
 		return errDeposed
 	}
 	m, err := r.js.Stream(ctx, "KV_"+op.Bucket)
@@ -476,7 +476,7 @@ func (r *Router) rewriteOverMarker(ctx context.Context, op matcher.Op) error {
 // noteWrite remembers the revision of a key this router wrote (a removed key is
 // forgotten: its next write expects it not to exist, or to be a marker).
 func (r *Router) noteWrite(op matcher.Op, rev uint64) {
-	k := revKey(op.Bucket, op.Key)
+	k := keyOf(op)
 	if op.Value == nil {
 		delete(r.revs, k)
 		return
@@ -484,7 +484,10 @@ func (r *Router) noteWrite(op matcher.Op, rev uint64) {
 	r.revs[k] = rev
 }
 
-func revKey(bucket, key string) string { return bucket + "/" + key }
+// kvKey names a KV key in a bucket (a map key that costs no allocation to build).
+type kvKey struct{ bucket, key string }
+
+func keyOf(op matcher.Op) kvKey { return kvKey{op.Bucket, op.Key} }
 
 // await waits for every publish.
 func await(ctx context.Context, futures []jetstream.PubAckFuture) error {
@@ -634,7 +637,7 @@ func (r *Router) dropStaleChunks(ctx context.Context) error {
 // conditions of this router's next writes).
 func (r *Router) loadState(ctx context.Context) (matcher.State, error) {
 	s := matcher.State{}
-	r.revs = map[string]uint64{}
+	r.revs = map[kvKey]uint64{}
 	var err error
 	if s.Jobs, err = r.readBucket(ctx, events.BucketJobs); err != nil {
 		return s, err
@@ -663,7 +666,7 @@ func (r *Router) dropStaleQueueKeys(ctx context.Context, queues map[string][]byt
 		if matcher.IsQueueStateKey(k) {
 			continue
 		}
-		rk := revKey(events.BucketQueues, k)
+		rk := kvKey{events.BucketQueues, k}
 		f, err := r.writeOp(matcher.Op{Bucket: events.BucketQueues, Key: k}, true, r.revs[rk])
 		if err != nil {
 			return fmt.Errorf("drop stale queue key: %w", err)
@@ -694,7 +697,7 @@ func (r *Router) readBucket(ctx context.Context, bucket string) (map[string][]by
 				return out, nil
 			}
 			out[e.Key()] = e.Value()
-			r.revs[revKey(bucket, e.Key())] = e.Revision()
+			r.revs[kvKey{bucket, e.Key()}] = e.Revision()
 		case <-ctx.Done():
 			return nil, fmt.Errorf("read %s: %w", bucket, ctx.Err())
 		}
