@@ -26,7 +26,8 @@ const (
 // do not fit in one message they are written first as chunks, and the record names
 // them (Chunks); the record itself is always written last, by compare-and-set on the
 // previous record's revision, so only the router that wrote the previous one can
-// write the next.
+// write the next. It is encoded by appendRecord (walcodec.go); the json tags only
+// read the records that earlier versions wrote as JSON.
 type walRecord struct {
 	// Seq numbers the records of a deployment.
 	Seq uint64 `json:"seq,omitempty"`
