@@ -261,7 +261,6 @@ func (r *Router) applyBatch(msgs []jetstream.Msg, single bool) (taken int, err e
 			p.answers = append(p.answers, answer{m, replyTo, reply, cmd.Type.Name(), "", takenAt, cmd.ID, tr.parent})
 		}
 		p.bytes += p.rec.sizeFrom(mark)
-		r.waiting.Add(1)
 		taken = i + 1
 		if single {
 			if err := handOver(); err != nil {

@@ -8,8 +8,9 @@ func SetPauseHook(r *Router, hook func(point string)) {
 	r.hook.Store(&h)
 }
 
-// SetFaultHook makes a commit fail at a named point ("record", "written") whenever
-// hook returns an error, as a storage failure would there.
+// SetFaultHook makes a commit fail at a named point ("record", "written"; "flush":
+// before the pending KV writes are made at rest) whenever hook returns an error, as a
+// storage failure would there.
 func SetFaultHook(r *Router, hook func(point string) error) { r.hook.Store(&hook) }
 
 // WALOps returns the keys ("bucket/key") a stored write-ahead record holds writes of.

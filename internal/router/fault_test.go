@@ -59,3 +59,36 @@ func TestFailedRecordIsAppliedAgainInOrder(t *testing.T) {
 		})
 	}
 }
+
+// Making the pending KV writes at rest fails: the router reloads before it applies
+// the next command, replaying the last record and the pending ones it names, so
+// every write is made and the next command applies to the state as it was.
+func TestFailedFlushIsReplayed(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	var failed atomic.Int32
+	router.SetFaultHook(e.router, func(p string) error {
+		if p == "flush" && failed.Add(1) == 1 {
+			return errors.New("injected: storage unavailable")
+		}
+		return nil
+	})
+	publishJob(t, e.nc, "ce-a", "a")
+	e.jobEvent(events.TypeJobQueued, "a")
+	require.Eventually(t, func() bool { return failed.Load() >= 1 }, waitFor, 10*time.Millisecond, "the flush failed")
+	jobs := bucket(t, e.nc, events.BucketJobs)
+	_, err := jobs.Get(ctx(t), "a")
+	require.Error(t, err, "a's write was not made")
+
+	publishJob(t, e.nc, "ce-b", "b")
+	e.jobEvent(events.TypeJobQueued, "b")
+	for _, id := range []string{"a", "b"} {
+		require.Eventually(t, func() bool {
+			_, err := jobs.Get(ctx(t), id)
+			return err == nil
+		}, waitFor, 10*time.Millisecond, id)
+	}
+	info, err := e.client.JobInfo(ctx(t), "b")
+	require.NoError(t, err)
+	require.Equal(t, 2, info.Position, "b queued behind a")
+}

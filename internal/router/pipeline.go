@@ -18,6 +18,7 @@ import (
 // pending is a record being stored, with the answers it releases.
 type pending struct {
 	rec     *walRecord
+	flush   bool // no record: make the pending KV writes (the router has nothing else to store)
 	answers []answer
 	bytes   int           // rec's estimated size, kept as commands are applied into it
 	err     error         // set by the persister before done closes
@@ -39,6 +40,10 @@ func (r *Router) persister() {
 	for p := range r.persistQ {
 		if r.Err() != nil {
 			p.err = errDeposed
+		} else if p.flush {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			p.err = r.flushPending(ctx)
+			cancel()
 		} else if p.rec != nil && (len(p.rec.Commands) > 0 || len(p.rec.Ops) > 0 || len(p.rec.Events) > 0) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			began := time.Now()
@@ -67,8 +72,9 @@ func (r *Router) record() *pending {
 	return r.open
 }
 
-// handOver hands the open record to the persister once the one before it is stored.
-// A failure of the one before comes back as a *pipelineError holding its commands and
+// handOver hands the open record to the persister once the one before it is stored;
+// with nothing open, it hands over the flush of the pending KV writes, if any. A
+// failure of the one before comes back as a *pipelineError holding its commands and
 // the open record's, and nothing is handed over.
 func (r *Router) handOver() error {
 	if err := r.settle(); err != nil {
@@ -76,10 +82,12 @@ func (r *Router) handOver() error {
 	}
 	p := r.open
 	if p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0 {
-		return nil
+		if r.pending.empty() { // nothing is in flight: the persister is done with it
+			return nil
+		}
+		p = &pending{flush: true}
 	}
 	r.open = nil
-	r.waiting.Store(0)
 	p.done = make(chan struct{})
 	r.inflight = p
 	r.persistQ <- p
@@ -131,7 +139,6 @@ func (r *Router) settle() error {
 		}
 	}
 	r.open = nil
-	r.waiting.Store(0)
 	return &pipelineError{err: p.err, msgs: msgs}
 }
 

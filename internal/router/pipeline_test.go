@@ -100,18 +100,20 @@ func holdSecondRecord(t *testing.T, r *router.Router) (firstHeld, held chan stru
 	return firstHeld, held, sync.OnceFunc(func() { close(first) }), sync.OnceFunc(func() { close(second) })
 }
 
-// While more commands wait, a record's KV writes wait for the next record, which
-// writes each key once: the job created in the first record and cancelled in the
-// second is written once, cancelled. Meanwhile the last record written holds every
-// write not yet made, and the first record's commands are answered and its events
-// published. At rest, every record writes its KV at once.
-func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
+// A record's KV writes wait while later records are written, and a key the later
+// ones write again is written once: the job created in the first record and cancelled
+// in the second is written once, cancelled. Meanwhile the first record's commands are
+// answered and its events published, and the last record written names the record
+// whose writes wait. Once the router has nothing else to store, every write is made.
+func TestKVWritesWaitForLaterRecords(t *testing.T) {
 	t.Parallel()
 	e := start(t, router.Config{})
-	e.createJob("warm", "q") // the queue exists; at rest, its KV is written at once
+	e.createJob("warm", "q")
 	jobs := bucket(t, e.nc, events.BucketJobs)
-	_, err := jobs.Get(ctx(t), "warm")
-	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := jobs.Get(ctx(t), "warm")
+		return err == nil
+	}, waitFor, 10*time.Millisecond, "at rest, the writes are made")
 	before := bucketWrites(t, e.nc, events.BucketJobs)
 
 	firstHeld, held, releaseFirst, release := holdSecondRecord(t, e.router)
@@ -119,7 +121,7 @@ func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
 	publishJob(t, e.nc, "ce-first", "first")
 	<-firstHeld // the record creating "first" is written; its KV writes and events wait
 	publishCommand(t, e.nc, events.TypeJobCancel, "ce-cancel", "first", &events.JobCancel{JobID: "first"})
-	for i := range 8 { // enough waiting for the router to be busy
+	for i := range 8 {
 		publishJob(t, e.nc, fmt.Sprintf("ce-s%d", i), fmt.Sprintf("s%d", i))
 	}
 	require.Eventually(t, func() bool {
@@ -129,45 +131,96 @@ func TestKVWritesAreCarriedWhileMoreCommandsWait(t *testing.T) {
 	releaseFirst()
 	<-held // the first record is done, the second applied and not written
 	e.jobEvent(events.TypeJobQueued, "first")
-	_, err = jobs.Get(ctx(t), "first")
-	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "the first record's write waits for the next record")
+	_, err := jobs.Get(ctx(t), "first")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "the first record's write waits")
 	require.Contains(t, walOps(t, e.nc), events.BucketJobs+"/first", "the last record holds it")
 
 	release()
 	e.jobEvent(events.TypeJobCancelled, "first")
-	e.jobEvent(events.TypeJobQueued, "s7")
 	require.Eventually(t, func() bool {
-		en, err := jobs.Get(ctx(t), "s7")
-		return err == nil && en != nil
-	}, waitFor, 10*time.Millisecond)
+		return bucketWrites(t, e.nc, events.BucketJobs) == before+9
+	}, waitFor, 10*time.Millisecond, "first written once (cancelled), s0..s7 once each")
 	en, err := jobs.Get(ctx(t), "first")
 	require.NoError(t, err)
 	require.Contains(t, string(en.Value()), `"status":"cancelled"`)
-	require.Equal(t, before+9, bucketWrites(t, e.nc, events.BucketJobs), "first written once (cancelled), s0..s7 once each")
-
-	// Fewer waiting: the router is not busy, and each record writes its KV at once.
-	firstHeld, held, releaseFirst, release = holdSecondRecord(t, e.router)
-	publishJob(t, e.nc, "ce-third", "third")
-	<-firstHeld
-	publishCommand(t, e.nc, events.TypeJobCancel, "ce-cancel-third", "third", &events.JobCancel{JobID: "third"})
-	require.Eventually(t, func() bool {
-		info, err := e.client.JobInfo(ctx(t), "third")
-		return err == nil && info.Job.Status == "cancelled"
-	}, waitFor, 10*time.Millisecond)
-	releaseFirst()
-	<-held
-	_, err = jobs.Get(ctx(t), "third")
-	require.NoError(t, err, "written with its own record")
-	release()
-	e.jobEvent(events.TypeJobCancelled, "third")
-	require.Eventually(t, func() bool {
-		return bucketWrites(t, e.nc, events.BucketJobs) == before+11
-	}, waitFor, 10*time.Millisecond, "third written twice: queued, then cancelled")
+	_, err = jobs.Get(ctx(t), "s7")
+	require.NoError(t, err)
+	require.Equal(t, before+9, bucketWrites(t, e.nc, events.BucketJobs), "nothing written twice")
 }
 
-// A router that stops after a record carried its writes loses none of them: its
-// successor replays the last record, which holds them, before it loads.
-func TestCarriedWritesSurviveATakeover(t *testing.T) {
+// A router that stops while the writes of several records wait loses none of them:
+// its last record names the first of them, and its successor replays them all,
+// read back from the record key's history, before it loads.
+func TestWritesPendingOverSeveralRecordsSurviveATakeover(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
+	a := e.router
+	e.createJob("warm", "q")
+	// Records 1 to 3 are each held once written, until the next job is applied into
+	// the open record, so the router never runs out of work and never makes the
+	// pending writes; record 4 is held before it is written, as if the router died.
+	const stored = 3
+	var records atomic.Int32
+	written := make(chan struct{})
+	next, dead := make(chan struct{}), make(chan struct{})
+	die := sync.OnceFunc(func() { close(dead) })
+	t.Cleanup(die)
+	router.SetPauseHook(a, func(point string) {
+		switch {
+		case point == "record" && records.Add(1) > stored:
+			<-dead
+		case point == "written":
+			written <- struct{}{}
+			<-next
+		}
+	})
+	for i := range stored + 1 {
+		publishJob(t, e.nc, fmt.Sprintf("ce-p%d", i), fmt.Sprintf("p%d", i))
+		if i > 0 {
+			require.Eventually(t, func() bool { // applied into the open record
+				info, err := e.client.JobInfo(ctx(t), fmt.Sprintf("p%d", i))
+				return err == nil && info.Job.Status == "queued"
+			}, waitFor, 10*time.Millisecond)
+			next <- struct{}{}
+		}
+		if i < stored {
+			<-written
+		}
+	}
+	ncB := natstest.Connect(t, ns.ClientURL())
+	jobs := bucket(t, ncB, events.BucketJobs)
+	for i := range stored {
+		_, err := jobs.Get(ctx(t), fmt.Sprintf("p%d", i))
+		require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "p%d waits", i)
+	}
+
+	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }
+	b := startRouter(t, ncB, router.Config{LeaseTTL: time.Second, AckWait: time.Second, Now: ahead})
+	for i := range stored {
+		_, err := jobs.Get(ctx(t), fmt.Sprintf("p%d", i))
+		require.NoError(t, err, "the successor made p%d's write", i)
+	}
+	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
+	require.NoError(t, err)
+	for i := range stored + 1 { // p3 was never stored: redelivered to b
+		require.Eventually(t, func() bool {
+			info, err := clientB.JobInfo(ctx(t), fmt.Sprintf("p%d", i))
+			return err == nil && info.Job.Status == "queued"
+		}, waitFor, 10*time.Millisecond, "p%d", i)
+	}
+	die()
+	select {
+	case <-a.Failed():
+	case <-time.After(waitFor):
+		t.Fatal("the router that lost the lease did not stop")
+	}
+	require.NoError(t, b.Err())
+}
+
+// A router that stops while a record's writes wait loses none of them: its
+// successor replays the last record and the one it names before it loads.
+func TestPendingWritesSurviveATakeover(t *testing.T) {
 	t.Parallel()
 	ns := natstest.RunServer(t)
 	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
@@ -189,12 +242,12 @@ func TestCarriedWritesSurviveATakeover(t *testing.T) {
 	ncB := natstest.Connect(t, ns.ClientURL())
 	jobs := bucket(t, ncB, events.BucketJobs)
 	_, err := jobs.Get(ctx(t), "first")
-	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "carried")
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "pending")
 
 	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }
 	b := startRouter(t, ncB, router.Config{LeaseTTL: time.Second, AckWait: time.Second, Now: ahead})
 	_, err = jobs.Get(ctx(t), "first")
-	require.NoError(t, err, "the successor replayed the carried write")
+	require.NoError(t, err, "the successor replayed the pending write")
 	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
 	require.NoError(t, err)
 	for _, id := range []string{"first", "s0", "s7"} { // s0..s7: redelivered to b

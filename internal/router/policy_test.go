@@ -203,8 +203,21 @@ func TestWorkflowTimeoutOnTheWire(t *testing.T) {
 	e.offerFor("second", "w1")
 }
 
-// policyKeys reads the keys of the policy bucket (a removed key leaves no entry).
-func policyKeys(t *testing.T, e *env) map[string]uint64 {
+// policyKeys reads the keys of the policy bucket (a removed key leaves no entry) once
+// it holds the marker key: the router makes a record's KV writes at rest, after the
+// record (and its events), and in order.
+func policyKeys(t *testing.T, e *env, marker string) map[string]uint64 {
+	t.Helper()
+	var out map[string]uint64
+	require.Eventually(t, func() bool {
+		out = readPolicyKeys(t, e)
+		_, ok := out[marker]
+		return ok
+	}, waitFor, 10*time.Millisecond, "%s stored", marker)
+	return out
+}
+
+func readPolicyKeys(t *testing.T, e *env) map[string]uint64 {
 	t.Helper()
 	js, err := jetstream.New(e.nc)
 	require.NoError(t, err)
@@ -271,7 +284,7 @@ func TestPolicyApplyAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Policies, 2)
 	require.Len(t, e.policyEventsUntil("m1"), 2)
-	stored := policyKeys(t, e)
+	stored := policyKeys(t, e, "queue.m1")
 
 	_, err = e.client.ApplyPolicies(ctx(t), "policies.yaml", patchbay.PolicyApply{Puts: []patchbay.PolicyPut{
 		fast,
@@ -285,7 +298,7 @@ func TestPolicyApplyAllOrNothing(t *testing.T) {
 	require.Len(t, pe.Problems, 1)
 	require.Empty(t, e.policyEventsUntil("m2"), "a refused apply publishes nothing")
 	stored["queue.m2"] = 1
-	require.Equal(t, stored, policyKeys(t, e), "a refused apply stores nothing")
+	require.Equal(t, stored, policyKeys(t, e, "queue.m2"), "a refused apply stores nothing")
 
 	e.register("alice", []string{"support"}, nil)
 	e.createJob("j1", "support")
@@ -312,7 +325,7 @@ func TestPolicyApplyAllOrNothing(t *testing.T) {
 	require.ErrorIs(t, lost, patchbay.ErrRevisionMismatch)
 	evs := e.policyEventsUntil("m3")
 	require.Len(t, evs, 2, "the winner's two policies, nothing of the loser's")
-	keys := policyKeys(t, e)
+	keys := policyKeys(t, e, "queue.m3")
 	_, a := keys["workflow.wf-a"]
 	_, b := keys["workflow.wf-b"]
 	require.True(t, a != b, "one workflow of the two: %v", keys)
@@ -345,5 +358,5 @@ func TestPolicyApplySurvivesAFailedCommit(t *testing.T) {
 		require.Equal(t, uint64(1), c.Revision)
 	}
 	require.Len(t, e.policyEventsUntil("m"), 3, "one event per policy")
-	require.Equal(t, map[string]uint64{"distributionPolicy.fast": 1, "queue.support": 1, "activity.lunch": 1, "queue.m": 1}, policyKeys(t, e))
+	require.Equal(t, map[string]uint64{"distributionPolicy.fast": 1, "queue.support": 1, "activity.lunch": 1, "queue.m": 1}, policyKeys(t, e, "queue.m"))
 }

@@ -115,14 +115,9 @@ type Router struct {
 	// revs is the revision of every key this router wrote or loaded: the condition of
 	// its next write of that key.
 	revs map[kvKey]uint64
-	// carry holds the KV writes of the records stored while more commands waited
-	// (the last write of each key), written with a later record's (see commit): the
-	// last record written holds every one of them. carried counts those records.
-	carry   []matcher.Op
-	carried int
-	// waiting counts the commands applied into the open record (zeroed when it is
-	// handed over): the persister's sign that another record follows, and how large.
-	waiting atomic.Int32
+	// pending holds the KV writes of the last records written that are not made yet
+	// (see commit); the last record written names those records.
+	pending pendingWrites
 	// stale says the engine may hold changes that were not stored: it is reloaded from
 	// KV before anything else is applied.
 	stale bool

@@ -37,6 +37,10 @@ type walRecord struct {
 	Events   []matcher.Outbound `json:"events,omitempty"`
 	// Chunks are the keys holding Ops and Events when they were written apart.
 	Chunks []string `json:"chunks,omitempty"`
+	// PendingFrom is the number of the oldest record before this one whose KV writes
+	// were pending when it was written (0: none): replaying this record replays those
+	// records' writes first, read from the record key's history.
+	PendingFrom uint64 `json:"-"`
 	// publishing is when commit began to publish the events (for the spans; not
 	// stored).
 	publishing time.Time
@@ -180,10 +184,8 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 	}
 	rec.Seq = r.walSeq + 1
 	rec.Chunks = nil
-	if len(r.carry) > 0 {
-		// The writes carried from the records before go with this one's.
-		rec.Ops = lastPerKey(append(r.carry[:len(r.carry):len(r.carry)], rec.Ops...))
-	}
+	rec.Ops = lastPerKey(rec.Ops)
+	rec.PendingFrom = r.pending.from()
 	// The record's buffer is used again: the write below has copied it when it returns.
 	r.walBuf = appendRecord(r.walBuf[:0], rec)
 	b := r.walBuf
@@ -212,11 +214,16 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 			return err
 		}
 	}
-	writes := rec.Ops
-	if r.carries(rec) {
-		r.carry, r.carried, writes = rec.Ops, r.carried+1, nil
+	// From here on a failure reloads, and the reload replays this record and the
+	// pending records before it.
+	var writes []matcher.Op
+	if len(rec.Chunks) > 0 {
+		// A record written in chunks writes everything at once: its chunks are
+		// removed once it is finished.
+		writes = append(r.pending.takeAll(), rec.Ops...)
 	} else {
-		r.carry, r.carried = nil, 0 // a failure from here on reloads, replaying this record
+		r.pending.add(rec.Seq, rec.Ops, time.Now())
+		writes = r.pending.takeDue(time.Now())
 	}
 	if err := r.replay(ctx, writes, rec, true); err != nil {
 		return err
@@ -224,36 +231,19 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 	return r.dropChunks(ctx, rec.Chunks)
 }
 
-// Bounds of the KV writes a router carries from record to record.
-const (
-	// carryBytesMax: a record carries at most this much of others' writes, so the
-	// record stays small.
-	carryBytesMax = 512 << 10
-	// carryRecordsMax: at most this many records in a row carry their writes, so
-	// under steady load too the buckets are at most that many records behind.
-	carryRecordsMax = 8
-	// carryWaitingMin: a record carries only when at least this many commands wait
-	// in the next one. Below that the router is not busy, and a record that writes
-	// others' changes too would only take longer.
-	carryWaitingMin = 8
-)
-
-// carries decides whether the record's KV writes (its own and those it carries)
-// wait for the next record, which writes a key both changed once: only while
-// carryWaitingMin commands or more wait to be stored (the next record is sure to
-// follow, and the router is busy), the record was written whole (no chunks) and the
-// carry stays within its bounds. Otherwise the record writes its KV at once.
-func (r *Router) carries(rec *walRecord) bool {
-	if r.waiting.Load() < carryWaitingMin || len(rec.Chunks) > 0 || r.carried >= carryRecordsMax-1 {
-		return false
+// flushPending makes the KV writes of every pending record: the router has nothing
+// else to store. The last record written names the pending records, so this writes
+// nothing else first.
+func (r *Router) flushPending(ctx context.Context) error {
+	if r.Err() != nil {
+		return errDeposed
 	}
-	n := 0
-	for _, op := range rec.Ops {
-		if n += opSize(op); n > carryBytesMax {
-			return false
+	if hook := r.hook.Load(); hook != nil {
+		if err := (*hook)("flush"); err != nil {
+			return err
 		}
 	}
-	return true
+	return r.replay(ctx, r.pending.takeAll(), &walRecord{}, true)
 }
 
 // writeChunks writes a large record's changes and events as chunks that each fit in
@@ -521,17 +511,18 @@ func isPermanent(err error) bool {
 }
 
 // recoverWAL finishes the last record, in case the router stopped half-way through
-// it, removes chunks no record names (left by a router that stopped before it wrote
-// its record), and fences off every earlier holder of the lease: it writes the
-// record again, so a deposed router's next record fails its compare-and-set.
+// it, with the writes of the pending records it names; removes chunks no record
+// names (left by a router that stopped before it wrote its record); and fences off
+// every earlier holder of the lease: it writes the record again, so a deposed
+// router's next record fails its compare-and-set.
 func (r *Router) recoverWAL(ctx context.Context) error {
-	// What was carried is in the last record, which this replays.
-	r.carry, r.carried = nil, 0
+	// What was pending is named by the last record, which this replays.
+	r.pending.reset()
 	kv := r.kv[events.BucketRouter]
-	rec := &walRecord{}
 	e, err := kv.Get(ctx, walKey)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
+		rec := &walRecord{}
 		rev, err := kv.Create(ctx, walKey, appendRecord(nil, rec))
 		if err != nil {
 			return fmt.Errorf("write wal: %w", err)
@@ -542,14 +533,24 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("read wal: %w", err)
 	}
-	if rec, err = decodeRecord(e.Value()); err != nil {
+	rec, err := decodeRecord(e.Value())
+	if err != nil {
 		return fmt.Errorf("decode wal: %w", err)
+	}
+	// The fence is the record as it was, naming no pending record: replayed, their
+	// writes are made.
+	fence := *rec
+	fence.PendingFrom = 0
+	ops, err := r.pendingOps(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("replay wal: %w", err)
 	}
 	complete := true
 	for _, k := range rec.Chunks {
 		ce, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			// Chunks are removed only after their record was replayed.
+			// Chunks are removed only after their record (and every write pending
+			// before it) was replayed.
 			complete = false
 			break
 		}
@@ -567,11 +568,11 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
-		if err := r.replay(ctx, rec.Ops, &walRecord{Events: pending}, false); err != nil {
+		if err := r.replay(ctx, append(ops, rec.Ops...), &walRecord{Events: pending}, false); err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
 	}
-	rev, err := kv.Update(ctx, walKey, e.Value(), e.Revision())
+	rev, err := kv.Update(ctx, walKey, appendRecord(nil, &fence), e.Revision())
 	if err != nil {
 		if isWrongLastSeq(err) {
 			return fmt.Errorf("fence wal: %w", errDeposed)
@@ -581,6 +582,41 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 	r.walRev, r.walSeq = rev, rec.Seq
 	r.setLastWAL(rec)
 	return r.dropStaleChunks(ctx)
+}
+
+// pendingOps reads back the writes of the pending records rec names, oldest first,
+// from the record key's history. Every one must be there: the bucket keeps more
+// revisions than records can be pending.
+func (r *Router) pendingOps(ctx context.Context, rec *walRecord) ([]matcher.Op, error) {
+	if rec.PendingFrom == 0 || rec.PendingFrom >= rec.Seq {
+		return nil, nil
+	}
+	history, err := r.kv[events.BucketRouter].History(ctx, walKey)
+	if err != nil {
+		return nil, fmt.Errorf("read the pending records: %w", err)
+	}
+	bySeq := map[uint64]*walRecord{}
+	for _, e := range history {
+		if e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		h, err := decodeRecord(e.Value())
+		if err != nil {
+			return nil, fmt.Errorf("decode a pending record: %w", err)
+		}
+		if h.Seq >= rec.PendingFrom && h.Seq < rec.Seq {
+			bySeq[h.Seq] = h
+		}
+	}
+	var ops []matcher.Op
+	for seq := rec.PendingFrom; seq < rec.Seq; seq++ {
+		h, ok := bySeq[seq]
+		if !ok {
+			return nil, fmt.Errorf("pending record %d is not in the history of %s/%s", seq, events.BucketRouter, walKey)
+		}
+		ops = append(ops, h.Ops...)
+	}
+	return ops, nil
 }
 
 // unpublished returns the events of evs that are not in the event stream yet. JetStream

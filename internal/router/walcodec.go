@@ -21,17 +21,23 @@ import (
 //	ops       count, then per op:         bucket, key, value
 //	events    count, then per event:      subject, id, body
 //	chunks    count, then per chunk:      key
+//	pendingFrom                           uvarint
 //
 // where a count is a uvarint and each string or byte field is a uvarint length then
 // the bytes. A value is its length plus one, 0 meaning none (a removal). A chunk of a
 // large record is encoded the same way, holding only ops and events.
 //
-// Records written before this encoding are JSON objects; decodeRecord still reads
-// them (their first byte is '{', never walFormat), so a router upgraded in place
+// Records written before this encoding are JSON objects, and records written before
+// pendingFrom existed start with walFormatV1 and end after their chunks; decodeRecord
+// still reads both (a JSON record's first byte is '{'), so a router upgraded in place
 // finishes its predecessor's last record.
 
-// walFormat is the first byte of a record in this encoding.
-const walFormat byte = 0xB1
+// walFormat is the first byte of a record in this encoding; walFormatV1 the first
+// byte of one without pendingFrom.
+const (
+	walFormat   byte = 0xB2
+	walFormatV1 byte = 0xB1
+)
 
 // errBadRecord is a record that cannot be decoded.
 var errBadRecord = errors.New("malformed write-ahead record")
@@ -67,7 +73,7 @@ func appendRecord(b []byte, rec *walRecord) []byte {
 	for _, k := range rec.Chunks {
 		b = appendString(b, k)
 	}
-	return b
+	return binary.AppendUvarint(b, rec.PendingFrom)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -84,7 +90,7 @@ func appendBytes(b []byte, p []byte) []byte {
 // copies: b may be reused.
 func decodeRecord(b []byte) (*walRecord, error) {
 	rec := &walRecord{}
-	if len(b) == 0 || b[0] != walFormat {
+	if len(b) == 0 || b[0] != walFormat && b[0] != walFormatV1 {
 		if err := json.Unmarshal(b, rec); err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadRecord, err)
 		}
@@ -115,6 +121,9 @@ func decodeRecord(b []byte) (*walRecord, error) {
 		for i := range rec.Chunks {
 			rec.Chunks[i] = d.string()
 		}
+	}
+	if b[0] == walFormat {
+		rec.PendingFrom = d.uvarint()
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.err = fmt.Errorf("%d bytes past its end", len(d.b))

@@ -29,7 +29,8 @@ func sampleRecord() *walRecord {
 			{Subject: "patchbay.events.job.q.j1.received", ID: "e1", Body: []byte(`{"specversion":"1.0"}`)},
 			{Subject: "patchbay.events.offer.w1.j1.issued", ID: "e2", Body: []byte("x")},
 		},
-		Chunks: []string{"wal.r1.9.0", "wal.r1.9.1"},
+		Chunks:      []string{"wal.r1.9.0", "wal.r1.9.1"},
+		PendingFrom: 1<<40 + 1,
 	}
 }
 
@@ -52,6 +53,23 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A record written before records named the pending ones (format walFormatV1: no
+// PendingFrom after the chunks) still decodes, naming none; with bytes after its
+// chunks it is refused.
+func TestRecordWithoutPendingFromStillDecodes(t *testing.T) {
+	rec := sampleRecord()
+	rec.PendingFrom = 0
+	b := appendRecord(nil, rec)
+	require.Equal(t, byte(0), b[len(b)-1], "PendingFrom 0 is the last byte")
+	v1 := append([]byte{walFormatV1}, b[1:len(b)-1]...)
+	got, err := decodeRecord(v1)
+	require.NoError(t, err)
+	require.Equal(t, rec, got)
+
+	_, err = decodeRecord(append(v1, 5))
+	require.ErrorIs(t, err, errBadRecord)
 }
 
 // Decoded fields do not share the encoding's bytes: the buffer is reused for the
@@ -97,6 +115,7 @@ func TestRecordIsAboutTheSizeOfItsContents(t *testing.T) {
 func TestRecordWrittenAsJSONStillDecodes(t *testing.T) {
 	rec := sampleRecord()
 	rec.Ops[1].Value = nil
+	rec.PendingFrom = 0 // JSON records came before records named pending ones
 	js, err := json.Marshal(rec)
 	require.NoError(t, err)
 	got, err := decodeRecord(js)
