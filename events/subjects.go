@@ -202,6 +202,11 @@ func PolicySubject(kind PolicyKind, id string, t Type) string {
 // JobQueueAll matches every job event of one queue.
 func JobQueueAll(queueID string) string { return SubjectEventsPrefix + "job." + queueID + ".>" }
 
+// JobQueueTypeAll matches one type of job event for every job of a queue.
+func JobQueueTypeAll(queueID string, t Type) string {
+	return SubjectEventsPrefix + "job." + queueID + ".*." + verb(t)
+}
+
 // verb is the last segment of the type: "io.patchbay.offer.issued" -> "issued".
 func verb(t Type) string {
 	s := string(t)

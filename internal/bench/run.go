@@ -79,7 +79,10 @@ func (r *run) subscribe(nc *nats.Conn) error {
 		handle  nats.MsgHandler
 	}{
 		{events.OfferTypeAll("*", events.TypeOfferIssued), r.onOffer},
-		{events.JobQueueAll(r.queue()), r.onJob},
+		// Only the job events the run follows: the broker delivers no others to it.
+		{events.JobQueueTypeAll(r.queue(), events.TypeJobQueued), r.onJob},
+		{events.JobQueueTypeAll(r.queue(), events.TypeJobAssigned), r.onJob},
+		{events.JobQueueTypeAll(r.queue(), events.TypeJobClosed), r.onJob},
 		{events.SubjectCommandFailed, r.onFailed},
 	} {
 		sub, err := nc.Subscribe(s.subject, s.handle)
