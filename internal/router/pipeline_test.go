@@ -153,10 +153,8 @@ func TestKVWritesWaitForLaterRecords(t *testing.T) {
 // read back from the record key's history, before it loads.
 func TestWritesPendingOverSeveralRecordsSurviveATakeover(t *testing.T) {
 	t.Parallel()
-	ns := natstest.RunServer(t)
-	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
+	url, e := startToTakeOver(t)
 	a := e.router
-	e.createJob("warm", "q")
 	// Records 1 to 3 are each held once written, until the next job is applied into
 	// the open record, so the router never runs out of work and never makes the
 	// pending writes; record 4 is held before it is written, as if the router died.
@@ -188,28 +186,47 @@ func TestWritesPendingOverSeveralRecordsSurviveATakeover(t *testing.T) {
 			<-written
 		}
 	}
-	ncB := natstest.Connect(t, ns.ClientURL())
+	ncB := natstest.Connect(t, url)
 	jobs := bucket(t, ncB, events.BucketJobs)
 	for i := range stored {
 		_, err := jobs.Get(ctx(t), fmt.Sprintf("p%d", i))
 		require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "p%d waits", i)
 	}
 
+	takeOver(t, ncB, a, die, func() {
+		for i := range stored {
+			_, err := jobs.Get(ctx(t), fmt.Sprintf("p%d", i))
+			require.NoError(t, err, "the successor made p%d's write", i)
+		}
+	}, "p0", "p1", "p2", "p3") // p3 was never stored: redelivered to the successor
+}
+
+// startToTakeOver starts a router with a one-second lease on a server of its own,
+// where a successor can take over (takeOver), and a job in queue "q".
+func startToTakeOver(t *testing.T) (url string, e *env) {
+	ns := natstest.RunServer(t)
+	e = startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
+	e.createJob("warm", "q")
+	return ns.ClientURL(), e
+}
+
+// takeOver starts a successor of router a on nc (its clock past a's lease), runs
+// loaded once it has loaded, and waits until it holds every job of ids queued; then
+// it lets a go on (release) and waits until a stops, having lost the lease.
+func takeOver(t *testing.T, nc *nats.Conn, a *router.Router, release func(), loaded func(), ids ...string) {
+	t.Helper()
 	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }
-	b := startRouter(t, ncB, router.Config{LeaseTTL: time.Second, AckWait: time.Second, Now: ahead})
-	for i := range stored {
-		_, err := jobs.Get(ctx(t), fmt.Sprintf("p%d", i))
-		require.NoError(t, err, "the successor made p%d's write", i)
-	}
-	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
+	b := startRouter(t, nc, router.Config{LeaseTTL: time.Second, AckWait: time.Second, Now: ahead})
+	loaded()
+	clientB, err := patchbay.New(nc, patchbay.WithTimeout(waitFor))
 	require.NoError(t, err)
-	for i := range stored + 1 { // p3 was never stored: redelivered to b
+	for _, id := range ids {
 		require.Eventually(t, func() bool {
-			info, err := clientB.JobInfo(ctx(t), fmt.Sprintf("p%d", i))
+			info, err := clientB.JobInfo(ctx(t), id)
 			return err == nil && info.Job.Status == "queued"
-		}, waitFor, 10*time.Millisecond, "p%d", i)
+		}, waitFor, 10*time.Millisecond, id)
 	}
-	die()
+	release()
 	select {
 	case <-a.Failed():
 	case <-time.After(waitFor):
@@ -222,10 +239,8 @@ func TestWritesPendingOverSeveralRecordsSurviveATakeover(t *testing.T) {
 // successor replays the last record and the one it names before it loads.
 func TestPendingWritesSurviveATakeover(t *testing.T) {
 	t.Parallel()
-	ns := natstest.RunServer(t)
-	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, AckWait: time.Second})
+	url, e := startToTakeOver(t)
 	a := e.router
-	e.createJob("warm", "q")
 	firstHeld, held, releaseFirst, release := holdSecondRecord(t, a)
 	t.Cleanup(func() { releaseFirst(); release() })
 	publishJob(t, e.nc, "ce-first", "first")
@@ -239,28 +254,13 @@ func TestPendingWritesSurviveATakeover(t *testing.T) {
 	}, waitFor, 10*time.Millisecond)
 	releaseFirst()
 	<-held // "first" is stored only in the record; a stops here, as if it died
-	ncB := natstest.Connect(t, ns.ClientURL())
+	ncB := natstest.Connect(t, url)
 	jobs := bucket(t, ncB, events.BucketJobs)
 	_, err := jobs.Get(ctx(t), "first")
 	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "pending")
 
-	ahead := func() time.Time { return time.Now().Add(5 * time.Second) }
-	b := startRouter(t, ncB, router.Config{LeaseTTL: time.Second, AckWait: time.Second, Now: ahead})
-	_, err = jobs.Get(ctx(t), "first")
-	require.NoError(t, err, "the successor replayed the pending write")
-	clientB, err := patchbay.New(ncB, patchbay.WithTimeout(waitFor))
-	require.NoError(t, err)
-	for _, id := range []string{"first", "s0", "s7"} { // s0..s7: redelivered to b
-		require.Eventually(t, func() bool {
-			info, err := clientB.JobInfo(ctx(t), id)
-			return err == nil && info.Job.Status == "queued"
-		}, waitFor, 10*time.Millisecond, id)
-	}
-	release()
-	select {
-	case <-a.Failed():
-	case <-time.After(waitFor):
-		t.Fatal("the router that lost the lease did not stop")
-	}
-	require.NoError(t, b.Err())
+	takeOver(t, ncB, a, release, func() {
+		_, err := jobs.Get(ctx(t), "first")
+		require.NoError(t, err, "the successor replayed the pending write")
+	}, "first", "s0", "s7") // s0..s7: redelivered to the successor
 }
