@@ -72,9 +72,8 @@ func (r *Router) record() *pending {
 	return r.open
 }
 
-// handOver hands the open record to the persister once the one before it is stored;
-// with nothing open, it hands over the flush of the pending KV writes, if any. A
-// failure of the one before comes back as a *pipelineError holding its commands and
+// handOver hands the open record to the persister once the one before it is stored.
+// A failure of the one before comes back as a *pipelineError holding its commands and
 // the open record's, and nothing is handed over.
 func (r *Router) handOver() error {
 	if err := r.settle(); err != nil {
@@ -82,16 +81,38 @@ func (r *Router) handOver() error {
 	}
 	p := r.open
 	if p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0 {
-		if r.pending.empty() { // nothing is in flight: the persister is done with it
-			return nil
-		}
-		p = &pending{flush: true}
+		return nil
 	}
 	r.open = nil
+	r.send(p)
+	return nil
+}
+
+// send hands p to the persister.
+func (r *Router) send(p *pending) {
 	p.done = make(chan struct{})
 	r.inflight = p
 	r.persistQ <- p
-	return nil
+}
+
+// idle reports whether nothing is being stored and nothing waits to be.
+func (r *Router) idle() bool {
+	p := r.open
+	return r.inflight == nil && (p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0)
+}
+
+// flushIdleAfter is how long the router stays idle before it makes the pending KV
+// writes: under load the commands hardly ever leave such a gap, so the writes keep
+// waiting for the records after them (and a key written again is written once).
+const flushIdleAfter = 5 * time.Millisecond
+
+// flush hands over the pending KV writes when the router is idle and any wait (the
+// persister is done with them once nothing is in flight). It never waits: while
+// something is in flight, or the engine is stale, it does nothing.
+func (r *Router) flush() {
+	if !r.stale && r.idle() && !r.pending.empty() {
+		r.send(&pending{flush: true})
+	}
 }
 
 // handOverIfFree hands the open record over when nothing is being stored; otherwise
@@ -108,11 +129,16 @@ func (r *Router) handOverIfFree() error {
 	}
 }
 
-// drain hands the open record over and waits until it is stored.
+// drain hands the open record over, then the pending KV writes, and waits until they
+// are stored.
 func (r *Router) drain() error {
 	if err := r.handOver(); err != nil {
 		return err
 	}
+	if err := r.settle(); err != nil {
+		return err
+	}
+	r.flush()
 	return r.settle()
 }
 

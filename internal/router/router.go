@@ -450,11 +450,21 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// idle fires once the router has been idle flushIdleAfter with KV writes pending
+	// (idleC is nil while it is not set). After a failure the writes are made by the
+	// reload the next command or timer brings (it replays the records naming them).
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	var idleC <-chan time.Time
 	// The command in hand is finished even when a stop is asked for meanwhile: its
 	// work runs on a context of its own, not on ctx.
 	work := context.Background()
 	for {
 		r.resetTimer(timer)
+		if idleC == nil && !r.stale && r.idle() && !r.pending.empty() {
+			idle.Reset(flushIdleAfter)
+			idleC = idle.C
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -468,6 +478,9 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 			if err := r.handOver(); errors.As(err, &pe) {
 				r.handleBatch(pe.msgs)
 			}
+		case <-idleC:
+			idleC = nil
+			r.flush() // unless something came meanwhile: then the timer is set again once idle
 		case <-timer.C:
 			r.tick(work)
 		case read := <-r.reads:
