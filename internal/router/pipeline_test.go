@@ -264,3 +264,21 @@ func TestPendingWritesSurviveATakeover(t *testing.T) {
 		require.NoError(t, err, "the successor replayed the pending write")
 	}, "first", "s0", "s7") // s0..s7: redelivered to the successor
 }
+
+// A deployment whose router bucket kept one revision per key (before records named
+// pending ones) is updated at start: the bucket then keeps the record key's history,
+// which a reload reads the pending records from.
+func TestRouterBucketOfAnEarlierVersionKeepsHistoryOnceStarted(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateKeyValue(ctx(t), jetstream.KeyValueConfig{Bucket: events.BucketRouter, History: 1, LimitMarkerTTL: time.Second})
+	require.NoError(t, err)
+
+	startRouter(t, nc, router.Config{})
+	st, err := bucket(t, nc, events.BucketRouter).Status(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, int64(32), st.History())
+}
