@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
@@ -288,13 +289,21 @@ var strictJSON = jsoniter.Config{CaseSensitive: true, DisallowUnknownFields: tru
 // The attributes are the router's own (ids, types, sources and subjects it made or
 // already checked), the data any JSON-encodable value.
 func Encode(t Type, id, source, subject string, at time.Time, data any) ([]byte, error) {
-	payload, err := json.Marshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s data: %w", t, err)
-	}
 	if id == "" || source == "" || t == "" {
 		return nil, fmt.Errorf("encode %s: id, source and type are required", t)
 	}
+	// The data is encoded into a pooled buffer and copied once, into the event.
+	buf := dataBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= pooledDataMax { // a rare large event does not stay in memory
+			dataBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(data); err != nil { // escapes as Marshal does
+		return nil, fmt.Errorf("encode %s data: %w", t, err)
+	}
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	b := make([]byte, 0, len(payload)+len(id)+len(source)+len(subject)+len(t)+160)
 	b = append(b, `{"specversion":"1.0","id":`...)
 	b = appendJSONString(b, id)
@@ -312,6 +321,12 @@ func Encode(t Type, id, source, subject string, at time.Time, data any) ([]byte,
 	b = append(b, payload...)
 	return append(b, '}'), nil
 }
+
+// dataBuffers hold the data of the events being encoded (Encode); one larger than
+// pooledDataMax is left to the garbage collector.
+var dataBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const pooledDataMax = 64 << 10
 
 // appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {

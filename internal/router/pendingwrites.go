@@ -80,7 +80,8 @@ func (p *pendingWrites) add(seq uint64, ops []matcher.Op, at time.Time) {
 }
 
 // takeDue removes the records past the bounds at now, oldest first, and returns the
-// writes to make for them: those no later pending record writes again.
+// writes to make for them: those no later pending record writes again (so each key
+// once).
 func (p *pendingWrites) takeDue(now time.Time) []matcher.Op {
 	var out []matcher.Op
 	for len(p.recs) > 0 && (len(p.recs) > pendingRecordsMax || p.bytes > pendingBytesMax ||

@@ -220,7 +220,7 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 	if len(rec.Chunks) > 0 {
 		// A record written in chunks writes everything at once: its chunks are
 		// removed once it is finished.
-		writes = append(r.pending.takeAll(), rec.Ops...)
+		writes = lastPerKey(append(r.pending.takeAll(), rec.Ops...))
 	} else {
 		r.pending.add(rec.Seq, rec.Ops, time.Now())
 		writes = r.pending.takeDue(time.Now())
@@ -318,9 +318,8 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 	return m
 }
 
-// replay makes the KV writes (rec.Ops, or none when they are carried to the next
-// record) and publishes the record's events, all at once, and waits for every
-// acknowledgement. Fenced, each write is conditional on the revision this router last
+// replay makes the KV writes, which name each key once (the last write of it), and
+// publishes the record's events, all at once, and waits for every acknowledgement. Fenced, each write is conditional on the revision this router last
 // saw for its key (a key it does not know must not exist, or be a removal marker), so
 // a router that was deposed while it replayed cannot write over its successor's
 // state; unfenced (recovery by the lease holder) writes are absolute values, so
@@ -331,7 +330,6 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 // (compare-and-set), and a successor replays the last record before it loads, so
 // they are published whatever becomes of this router (invariant 15).
 func (r *Router) replay(ctx context.Context, writes []matcher.Op, rec *walRecord, fenced bool) error {
-	writes = lastPerKey(writes)
 	ops := make([]opWrite, 0, len(writes))
 	for _, op := range writes {
 		f, err := r.writeOp(op, fenced, r.revs[keyOf(op)])
@@ -568,7 +566,7 @@ func (r *Router) recoverWAL(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
-		if err := r.replay(ctx, append(ops, rec.Ops...), &walRecord{Events: pending}, false); err != nil {
+		if err := r.replay(ctx, lastPerKey(append(ops, rec.Ops...)), &walRecord{Events: pending}, false); err != nil {
 			return fmt.Errorf("replay wal: %w", err)
 		}
 	}
