@@ -162,11 +162,11 @@ func (c *Client) roundTrip(ctx context.Context, m *nats.Msg, t events.Type) (*na
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	pause := RetryBackoffMin
+	var last error // why the last attempt that ended on its own failed
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, c.attempt)
 		resp, err := c.nc.RequestMsgWithContext(actx, m)
 		cancel()
-		var last error
 		switch {
 		case err == nil:
 			refusal := retryableRefusal(resp)
@@ -174,6 +174,9 @@ func (c *Client) roundTrip(ctx context.Context, m *nats.Msg, t events.Type) (*na
 				return resp, nil
 			}
 			last = refusal
+		case transient(err) && last != nil && ctx.Err() != nil:
+			// The call's own deadline cut this attempt short: the failure to report
+			// is the one the attempts before it met.
 		case transient(err):
 			last = fmt.Errorf("patchbay %s: %w", t.Name(), err)
 		default:

@@ -127,6 +127,28 @@ func TestClientResendsARetryableRefusal(t *testing.T) {
 	}
 }
 
+// When the call's deadline cuts an attempt short, the error is the failure the
+// attempts before it met (here a retryable refusal), with the deadline.
+func TestClientReportsWhyItRetriedWhenTheDeadlineCutsAnAttempt(t *testing.T) {
+	t.Parallel()
+	c, reqs := fakeRouter(t, events.TypeJobComplete, patchbay.WithAttemptTimeout(retryWait))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Complete(ctx, "j1", "a1", "") }()
+	answer(t, nextMsg(t, reqs, "first attempt"), events.TypeCommandFailed, events.CommandFailure{
+		Error: &events.Error{Code: events.CodeInternal, Message: "storage briefly unavailable", Retryable: true}})
+	nextMsg(t, reqs, "second attempt") // never answered: the deadline ends it
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "storage briefly unavailable")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.ErrorContains(t, err, "gave up after 2 attempts")
+	case <-time.After(retryWait):
+		t.Fatal("the call did not end")
+	}
+}
+
 // A refusal that is not retryable is the call's answer at once: one attempt.
 func TestClientReturnsANonRetryableRefusalAtOnce(t *testing.T) {
 	t.Parallel()
@@ -203,10 +225,10 @@ func TestClientHonoursTheDeadline(t *testing.T) {
 
 // fakeRouter is a client and the requests it sends of type typ, which the test
 // answers as it likes.
-func fakeRouter(t *testing.T, typ events.Type) (*patchbay.Client, chan *nats.Msg) {
+func fakeRouter(t *testing.T, typ events.Type, opts ...patchbay.Option) (*patchbay.Client, chan *nats.Msg) {
 	t.Helper()
 	ns := natstest.RunServer(t)
-	c, err := patchbay.New(natstest.Connect(t, ns.ClientURL()), patchbay.WithRetryDeadline(retryWait))
+	c, err := patchbay.New(natstest.Connect(t, ns.ClientURL()), append([]patchbay.Option{patchbay.WithRetryDeadline(retryWait)}, opts...)...)
 	require.NoError(t, err)
 	fake := natstest.Connect(t, ns.ClientURL())
 	reqs := make(chan *nats.Msg, 64)
