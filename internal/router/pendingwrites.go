@@ -79,6 +79,18 @@ func (p *pendingWrites) add(seq uint64, ops []matcher.Op, at time.Time) {
 	p.bytes += n
 }
 
+// written takes record seq's writes (the last of each key) once the record is
+// written, and returns the writes to make now, each key once. A record written in
+// chunks makes every pending write with its own (its chunks are removed once it is
+// finished); any other becomes pending, and the records past the bounds are taken.
+func (p *pendingWrites) written(seq uint64, ops []matcher.Op, chunked bool, now time.Time) []matcher.Op {
+	if chunked {
+		return lastPerKey(append(p.takeAll(), ops...))
+	}
+	p.add(seq, ops, now)
+	return p.takeDue(now)
+}
+
 // takeDue removes the records past the bounds at now, oldest first, and returns the
 // writes to make for them: those no later pending record writes again (so each key
 // once).

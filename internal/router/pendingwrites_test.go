@@ -107,13 +107,12 @@ func TestPendingWritesLoseNothing(t *testing.T) {
 			now = now.Add(time.Duration(rng.IntN(40)) * time.Millisecond)
 			switch rng.IntN(10) {
 			case 0: // a record written in chunks: everything at once
-				write(lastPerKey(append(p.takeAll(), ops...)))
-			case 1: // the router has nothing else to store
-				p.add(seq, ops, now)
+				write(p.written(seq, ops, true, now))
+			case 1: // then the router has nothing else to store
+				write(p.written(seq, ops, false, now))
 				write(p.takeAll())
 			default:
-				p.add(seq, ops, now)
-				write(p.takeDue(now))
+				write(p.written(seq, ops, false, now))
 			}
 			// What a reload would rebuild: the writes made, then the pending records.
 			replayed := map[string]string{}

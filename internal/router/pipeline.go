@@ -80,7 +80,7 @@ func (r *Router) handOver() error {
 		return err
 	}
 	p := r.open
-	if p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0 {
+	if p.empty() {
 		return nil
 	}
 	r.open = nil
@@ -95,10 +95,16 @@ func (r *Router) send(p *pending) {
 	r.persistQ <- p
 }
 
-// idle reports whether nothing is being stored and nothing waits to be.
-func (r *Router) idle() bool {
-	p := r.open
-	return r.inflight == nil && (p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0)
+// empty reports whether nothing was applied into the open record p (nil: none).
+func (p *pending) empty() bool {
+	return p == nil || len(p.answers) == 0 && len(p.rec.Ops) == 0 && len(p.rec.Events) == 0
+}
+
+// mayFlush reports whether the pending KV writes may be handed over: nothing is being
+// stored or waits to be (the persister is done with them), and the engine is not
+// stale (after a failure the reload makes them).
+func (r *Router) mayFlush() bool {
+	return !r.stale && r.inflight == nil && r.open.empty() && !r.pending.empty()
 }
 
 // flushIdleAfter is how long the router stays idle before it makes the pending KV
@@ -106,11 +112,9 @@ func (r *Router) idle() bool {
 // waiting for the records after them (and a key written again is written once).
 const flushIdleAfter = 5 * time.Millisecond
 
-// flush hands over the pending KV writes when the router is idle and any wait (the
-// persister is done with them once nothing is in flight). It never waits: while
-// something is in flight, or the engine is stale, it does nothing.
+// flush hands over the pending KV writes when it may (mayFlush). It never waits.
 func (r *Router) flush() {
-	if !r.stale && r.idle() && !r.pending.empty() {
+	if r.mayFlush() {
 		r.send(&pending{flush: true})
 	}
 }

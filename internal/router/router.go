@@ -461,7 +461,7 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 	work := context.Background()
 	for {
 		r.resetTimer(timer)
-		if idleC == nil && !r.stale && r.idle() && !r.pending.empty() {
+		if idleC == nil && r.mayFlush() {
 			idle.Reset(flushIdleAfter)
 			idleC = idle.C
 		}

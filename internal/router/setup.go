@@ -44,13 +44,13 @@ func (r *Router) setup(ctx context.Context) error {
 	}
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
-		history := 1
+		history := uint8(1)
 		if b == events.BucketRouter {
 			history = walHistory // the pending records are read back from it
 		}
 		kv, err := r.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   b,
-			History:  uint8(history),
+			History:  history,
 			Storage:  storage,
 			Replicas: r.cfg.Replicas,
 			// A removed key leaves a marker only this long (and the router's removals

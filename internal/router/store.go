@@ -216,15 +216,7 @@ func (r *Router) commit(ctx context.Context, rec *walRecord) (err error) {
 	}
 	// From here on a failure reloads, and the reload replays this record and the
 	// pending records before it.
-	var writes []matcher.Op
-	if len(rec.Chunks) > 0 {
-		// A record written in chunks writes everything at once: its chunks are
-		// removed once it is finished.
-		writes = lastPerKey(append(r.pending.takeAll(), rec.Ops...))
-	} else {
-		r.pending.add(rec.Seq, rec.Ops, time.Now())
-		writes = r.pending.takeDue(time.Now())
-	}
+	writes := r.pending.written(rec.Seq, rec.Ops, len(rec.Chunks) > 0, time.Now())
 	if err := r.replay(ctx, writes, rec, true); err != nil {
 		return err
 	}
@@ -319,12 +311,12 @@ func (r *Router) purgeMsg(bucket, key string) *nats.Msg {
 }
 
 // replay makes the KV writes, which name each key once (the last write of it), and
-// publishes the record's events, all at once, and waits for every acknowledgement. Fenced, each write is conditional on the revision this router last
-// saw for its key (a key it does not know must not exist, or be a removal marker), so
-// a router that was deposed while it replayed cannot write over its successor's
-// state; unfenced (recovery by the lease holder) writes are absolute values, so
-// replaying twice is harmless. Events carry a Nats-Msg-Id and JetStream drops
-// duplicates.
+// publishes the record's events, all at once, and waits for every acknowledgement.
+// Fenced, each write is conditional on the revision this router last saw for its key
+// (a key it does not know must not exist, or be a removal marker), so a router that
+// was deposed while it replayed cannot write over its successor's state; unfenced
+// (recovery by the lease holder) writes are absolute values, so replaying twice is
+// harmless. Events carry a Nats-Msg-Id and JetStream drops duplicates.
 //
 // The events need not wait for the writes: the record is committed once written
 // (compare-and-set), and a successor replays the last record before it loads, so
