@@ -22,7 +22,11 @@ with raw JetStream measured on the same server in the same run.
 First the baseline: asynchronous publishes of job.created-sized messages to a scratch
 stream (file storage, the replicas of patchbay's streams or --replicas), then
 synchronous publishes at --rate (flat out without it) for the publish -> ack
-latency; the stream is deleted afterwards. Then --workers simulated workers register
+latency; the stream is deleted afterwards. Then (but in backlog mode) the raw relay
+chain: the router's path with no routing in it (a relay consumes commands a batch at
+a time, writes a record key, publishes the KV writes and events, waits for their
+acks, acks the commands; 4 commands, 7 events and 3 KV writes per job), at the run's
+pace, on scratch streams deleted afterwards. Then --workers simulated workers register
 (--register-parallel at a time) and jobs go through their lifecycle: the bench
 publishes the commands straight onto the inbound stream and follows the router's
 events; every offer is accepted, every assignment completed and closed at once.
@@ -32,8 +36,9 @@ second: created -> offer is the router's latency below the workers' capacity), a
 --backlog N (N jobs are created while the workers are unavailable; once all are
 queued the workers become available, and the drain is measured).
 
-The report gives the throughput (also as a percentage of raw async publishes), the
-created -> offer (also as a multiple of the raw publish -> ack p99), created ->
+The report gives the throughput (also as a percentage of raw async publishes and,
+flat out, of the raw chain's), the created -> offer (also as a multiple of the raw
+publish -> ack p99 and of the raw chain's created -> offer p99), created ->
 assigned and freed worker -> next offer latencies (p50, p99, p99.9, max), and the
 messages every patchbay stream and bucket took per job (writes/job). Progress goes
 to stderr every second (--quiet: none).

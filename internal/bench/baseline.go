@@ -27,6 +27,8 @@ type Baseline struct {
 	SyncMsgs   int     `json:"syncMsgs"`
 	SyncRate   float64 `json:"syncRate,omitempty"`
 	PublishAck Latency `json:"publishToAck"`
+	// Chain is the raw relay chain at the run's pace (nil in backlog mode).
+	Chain *Chain `json:"chain,omitempty"`
 }
 
 // measureBaseline publishes to a scratch stream: asyncMsgs messages asynchronously,

@@ -306,7 +306,7 @@ func (r *run) run(ctx context.Context, url string) (rep Report, err error) {
 	r.report.Replicas = replicas
 
 	if r.cfg.Baseline > 0 {
-		if err := r.baseline(ctx, cmdConn, replicas); err != nil {
+		if err := r.baseline(ctx, cmdConn, url, replicas); err != nil {
 			return r.report, err
 		}
 	}
@@ -351,8 +351,9 @@ func (r *run) run(ctx context.Context, url string) (rep Report, err error) {
 	return rep, nil
 }
 
-// baseline measures raw JetStream on the scratch stream.
-func (r *run) baseline(ctx context.Context, nc *nats.Conn, replicas int) error {
+// baseline measures raw JetStream on the scratch stream, then (except in backlog mode)
+// the raw relay chain at the run's pace.
+func (r *run) baseline(ctx context.Context, nc *nats.Conn, url string, replicas int) error {
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(PublishMaxPending),
 		jetstream.WithPublishAsyncTimeout(r.cfg.RequestTimeout))
 	if err != nil {
@@ -373,6 +374,19 @@ func (r *run) baseline(ctx context.Context, nc *nats.Conn, replicas int) error {
 		return err
 	}
 	r.report.Baseline = &b
+	if r.cfg.Backlog > 0 {
+		return nil
+	}
+	relay, err := connect(url, "relay")
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
+	c, err := measureChain(ctx, nc, relay, name+"_CHAIN", replicas, syncMsgs, r.cfg.Rate, r.cfg.MaxOpen, msg.Data, r.cfg.RequestTimeout, r.say)
+	if err != nil {
+		return err
+	}
+	b.Chain = &c
 	return nil
 }
 
@@ -562,6 +576,14 @@ func (r *run) finish(end time.Time) Report {
 				rep.OfferP99VsRaw = float64(rep.CreatedToOffer.P99) / raw
 			}
 			rep.FreedP99VsRaw = float64(rep.FreedToOffer.P99) / raw
+		}
+		if c := b.Chain; c != nil {
+			if rep.Mode == ModeRate && c.CreatedToOffer.P99 > 0 {
+				rep.OfferP99VsChain = float64(rep.CreatedToOffer.P99) / float64(c.CreatedToOffer.P99)
+			}
+			if rep.Mode == ModeFlatOut && c.Throughput > 0 {
+				rep.ThroughputVsChain = 100 * rep.Throughput / c.Throughput
+			}
 		}
 	}
 	return rep

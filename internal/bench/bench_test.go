@@ -54,6 +54,8 @@ func TestRunEmbedded(t *testing.T) {
 	assert.Contains(t, s, "created -> offer")
 	assert.Contains(t, s, "p99.9")
 	assert.Contains(t, s, "% of raw async publish")
+	assert.Contains(t, s, "% of the raw chain")
+	assert.Contains(t, s, "raw relay chain")
 	assert.Contains(t, s, "x raw p99")
 	assert.Contains(t, s, "writes/job")
 	assert.Contains(t, s, "KV_PATCHBAY_JOBS")
@@ -67,6 +69,12 @@ func TestRunEmbedded(t *testing.T) {
 	assert.Equal(t, 100, rep.Baseline.PublishAck.Count)
 	assert.Greater(t, rep.Baseline.MsgBytes, 200)
 	assert.Positive(t, rep.ThroughputVsRaw)
+	require.NotNil(t, rep.Baseline.Chain, "flat out, the raw chain runs flat out too")
+	assert.Equal(t, 100, rep.Baseline.Chain.Jobs)
+	assert.Equal(t, MaxOpenDefault, rep.Baseline.Chain.MaxOpen)
+	assert.Equal(t, 100, rep.Baseline.Chain.CreatedToOffer.Count)
+	assert.Positive(t, rep.ThroughputVsChain)
+	assert.Zero(t, rep.OfferP99VsChain)
 	assert.Zero(t, rep.OfferP99VsRaw, "flat out, created -> offer is the wait for a worker")
 	assert.Positive(t, rep.FreedP99VsRaw)
 
@@ -98,6 +106,12 @@ func TestRunAgainstRunningRouter(t *testing.T) {
 		require.NoError(t, err)
 		_, err = js.Stream(ctx, rep.Baseline.Stream)
 		assert.ErrorIs(t, err, jetstream.ErrStreamNotFound)
+		// So are the raw chain's streams and bucket.
+		names := js.StreamNames(ctx)
+		for name := range names.Name() {
+			assert.NotContains(t, name, "PATCHBAY_BENCH_")
+		}
+		require.NoError(t, names.Err())
 	}
 }
 
@@ -136,6 +150,11 @@ func TestRunRate(t *testing.T) {
 	assert.Equal(t, 100, rep.Baseline.PublishAck.Count)
 	assert.Positive(t, rep.OfferP99VsRaw)
 	assert.Zero(t, rep.FreedP99VsRaw)
+	require.NotNil(t, rep.Baseline.Chain)
+	assert.Equal(t, 200.0, rep.Baseline.Chain.Rate, "the raw chain goes at the run's rate")
+	assert.Positive(t, rep.OfferP99VsChain)
+	assert.Zero(t, rep.ThroughputVsChain)
+	assert.Contains(t, rep.String(), "x raw chain p99")
 	assert.Contains(t, rep.String(), "created at 200 jobs/s")
 	// Below the workers' capacity a freed worker waits for the next job: not a latency.
 	assert.Zero(t, rep.FreedToOffer.Count)
@@ -154,6 +173,7 @@ func TestRunBacklog(t *testing.T) {
 	assert.Equal(t, 50, rep.Closed)
 	assert.Zero(t, rep.Errors, rep.String())
 	assert.Nil(t, rep.Baseline)
+	assert.NotContains(t, rep.String(), "raw relay chain")
 	assert.Positive(t, rep.BacklogQueued)
 	assert.Positive(t, rep.Throughput)
 	// Each worker's first offer comes with its availability; the 45 others follow a
@@ -216,6 +236,44 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func TestChainTakesEveryJobThroughItsLifecycle(t *testing.T) {
+	t.Parallel()
+	url := natstest.RunServer(t).ClientURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var said []string
+	for _, rate := range []float64{0, 400} {
+		c, err := measureChain(ctx, natstest.Connect(t, url), natstest.Connect(t, url), "PATCHBAY_BENCH_T", 1, 60, rate, 7,
+			make([]byte, 300), 10*time.Second, func(s string) { said = append(said, s) })
+		require.NoError(t, err)
+		assert.Equal(t, 60, c.Jobs)
+		assert.Equal(t, 60, c.CreatedToOffer.Count, "every create's offer")
+		assert.Positive(t, c.Throughput)
+		// Per job: 4 commands, 7 events, 3 KV writes, and a record per batch (a
+		// batch holds one command at least).
+		assert.GreaterOrEqual(t, c.MsgsPerJob, 14.0)
+		assert.LessOrEqual(t, c.MsgsPerJob, 18.0)
+		if rate == 0 {
+			assert.Equal(t, 7, c.MaxOpen)
+			// With 7 jobs open, commands wait: records hold more than one.
+			assert.Less(t, c.MsgsPerJob, 18.0)
+		} else {
+			assert.Zero(t, c.MaxOpen)
+			// 60 creates at 400/s take 147 ms at least.
+			assert.LessOrEqual(t, c.Throughput, 60/0.147)
+		}
+	}
+	assert.Contains(t, said[0], "raw relay chain, 60 jobs flat out")
+	assert.Contains(t, said[1], "at 400/s")
+	// The scratch streams and bucket are gone: the name is free again.
+	js, err := jetstream.New(natstest.Connect(t, url))
+	require.NoError(t, err)
+	for _, name := range []string{"PATCHBAY_BENCH_T_IN", "PATCHBAY_BENCH_T_EV", "KV_PATCHBAY_BENCH_T"} {
+		_, err := js.Stream(ctx, name)
+		assert.ErrorIs(t, err, jetstream.ErrStreamNotFound, name)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {

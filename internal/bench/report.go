@@ -62,6 +62,13 @@ type Report struct {
 	// baseline's publish-to-acknowledgement p99. Flat out and in backlog mode a job's
 	// created -> offer is mostly its wait for a worker, so it is not compared.
 	OfferP99VsRaw float64 `json:"offerP99TimesRawPublishP99,omitempty"`
+	// OfferP99VsChain (rate mode) is CreatedToOffer.P99 as a multiple of the raw
+	// relay chain's created -> offer p99: what the router adds to the broker's cost
+	// of the same path.
+	OfferP99VsChain float64 `json:"offerP99TimesChainP99,omitempty"`
+	// ThroughputVsChain (flat out) is Throughput as a percentage of the raw relay
+	// chain's.
+	ThroughputVsChain float64 `json:"throughputPercentOfChain,omitempty"`
 	// FreedP99VsRaw is FreedToOffer.P99 as a multiple of the same.
 	FreedP99VsRaw float64 `json:"freedOfferP99TimesRawPublishP99,omitempty"`
 	// Writes is what every patchbay stream took during the run.
@@ -96,6 +103,9 @@ func (r Report) String() string {
 			sync = fmt.Sprintf("at %g/s", bl.SyncRate)
 		}
 		row("raw publish -> ack", "%s, %s", bl.PublishAck, sync)
+		if c := bl.Chain; c != nil {
+			row("raw relay chain", "%.1f jobs/s, %.1f msgs/job; create -> offer %s", c.Throughput, c.MsgsPerJob, c.CreatedToOffer)
+		}
 	}
 	workers := fmt.Sprintf("%d in %s", r.Workers, round(r.RegisterDuration))
 	if r.DeregisterDuration > 0 {
@@ -118,6 +128,9 @@ func (r Report) String() string {
 	if r.OfferP99VsRaw > 0 {
 		offer += fmt.Sprintf("; p99 = %.1f x raw p99", r.OfferP99VsRaw)
 	}
+	if r.OfferP99VsChain > 0 {
+		offer += fmt.Sprintf(", %.1f x raw chain p99", r.OfferP99VsChain)
+	}
 	row("created -> offer", "%s", offer)
 	row("created -> assigned", "%s", r.CreatedToAssigned)
 	freed := r.FreedToOffer.String()
@@ -139,5 +152,9 @@ func (r Report) vsRaw() string {
 	if r.ThroughputVsRaw == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" = %.3g%% of raw async publish", r.ThroughputVsRaw)
+	s := fmt.Sprintf(" = %.3g%% of raw async publish", r.ThroughputVsRaw)
+	if r.ThroughputVsChain > 0 {
+		s += fmt.Sprintf(", %.3g%% of the raw chain", r.ThroughputVsChain)
+	}
+	return s
 }
