@@ -77,9 +77,12 @@ type Outbound struct {
 	Subject string `json:"subject"`
 	ID      string `json:"id"`
 	Body    []byte `json:"body"`
-	// Queue is the queue of an offer event, for the router's metrics (not stored in
-	// the write-ahead record: events replayed after a crash are not counted).
-	Queue string `json:"-"`
+	// Queue (an offer event's queue) and Disposition (a job.closed event's
+	// disposition code) label the router's metrics without reading Body. They are
+	// not stored in the write-ahead record: events replayed after a crash are not
+	// counted.
+	Queue       string `json:"-"`
+	Disposition string `json:"-"`
 }
 
 // Result is what one command (or one timer tick) did.

@@ -224,6 +224,7 @@ func (e *Engine) close(j *Job) {
 	e.dirtyJobs[j.JobID] = true
 	e.release(j)
 	e.emitJob(j, events.TypeJobClosed)
+	e.res.Events[len(e.res.Events)-1].Disposition = j.DispositionCode
 }
 
 // withExpiry copies selectors, setting the expiry time of those that expire.

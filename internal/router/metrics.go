@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -145,8 +144,7 @@ func (m *metrics) stored(rec *walRecord, d time.Duration) {
 
 // published counts one outbound event by its subject
 // ("patchbay.events.offer.<workerId>.<jobId>.<verb>", "patchbay.events.job.<queueId>.<jobId>.<verb>"),
-// with the offer's queue the engine noted, reading the data only for a close's
-// disposition.
+// with the offer's queue and the close's disposition the engine noted.
 func (m *metrics) published(ev matcher.Outbound) {
 	rest, ok := strings.CutPrefix(ev.Subject, events.SubjectEventsPrefix)
 	if !ok {
@@ -161,13 +159,7 @@ func (m *metrics) published(ev matcher.Outbound) {
 		queue, _, _ := strings.Cut(rest, ".")
 		m.assignments.WithLabelValues(m.queues.value(queue)).Inc()
 	case kind == "job" && verb == events.TypeJobClosed.Name()[len("job."):]:
-		var d struct {
-			Data struct {
-				DispositionCode string `json:"dispositionCode"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(ev.Body, &d)
-		m.closes.WithLabelValues(m.dispositions.value(d.Data.DispositionCode)).Inc()
+		m.closes.WithLabelValues(m.dispositions.value(ev.Disposition)).Inc()
 	}
 }
 
