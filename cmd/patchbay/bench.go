@@ -26,7 +26,8 @@ latency; the stream is deleted afterwards. Then (but in backlog mode) the raw re
 chain: the router's path with no routing in it (a relay consumes commands a batch at
 a time, writes a record key, publishes the KV writes and events, waits for their
 acks, acks the commands; 4 commands, 7 events and 3 KV writes per job), at the run's
-pace, on scratch streams deleted afterwards. Then --workers simulated workers register
+pace, on scratch streams deleted afterwards (--chain-no-record: without the record
+write, the floor of any design that takes commands from a stream). Then --workers simulated workers register
 (--register-parallel at a time) and jobs go through their lifecycle: the bench
 publishes the commands straight onto the inbound stream and follows the router's
 events; every offer is accepted, every assignment completed and closed at once.
@@ -92,6 +93,7 @@ own, and deregisters its workers at the end.`,
 	f.IntVar(&cfg.Replicas, "replicas", 0, "replicas of the baseline's scratch stream (default: those of patchbay's streams)")
 	f.IntVar(&cfg.Baseline, "baseline", 0, "messages the baseline publishes (default: --jobs, within 1000 and 20000)")
 	f.BoolVar(&noBaseline, "no-baseline", false, "skip the raw JetStream baseline")
+	f.BoolVar(&cfg.ChainNoRecord, "chain-no-record", false, "run the raw relay chain without its record write (the floor of any design that takes commands from a stream)")
 	f.IntVar(&cfg.RegisterParallel, "register-parallel", bench.RegisterParallelDefault, "worker registrations in flight at once")
 	f.DurationVar(&cfg.RequestTimeout, "timeout", bench.RequestTimeoutDefault, "how long each request or publish may wait for its answer")
 	f.BoolVar(&quiet, "quiet", false, "no progress on stderr")

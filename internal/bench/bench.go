@@ -102,6 +102,10 @@ type Config struct {
 	// baseline). The synchronous part publishes at most BaselineSyncMax, and at a
 	// fixed rate at most BaselineSyncSeconds' worth.
 	Baseline int
+	// ChainNoRecord runs the raw relay chain without its record write: the floor of
+	// any design that takes commands from a stream and publishes events, write-ahead
+	// record or not.
+	ChainNoRecord bool
 	// RegisterParallel is how many registrations are in flight at once.
 	RegisterParallel int
 	// RequestTimeout bounds each request and each publish's acknowledgement.
@@ -382,7 +386,8 @@ func (r *run) baseline(ctx context.Context, nc *nats.Conn, url string, replicas 
 		return err
 	}
 	defer relay.Close()
-	c, err := measureChain(ctx, nc, relay, name+"_CHAIN", replicas, syncMsgs, r.cfg.Rate, r.cfg.MaxOpen, msg.Data, r.cfg.RequestTimeout, r.say)
+	c, err := measureChain(ctx, nc, relay, chainSpec{name: name + "_CHAIN", replicas: replicas, jobs: syncMsgs, rate: r.cfg.Rate,
+		maxOpen: r.cfg.MaxOpen, msg: msg.Data, timeout: r.cfg.RequestTimeout, noRecord: r.cfg.ChainNoRecord}, r.say)
 	if err != nil {
 		return err
 	}

@@ -245,8 +245,9 @@ func TestChainTakesEveryJobThroughItsLifecycle(t *testing.T) {
 	defer cancel()
 	var said []string
 	for _, rate := range []float64{0, 400} {
-		c, err := measureChain(ctx, natstest.Connect(t, url), natstest.Connect(t, url), "PATCHBAY_BENCH_T", 1, 60, rate, 7,
-			make([]byte, 300), 10*time.Second, func(s string) { said = append(said, s) })
+		c, err := measureChain(ctx, natstest.Connect(t, url), natstest.Connect(t, url), chainSpec{name: "PATCHBAY_BENCH_T",
+			replicas: 1, jobs: 60, rate: rate, maxOpen: 7, msg: make([]byte, 300), timeout: 10 * time.Second},
+			func(s string) { said = append(said, s) })
 		require.NoError(t, err)
 		assert.Equal(t, 60, c.Jobs)
 		assert.Equal(t, 60, c.CreatedToOffer.Count, "every create's offer")
@@ -274,6 +275,25 @@ func TestChainTakesEveryJobThroughItsLifecycle(t *testing.T) {
 		_, err := js.Stream(ctx, name)
 		assert.ErrorIs(t, err, jetstream.ErrStreamNotFound, name)
 	}
+}
+
+func TestChainWithoutRecordWritesNone(t *testing.T) {
+	t.Parallel()
+	url := natstest.RunServer(t).ClientURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	msgs := map[bool]float64{}
+	for _, noRecord := range []bool{false, true} {
+		c, err := measureChain(ctx, natstest.Connect(t, url), natstest.Connect(t, url), chainSpec{name: "PATCHBAY_BENCH_R",
+			replicas: 1, jobs: 40, rate: 1000, msg: make([]byte, 100), timeout: 10 * time.Second, noRecord: noRecord}, func(string) {})
+		require.NoError(t, err)
+		assert.Equal(t, noRecord, c.NoRecord)
+		assert.Equal(t, 40, c.CreatedToOffer.Count)
+		msgs[noRecord] = c.MsgsPerJob
+	}
+	// Without its record, a job is its 4 commands, 7 events and 3 KV writes.
+	assert.Equal(t, 14.0, msgs[true])
+	assert.Greater(t, msgs[false], 14.0, "a record per batch")
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -30,6 +30,8 @@ type Chain struct {
 	// Rate paces the creates (0: flat out, at most MaxOpen jobs open).
 	Rate    float64 `json:"rate,omitempty"`
 	MaxOpen int     `json:"maxOpen,omitempty"`
+	// NoRecord: the relay made no record write (Config.ChainNoRecord).
+	NoRecord bool `json:"noRecord,omitempty"`
 	// MsgsPerJob is what the chain's streams took per job: commands, records, KV
 	// writes and events.
 	MsgsPerJob float64 `json:"msgsPerJob"`
@@ -61,6 +63,7 @@ type chain struct {
 	kv      jetstream.KeyValue
 	prefix  string // subjects: prefix.in.<job>, prefix.ev.<job>.<stage>.<event>
 	body    []byte
+	record  bool          // write the record key before each batch's writes
 	window  chan struct{} // flat out: a slot per open job
 
 	mu     sync.Mutex
@@ -72,12 +75,23 @@ type chain struct {
 	done   chan struct{}
 }
 
-// measureChain takes jobs through the chain at rate per second (0: flat out with at
-// most maxOpen open) on scratch streams named after name, which it deletes
-// afterwards. Commands and events are msg's size.
-func measureChain(ctx context.Context, client, relay *nats.Conn, name string, replicas, jobs int, rate float64,
-	maxOpen int, msg []byte, timeout time.Duration, progress func(string)) (c Chain, err error) {
-	c = Chain{Jobs: jobs, Rate: rate}
+// chainSpec is what one chain measurement does.
+type chainSpec struct {
+	name     string // of the scratch streams and bucket
+	replicas int
+	jobs     int
+	rate     float64 // creates per second; 0: flat out, at most maxOpen jobs open
+	maxOpen  int
+	msg      []byte // the size of every command and event
+	timeout  time.Duration
+	noRecord bool // no record write: the floor of any design that reads commands from a stream
+}
+
+// measureChain takes sp.jobs jobs through the chain on scratch streams named after
+// sp.name, which it deletes afterwards.
+func measureChain(ctx context.Context, client, relay *nats.Conn, sp chainSpec, progress func(string)) (c Chain, err error) {
+	name, replicas, jobs, rate, maxOpen, msg, timeout := sp.name, sp.replicas, sp.jobs, sp.rate, sp.maxOpen, sp.msg, sp.timeout
+	c = Chain{Jobs: jobs, Rate: rate, NoRecord: sp.noRecord}
 	if rate == 0 {
 		c.MaxOpen = maxOpen
 	}
@@ -127,7 +141,7 @@ func measureChain(ctx context.Context, client, relay *nats.Conn, name string, re
 		return c, fmt.Errorf("chain: create consumer: %w", err)
 	}
 
-	ch := &chain{js: js, relayJS: relayJS, kv: kv, prefix: prefix, body: msg,
+	ch := &chain{js: js, relayJS: relayJS, kv: kv, prefix: prefix, body: msg, record: !sp.noRecord,
 		sent: make([]time.Time, jobs), offer: make([]time.Duration, 0, jobs), done: make(chan struct{})}
 	if rate == 0 {
 		ch.window = make(chan struct{}, maxOpen)
@@ -157,7 +171,11 @@ func measureChain(ctx context.Context, client, relay *nats.Conn, name string, re
 	if rate > 0 {
 		pace = fmt.Sprintf("at %g/s", rate)
 	}
-	progress(fmt.Sprintf("baseline: raw relay chain, %d jobs %s", jobs, pace))
+	what := "raw relay chain"
+	if sp.noRecord {
+		what += " without its record"
+	}
+	progress(fmt.Sprintf("baseline: %s, %d jobs %s", what, jobs, pace))
 	start := time.Now()
 	for i := range jobs {
 		if rate > 0 { // job i is due at start + i/rate
@@ -267,16 +285,18 @@ func (ch *chain) relay(ctx context.Context, msgs <-chan jetstream.Msg) {
 				break more
 			}
 		}
-		record = record[:0]
-		for _, m := range batch {
-			record = append(append(record, m.Subject()...), m.Data()...)
+		if ch.record {
+			record = record[:0]
+			for _, m := range batch {
+				record = append(append(record, m.Subject()...), m.Data()...)
+			}
+			r, err := ch.kv.Update(ctx, "record", record, rev)
+			if err != nil {
+				ch.fail(fmt.Errorf("chain: write record: %w", err))
+				return
+			}
+			rev = r
 		}
-		r, err := ch.kv.Update(ctx, "record", record, rev)
-		if err != nil {
-			ch.fail(fmt.Errorf("chain: write record: %w", err))
-			return
-		}
-		rev = r
 		var futures []jetstream.PubAckFuture
 		for _, m := range batch {
 			job, stage, _ := strings.Cut(strings.TrimPrefix(m.Subject(), ch.prefix+".in."), ".")

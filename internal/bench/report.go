@@ -104,7 +104,11 @@ func (r Report) String() string {
 		}
 		row("raw publish -> ack", "%s, %s", bl.PublishAck, sync)
 		if c := bl.Chain; c != nil {
-			row("raw relay chain", "%.1f jobs/s, %.1f msgs/job; create -> offer %s", c.Throughput, c.MsgsPerJob, c.CreatedToOffer)
+			name := "raw relay chain"
+			if c.NoRecord {
+				name = "raw chain, no record"
+			}
+			row(name, "%.1f jobs/s, %.1f msgs/job; create -> offer %s", c.Throughput, c.MsgsPerJob, c.CreatedToOffer)
 		}
 	}
 	workers := fmt.Sprintf("%d in %s", r.Workers, round(r.RegisterDuration))
