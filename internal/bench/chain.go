@@ -61,7 +61,7 @@ type chain struct {
 	js      jetstream.JetStream // the client's
 	relayJS jetstream.JetStream
 	kv      jetstream.KeyValue
-	prefix  string // subjects: prefix.in.<job>, prefix.ev.<job>.<stage>.<event>
+	prefix  string // subjects: prefix.in.<job>.<stage>, prefix.ev.<job>.<stage>.<event>
 	body    []byte
 	record  bool          // write the record key before each batch's writes
 	window  chan struct{} // flat out: a slot per open job
