@@ -164,23 +164,8 @@ func TestOfferAndWorkerSubjects(t *testing.T) {
 	require.Equal(t, "patchbay.events.job.q1.>", events.JobQueueAll("q1"))
 	require.True(t, strings.HasPrefix(events.JobSubject("q1", "j1", events.TypeJobQueued), strings.TrimSuffix(events.JobQueueAll("q1"), ">")))
 	require.Equal(t, "patchbay.events.job.q1.*.closed", events.JobQueueTypeAll("q1", events.TypeJobClosed))
-	require.True(t, subjectMatches(events.JobQueueTypeAll("q1", events.TypeJobClosed), events.JobSubject("q1", "j1", events.TypeJobClosed)))
-	require.False(t, subjectMatches(events.JobQueueTypeAll("q1", events.TypeJobClosed), events.JobSubject("q1", "j1", events.TypeJobQueued)))
-}
-
-// subjectMatches reports whether a subject without wildcards matches a filter whose
-// wildcards are whole '*' tokens.
-func subjectMatches(filter, subject string) bool {
-	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
-	if len(f) != len(s) {
-		return false
-	}
-	for i := range f {
-		if f[i] != "*" && f[i] != s[i] {
-			return false
-		}
-	}
-	return true
+	require.True(t, matchSubject(events.JobQueueTypeAll("q1", events.TypeJobClosed), events.JobSubject("q1", "j1", events.TypeJobClosed)))
+	require.False(t, matchSubject(events.JobQueueTypeAll("q1", events.TypeJobClosed), events.JobSubject("q1", "j1", events.TypeJobQueued)))
 }
 
 func TestValidID(t *testing.T) {
