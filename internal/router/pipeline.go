@@ -38,21 +38,20 @@ func (e *pipelineError) Unwrap() error { return e.err }
 // persister stores the records handed over, in order, until the queue is closed.
 func (r *Router) persister() {
 	for p := range r.persistQ {
-		if r.Err() != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		switch {
+		case r.Err() != nil:
 			p.err = errDeposed
-		} else if p.flush {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		case p.flush:
 			p.err = r.flushPending(ctx)
-			cancel()
-		} else if p.rec != nil && (len(p.rec.Commands) > 0 || len(p.rec.Ops) > 0 || len(p.rec.Events) > 0) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		case p.rec != nil && (len(p.rec.Commands) > 0 || len(p.rec.Ops) > 0 || len(p.rec.Events) > 0):
 			began := time.Now()
 			p.err = r.commit(ctx, p.rec)
-			cancel()
 			if p.err == nil && r.spans != nil {
 				r.stored(p, began, p.rec.publishing, time.Now())
 			}
 		}
+		cancel()
 		if p.err == nil {
 			for _, a := range p.answers {
 				r.metrics.answered(a) // before the answer, so a client that has it can see it counted
