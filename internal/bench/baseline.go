@@ -89,9 +89,7 @@ func measureBaseline(ctx context.Context, js jetstream.JetStream, name string, r
 	ds := make([]time.Duration, 0, syncMsgs)
 	start = time.Now()
 	for i := range syncMsgs {
-		if rate > 0 { // publish i is due at start + i/rate
-			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
-		}
+		waitTurn(ctx, start, i, rate, nil) // a publish after ctx ends fails on it
 		sent := time.Now()
 		if _, err := js.Publish(ctx, subject, msg); err != nil {
 			return b, fmt.Errorf("baseline: publish: %w", err)

@@ -499,16 +499,7 @@ func (r *run) lifecycles(ctx context.Context) (time.Time, error) {
 func (r *run) produce(ctx context.Context) {
 	start := time.Now()
 	for i := range r.cfg.Jobs {
-		switch {
-		case r.cfg.Rate > 0: // job i is due at start + i/rate
-			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))))
-		default:
-			select {
-			case r.window <- struct{}{}:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
+		if !waitTurn(ctx, start, i, r.cfg.Rate, r.window) {
 			return
 		}
 		r.create(i)
@@ -516,6 +507,22 @@ func (r *run) produce(ctx context.Context) {
 	r.mu.Lock()
 	r.createdAll = time.Now()
 	r.mu.Unlock()
+}
+
+// waitTurn waits until item i of a run that began at start may go: at start + i/rate
+// when rate is positive, else once window has room (nil: at once). It reports false
+// when ctx ended.
+func waitTurn(ctx context.Context, start time.Time, i int, rate float64, window chan<- struct{}) bool {
+	switch {
+	case rate > 0:
+		time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+	case window != nil:
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+		}
+	}
+	return ctx.Err() == nil
 }
 
 // createBacklog publishes every create, waits until the router has queued them all,

@@ -90,23 +90,22 @@ type chainSpec struct {
 // measureChain takes sp.jobs jobs through the chain on scratch streams named after
 // sp.name, which it deletes afterwards.
 func measureChain(ctx context.Context, client, relay *nats.Conn, sp chainSpec, progress func(string)) (c Chain, err error) {
-	name, replicas, jobs, rate, maxOpen, msg, timeout := sp.name, sp.replicas, sp.jobs, sp.rate, sp.maxOpen, sp.msg, sp.timeout
-	c = Chain{Jobs: jobs, Rate: rate, NoRecord: sp.noRecord}
-	if rate == 0 {
-		c.MaxOpen = maxOpen
+	c = Chain{Jobs: sp.jobs, Rate: sp.rate, NoRecord: sp.noRecord}
+	if sp.rate == 0 {
+		c.MaxOpen = sp.maxOpen
 	}
-	js, err := jetstream.New(client, jetstream.WithPublishAsyncMaxPending(PublishMaxPending), jetstream.WithPublishAsyncTimeout(timeout))
+	js, err := jetstream.New(client, jetstream.WithPublishAsyncMaxPending(PublishMaxPending), jetstream.WithPublishAsyncTimeout(sp.timeout))
 	if err != nil {
 		return c, err
 	}
-	relayJS, err := jetstream.New(relay, jetstream.WithPublishAsyncMaxPending(PublishMaxPending), jetstream.WithPublishAsyncTimeout(timeout))
+	relayJS, err := jetstream.New(relay, jetstream.WithPublishAsyncMaxPending(PublishMaxPending), jetstream.WithPublishAsyncTimeout(sp.timeout))
 	if err != nil {
 		return c, err
 	}
-	prefix := "patchbaybench." + strings.ToLower(name)
+	prefix := "patchbaybench." + strings.ToLower(sp.name)
 	streams := []jetstream.StreamConfig{
-		{Name: name + "_IN", Subjects: []string{prefix + ".in.>"}, Retention: jetstream.WorkQueuePolicy},
-		{Name: name + "_EV", Subjects: []string{prefix + ".ev.>"}},
+		{Name: sp.name + "_IN", Subjects: []string{prefix + ".in.>"}, Retention: jetstream.WorkQueuePolicy},
+		{Name: sp.name + "_EV", Subjects: []string{prefix + ".ev.>"}},
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -116,14 +115,14 @@ func measureChain(ctx context.Context, client, relay *nats.Conn, sp chainSpec, p
 				err = errors.Join(err, fmt.Errorf("chain: delete stream %s: %w", s.Name, derr))
 			}
 		}
-		if derr := js.DeleteKeyValue(dctx, name); derr != nil && !errors.Is(derr, jetstream.ErrBucketNotFound) {
-			err = errors.Join(err, fmt.Errorf("chain: delete bucket %s: %w", name, derr))
+		if derr := js.DeleteKeyValue(dctx, sp.name); derr != nil && !errors.Is(derr, jetstream.ErrBucketNotFound) {
+			err = errors.Join(err, fmt.Errorf("chain: delete bucket %s: %w", sp.name, derr))
 		}
 	}()
 	var in jetstream.Stream
 	for i, s := range streams {
 		s.Description = "patchbay bench: raw JetStream relay chain (scratch, deleted after the measurement)"
-		s.Storage, s.Replicas = jetstream.FileStorage, replicas
+		s.Storage, s.Replicas = jetstream.FileStorage, sp.replicas
 		st, err := js.CreateStream(ctx, s)
 		if err != nil {
 			return c, fmt.Errorf("chain: create stream %s: %w", s.Name, err)
@@ -132,19 +131,19 @@ func measureChain(ctx context.Context, client, relay *nats.Conn, sp chainSpec, p
 			in = st
 		}
 	}
-	kv, err := relayJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Storage: jetstream.FileStorage, Replicas: replicas})
+	kv, err := relayJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: sp.name, Storage: jetstream.FileStorage, Replicas: sp.replicas})
 	if err != nil {
-		return c, fmt.Errorf("chain: create bucket %s: %w", name, err)
+		return c, fmt.Errorf("chain: create bucket %s: %w", sp.name, err)
 	}
 	cons, err := in.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		return c, fmt.Errorf("chain: create consumer: %w", err)
 	}
 
-	ch := &chain{js: js, relayJS: relayJS, kv: kv, prefix: prefix, body: msg, record: !sp.noRecord,
-		sent: make([]time.Time, jobs), offer: make([]time.Duration, 0, jobs), done: make(chan struct{})}
-	if rate == 0 {
-		ch.window = make(chan struct{}, maxOpen)
+	ch := &chain{js: js, relayJS: relayJS, kv: kv, prefix: prefix, body: sp.msg, record: !sp.noRecord,
+		sent: make([]time.Time, sp.jobs), offer: make([]time.Duration, 0, sp.jobs), done: make(chan struct{})}
+	if sp.rate == 0 {
+		ch.window = make(chan struct{}, sp.maxOpen)
 	}
 	sub, err := client.Subscribe(prefix+".ev.>", ch.onEvent)
 	if err != nil {
@@ -168,25 +167,17 @@ func measureChain(ctx context.Context, client, relay *nats.Conn, sp chainSpec, p
 	go ch.relay(rctx, relayed)
 
 	pace := "flat out"
-	if rate > 0 {
-		pace = fmt.Sprintf("at %g/s", rate)
+	if sp.rate > 0 {
+		pace = fmt.Sprintf("at %g/s", sp.rate)
 	}
 	what := "raw relay chain"
 	if sp.noRecord {
 		what += " without its record"
 	}
-	progress(fmt.Sprintf("baseline: %s, %d jobs %s", what, jobs, pace))
+	progress(fmt.Sprintf("baseline: %s, %d jobs %s", what, sp.jobs, pace))
 	start := time.Now()
-	for i := range jobs {
-		if rate > 0 { // job i is due at start + i/rate
-			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
-		} else {
-			select {
-			case ch.window <- struct{}{}:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
+	for i := range sp.jobs {
+		if !waitTurn(ctx, start, i, sp.rate, ch.window) {
 			break
 		}
 		ch.mu.Lock()
@@ -205,18 +196,18 @@ func measureChain(ctx context.Context, client, relay *nats.Conn, sp chainSpec, p
 		return c, ch.failed
 	}
 	if d := ch.last.Sub(start); d > 0 {
-		c.Throughput = float64(jobs) / d.Seconds()
+		c.Throughput = float64(sp.jobs) / d.Seconds()
 	}
 	c.CreatedToOffer = latency(ch.offer)
 	var msgs uint64
-	for _, st := range append(streams, jetstream.StreamConfig{Name: "KV_" + name}) {
+	for _, st := range append(streams, jetstream.StreamConfig{Name: "KV_" + sp.name}) {
 		info, err := js.Stream(ctx, st.Name)
 		if err != nil {
 			return c, fmt.Errorf("chain: %w", err)
 		}
 		msgs += info.CachedInfo().State.LastSeq
 	}
-	c.MsgsPerJob = float64(msgs) / float64(jobs)
+	c.MsgsPerJob = float64(msgs) / float64(sp.jobs)
 	return c, nil
 }
 
