@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/patchbay/patchbay/events"
 )
@@ -60,9 +61,32 @@ func (r *Router) setup(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("kv bucket %s: %w", b, err)
 		}
+		if err := answers(ctx, kv); err != nil {
+			return fmt.Errorf("kv bucket %s: %w", b, err)
+		}
 		r.kv[b] = kv
 	}
 	return nil
+}
+
+// answers waits until the bucket answers a read. On a cluster a bucket just created
+// has no replica serving reads for a moment, and a read then finds no responders;
+// the router's first read is the lease, and a start should not fail on that.
+func answers(ctx context.Context, kv jetstream.KeyValue) error {
+	for {
+		_, err := kv.Get(ctx, leaseKey)
+		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no replica answers reads: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // takeConsumer deletes the matcher's consumer and creates it again, once this router
