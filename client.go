@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/transient"
 )
 
 // Payload types of the wire contract.
@@ -174,10 +175,10 @@ func (c *Client) roundTrip(ctx context.Context, m *nats.Msg, t events.Type) (*na
 				return resp, nil
 			}
 			last = refusal
-		case transient(err) && last != nil && ctx.Err() != nil:
+		case transient.Is(err) && last != nil && ctx.Err() != nil:
 			// The call's own deadline cut this attempt short: the failure to report
 			// is the one the attempts before it met.
-		case transient(err):
+		case transient.Is(err):
 			last = fmt.Errorf("patchbay %s: %w", t.Name(), err)
 		default:
 			return nil, fmt.Errorf("patchbay %s: %w", t.Name(), err)
@@ -210,13 +211,6 @@ func retryableRefusal(m *nats.Msg) *Error {
 		return nil
 	}
 	return f.Error
-}
-
-// transient reports whether a request error may pass: the router did not answer in
-// time, none is listening yet, or the connection is being re-established.
-func transient(err error) bool {
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
 // joinCtx adds the context's error to err, unless err already matches it.

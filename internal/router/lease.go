@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/transient"
 )
 
 // LeaseTTLDefault is how long a router's lease lasts without renewal.
@@ -25,46 +26,32 @@ type lease struct {
 	Until  time.Time `json:"until"`
 }
 
-// acquire waits until this router holds the lease.
+// acquire waits until this router holds the lease. While another router holds it,
+// this one stands by. A read or write of the lease that fails on the way (no replica
+// answers, the connection is being re-established) is tried again: a standby rides
+// out a broker restart or a leader election instead of exiting.
 func (r *Router) acquire(ctx context.Context) error {
-	kv := r.kv[events.BucketRouter]
-	logged := false
+	standing, failing := false, false
 	for {
-		now := r.cfg.Now()
-		val, _ := json.Marshal(lease{Holder: r.id, Until: now.Add(r.cfg.LeaseTTL)})
-		e, err := kv.Get(ctx, leaseKey)
+		actx, cancel := context.WithTimeout(ctx, r.cfg.LeaseTTL/2)
+		held, err := r.tryLease(actx)
+		cancel()
 		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			rev, err := kv.Create(ctx, leaseKey, val)
-			if err == nil {
-				r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
-				return nil
+		case err == nil && held == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("waiting for the lease: %w", ctx.Err())
+		case err == nil:
+			if !standing {
+				r.log.Info().Str("holder", held.Holder).Time("until", held.Until).Msg("another router is active; standing by")
+				standing = true
 			}
-			if !errors.Is(err, jetstream.ErrKeyExists) {
-				return fmt.Errorf("take lease: %w", err)
-			}
-		case err != nil:
-			return fmt.Errorf("read lease: %w", err)
-		default:
-			var cur lease
-			_ = json.Unmarshal(e.Value(), &cur)
-			free := cur.Holder == r.id || !cur.Until.After(now) || len(e.Value()) == 0
-			// With OwnsStore no other router can be alive on this store: the holder is
-			// a predecessor that died without releasing the lease.
-			if free || r.cfg.OwnsStore {
-				rev, err := kv.Update(ctx, leaseKey, val, e.Revision())
-				if err == nil {
-					if !free {
-						r.log.Info().Str("holder", cur.Holder).Time("until", cur.Until).
-							Msg("took over the lease of a router that died (this process owns the store)")
-					}
-					r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
-					return nil
-				}
-			} else if !logged {
-				r.log.Info().Str("holder", cur.Holder).Time("until", cur.Until).Msg("another router is active; standing by")
-				logged = true
-			}
+			failing = false
+		case !transient.Is(err):
+			return err
+		case !failing:
+			r.log.Warn().Err(err).Msg("could not read the lease; trying again")
+			failing = true
 		}
 		select {
 		case <-ctx.Done():
@@ -72,6 +59,51 @@ func (r *Router) acquire(ctx context.Context) error {
 		case <-time.After(r.cfg.LeaseTTL / 10):
 		}
 	}
+}
+
+// tryLease takes the lease when it is free, ours, or (with OwnsStore) held by a
+// predecessor. It returns the lease another router holds, or nil once it is ours.
+// Losing a race for the key to another router is no error: the next try reads who won.
+func (r *Router) tryLease(ctx context.Context) (*lease, error) {
+	kv := r.kv[events.BucketRouter]
+	now := r.cfg.Now()
+	val, _ := json.Marshal(lease{Holder: r.id, Until: now.Add(r.cfg.LeaseTTL)})
+	e, err := kv.Get(ctx, leaseKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		rev, err := kv.Create(ctx, leaseKey, val)
+		if err == nil {
+			r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
+			return nil, nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return &lease{}, nil
+		}
+		return nil, fmt.Errorf("take lease: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lease: %w", err)
+	}
+	var cur lease
+	_ = json.Unmarshal(e.Value(), &cur)
+	free := cur.Holder == r.id || !cur.Until.After(now) || len(e.Value()) == 0
+	// With OwnsStore no other router can be alive on this store: the holder is a
+	// predecessor that died without releasing the lease.
+	if !free && !r.cfg.OwnsStore {
+		return &cur, nil
+	}
+	rev, err := kv.Update(ctx, leaseKey, val, e.Revision())
+	if isWrongLastSeq(err) {
+		return &cur, nil // another router wrote it first
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take lease: %w", err)
+	}
+	if !free {
+		r.log.Info().Str("holder", cur.Holder).Time("until", cur.Until).
+			Msg("took over the lease of a router that died (this process owns the store)")
+	}
+	r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
+	return nil, nil
 }
 
 // renew extends the lease. It fails when another router has taken it.
@@ -103,7 +135,7 @@ func (r *Router) ensureLease() bool {
 	if err == nil {
 		return true
 	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if isWrongLastSeq(err) {
 		r.fail(fmt.Errorf("another router took the lease: %w", err))
 	} else {
 		r.log.Warn().Err(err).Msg("lease ran out and could not be renewed; waiting")
@@ -147,7 +179,7 @@ func (r *Router) keepLease(ctx context.Context) {
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
-			if errors.Is(err, jetstream.ErrKeyExists) {
+			if isWrongLastSeq(err) {
 				r.fail(fmt.Errorf("another router took the lease: %w", err))
 				return
 			}

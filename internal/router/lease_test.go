@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay/events"
@@ -72,18 +73,33 @@ func TestLeaseRunOutWithoutRivalIsRenewed(t *testing.T) {
 	require.NoError(t, e.router.Err())
 }
 
-// A router whose lease was taken by another stops applying commands.
+// A router whose lease was taken by another stops applying commands, on one server
+// and on a cluster (where a lost compare-and-set may carry error code 10164 instead
+// of 10071).
 func TestLeaseTakenByAnotherStopsTheRouter(t *testing.T) {
 	t.Parallel()
-	ns := natstest.RunServer(t)
+	t.Run("one server", func(t *testing.T) {
+		t.Parallel()
+		leaseTakenByAnother(t, natstest.RunServer(t).ClientURL(), 0)
+	})
+	t.Run("three-node cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts a three-node cluster")
+		}
+		t.Parallel()
+		leaseTakenByAnother(t, natstest.ClusterURLs(natstest.RunCluster(t)), 3)
+	})
+}
+
+func leaseTakenByAnother(t *testing.T, url string, replicas int) {
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second, Now: now})
+	e := startOn(t, url, router.Config{LeaseTTL: time.Second, Now: now, Replicas: replicas})
 	e.register("alice", []string{"q"}, nil)
 
 	// A second router whose clock runs an hour ahead sees the lease as expired and
 	// takes it.
-	rival, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{LeaseTTL: time.Second,
+	rival, err := router.New(natstest.Connect(t, url), router.Config{LeaseTTL: time.Second, Replicas: replicas,
 		Now: func() time.Time { return time.Now().Add(time.Hour) }})
 	require.NoError(t, err)
 	require.NoError(t, rival.Start(ctx(t)))
@@ -99,6 +115,49 @@ func TestLeaseTakenByAnotherStopsTheRouter(t *testing.T) {
 		t.Fatal("the first router did not notice it lost the lease")
 	}
 	// The rival routes from here on.
+	e.createJob("j1", "q")
+	e.offerFor("alice", "j1")
+}
+
+// A standby that loses the broker while it waits goes on waiting: it reads the lease
+// again once the connection is back, and takes over when the holder stops.
+func TestStandbyRidesOutALostConnection(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	cfg := router.Config{LeaseTTL: time.Second}
+	e := startOn(t, ns.ClientURL(), cfg)
+
+	proxy := natstest.StartProxy(t, ns.Addr().String())
+	log := newLogBuffer()
+	l := zerolog.New(log)
+	scfg := cfg
+	scfg.Logger = &l
+	standby, err := router.New(natstest.Connect(t, proxy.URL()), scfg)
+	require.NoError(t, err)
+	started := make(chan error, 1)
+	sctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { started <- standby.Start(sctx) }()
+	t.Cleanup(func() { _ = standby.Stop(context.Background()) })
+	log.waitFor(t, "standing by")
+
+	proxy.Cut()
+	log.waitFor(t, "could not read the lease")
+	select {
+	case err := <-started:
+		t.Fatalf("the standby gave up when it lost the broker: %v", err)
+	default:
+	}
+	proxy.Restore()
+
+	require.NoError(t, e.router.Stop(ctx(t)))
+	select {
+	case err := <-started:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("the standby did not take over")
+	}
+	e.register("alice", []string{"q"}, nil)
 	e.createJob("j1", "q")
 	e.offerFor("alice", "j1")
 }

@@ -485,6 +485,9 @@ func await(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	return errors.Join(errs...)
 }
 
+// isWrongLastSeq reports whether a compare-and-set write lost: the key or subject has
+// another revision than expected. Replicated streams may report it with code 10164
+// rather than 10071, and then it does not match jetstream.ErrKeyExists.
 func isWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
