@@ -109,13 +109,36 @@ func (r *Router) tryLease(ctx context.Context) (*lease, error) {
 // renew extends the lease. It fails when another router has taken it.
 func (r *Router) renew(ctx context.Context) error {
 	now := r.cfg.Now()
-	val, _ := json.Marshal(lease{Holder: r.id, Until: now.Add(r.cfg.LeaseTTL)})
-	rev, err := r.kv[events.BucketRouter].Update(ctx, leaseKey, val, r.leaseRev)
+	return r.writeLease(ctx, lease{Holder: r.id, Until: now.Add(r.cfg.LeaseTTL)})
+}
+
+// writeLease writes the lease by compare-and-set on the revision this router last
+// wrote. A write whose ack was lost (the connection dropped, a stream leader changed)
+// may have landed all the same: the key then names this router at a revision it
+// never learnt, and the compare-and-set fails. Only this router writes its own name,
+// so that is no rival: the write is made again on the revision read. When the key
+// names another router, the error is the lost compare-and-set (isWrongLastSeq).
+func (r *Router) writeLease(ctx context.Context, l lease) error {
+	kv := r.kv[events.BucketRouter]
+	val, _ := json.Marshal(l)
+	r.leaseMu.Lock()
+	last := r.leaseRev
+	r.leaseMu.Unlock()
+	rev, err := kv.Update(ctx, leaseKey, val, last)
+	if isWrongLastSeq(err) {
+		if e, gerr := kv.Get(ctx, leaseKey); gerr == nil {
+			var cur lease
+			if json.Unmarshal(e.Value(), &cur) == nil && cur.Holder == r.id {
+				r.log.Info().Uint64("revision", e.Revision()).Msg("the lease holds a renewal whose ack was lost; renewing on its revision")
+				rev, err = kv.Update(ctx, leaseKey, val, e.Revision())
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
 	r.leaseMu.Lock()
-	r.leaseRev, r.leaseUntil = rev, now.Add(r.cfg.LeaseTTL)
+	r.leaseRev, r.leaseUntil = rev, l.Until
 	r.leaseMu.Unlock()
 	return nil
 }
@@ -153,11 +176,7 @@ func (r *Router) holdsLease() bool {
 
 // release gives the lease up so a standby takes over at once.
 func (r *Router) release(ctx context.Context) {
-	r.leaseMu.Lock()
-	rev := r.leaseRev
-	r.leaseMu.Unlock()
-	val, _ := json.Marshal(lease{Holder: r.id, Until: time.Time{}})
-	if _, err := r.kv[events.BucketRouter].Update(ctx, leaseKey, val, rev); err != nil {
+	if err := r.writeLease(ctx, lease{Holder: r.id}); err != nil {
 		r.log.Warn().Err(err).Msg("release lease")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -160,4 +161,39 @@ func TestStandbyRidesOutALostConnection(t *testing.T) {
 	e.register("alice", []string{"q"}, nil)
 	e.createJob("j1", "q")
 	e.offerFor("alice", "j1")
+}
+
+// A renewal whose ack is lost (the connection drops, a stream leader changes) may
+// still have been written: the lease then names this router at a revision it never
+// learnt, and its next compare-and-set on the old revision fails. That is no rival:
+// the router reads the lease, finds its own name, and renews on that revision.
+func TestLeaseRenewalWhoseAckWasLostIsNoRival(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	e := startOn(t, ns.ClientURL(), router.Config{LeaseTTL: time.Second})
+	kv := bucket(t, e.nc, events.BucketRouter)
+	w, err := kv.Watch(ctx(t), "leader", jetstream.UpdatesOnly())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Stop() })
+
+	// Write what the router's next renewal would have written, as if its ack had
+	// been lost: same holder, a revision the router does not know.
+	cur, err := kv.Get(ctx(t), "leader")
+	require.NoError(t, err)
+	lost, err := kv.Put(ctx(t), "leader", cur.Value())
+	require.NoError(t, err)
+	for renewed := false; !renewed; {
+		select {
+		case u := <-w.Updates():
+			renewed = u.Revision() > lost
+		case <-e.router.Failed():
+			t.Fatalf("the router took its own lost renewal for a rival: %v", e.router.Err())
+		case <-time.After(waitFor):
+			t.Fatal("the router did not renew its lease")
+		}
+	}
+	e.register("alice", []string{"q"}, nil)
+	e.createJob("j1", "q")
+	e.offerFor("alice", "j1")
+	require.NoError(t, e.router.Err())
 }
