@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -54,4 +55,30 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	require.Len(t, closed, n)
 	require.NoError(t, e.router.Err())
+}
+
+// A router starts on a cluster whose JetStream meta leader has just gone away: while
+// the others elect a new one, an API request can go unanswered, and the start tries
+// it again rather than waiting out its whole deadline on it.
+func TestStartWhileTheMetaLeaderIsGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	servers := natstest.RunCluster(t)
+	var rest []*server.Server
+	for _, ns := range servers {
+		if ns.JetStreamIsLeader() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		} else {
+			rest = append(rest, ns)
+		}
+	}
+	require.Len(t, rest, 2)
+	e := startOn(t, natstest.ClusterURLs(rest), router.Config{Replicas: 3})
+	e.register("alice", []string{"support"}, nil)
+	e.createJob("j1", "support")
+	o := e.offerFor("alice", "j1")
+	_, err := e.client.Accept(ctx(t), o)
+	require.NoError(t, err)
 }

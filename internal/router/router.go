@@ -287,7 +287,11 @@ func (r *Router) start(ctx context.Context) error {
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	began := r.cfg.Now()
-	cons, err := r.takeConsumer(ctx)
+	var cons jetstream.Consumer
+	err = r.retry(ctx, func(ctx context.Context) (err error) {
+		cons, err = r.takeConsumer(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}

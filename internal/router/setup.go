@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/transient"
 )
 
 // buckets lists the KV buckets the router keeps its state in.
@@ -39,7 +39,11 @@ func (r *Router) setup(ctx context.Context) error {
 	}}
 	for _, cfg := range streams {
 		cfg.Storage, cfg.Replicas, cfg.Duplicates = storage, r.cfg.Replicas, 2*time.Minute
-		if _, err := r.ensureStream(ctx, cfg); err != nil {
+		err := r.retry(ctx, func(ctx context.Context) error {
+			_, err := r.ensureStream(ctx, cfg)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("stream %s: %w", cfg.Name, err)
 		}
 	}
@@ -49,7 +53,7 @@ func (r *Router) setup(ctx context.Context) error {
 		if b == events.BucketRouter {
 			history = walHistory // the pending records are read back from it
 		}
-		kv, err := r.ensureBucket(ctx, jetstream.KeyValueConfig{
+		cfg := jetstream.KeyValueConfig{
 			Bucket:   b,
 			History:  history,
 			Storage:  storage,
@@ -57,11 +61,25 @@ func (r *Router) setup(ctx context.Context) error {
 			// A removed key leaves a marker only this long (and the router's removals
 			// carry a TTL), so the buckets hold live keys, not history.
 			LimitMarkerTTL: markerTTL,
-		})
-		if err != nil {
-			return fmt.Errorf("kv bucket %s: %w", b, err)
 		}
-		if err := answers(ctx, kv); err != nil {
+		var kv jetstream.KeyValue
+		err := r.retry(ctx, func(ctx context.Context) (err error) {
+			kv, err = r.ensureBucket(ctx, cfg)
+			return err
+		})
+		if err == nil {
+			// On a cluster a bucket just created has no replica serving reads for a
+			// moment, and a read then finds no responders: the router's first read
+			// is the lease, and the start should not fail on that.
+			err = r.retry(ctx, func(ctx context.Context) error {
+				_, err := kv.Get(ctx, leaseKey)
+				if errors.Is(err, jetstream.ErrKeyNotFound) {
+					return nil
+				}
+				return err
+			})
+		}
+		if err != nil {
 			return fmt.Errorf("kv bucket %s: %w", b, err)
 		}
 		r.kv[b] = kv
@@ -69,22 +87,30 @@ func (r *Router) setup(ctx context.Context) error {
 	return nil
 }
 
-// answers waits until the bucket answers a read. On a cluster a bucket just created
-// has no replica serving reads for a moment, and a read then finds no responders;
-// the router's first read is the lease, and a start should not fail on that.
-func answers(ctx context.Context, kv jetstream.KeyValue) error {
+// setupAttempt bounds one request of the start-up. During a JetStream leader
+// election a request can go unanswered; it is made again rather than left to use up
+// the whole start-up deadline.
+const setupAttempt = 5 * time.Second
+
+// retry runs f until it succeeds, fails with an error another try cannot mend, or ctx
+// ends; each attempt has setupAttempt.
+func (r *Router) retry(ctx context.Context, f func(context.Context) error) error {
+	warned := false
 	for {
-		_, err := kv.Get(ctx, leaseKey)
-		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil
-		}
-		if !errors.Is(err, nats.ErrNoResponders) {
+		actx, cancel := context.WithTimeout(ctx, setupAttempt)
+		err := f(actx)
+		cancel()
+		if err == nil || !transient.Is(err) || ctx.Err() != nil {
 			return err
+		}
+		if !warned {
+			r.log.Warn().Err(err).Msg("the broker did not answer; trying again")
+			warned = true
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no replica answers reads: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
+			return err
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
