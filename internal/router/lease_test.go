@@ -197,3 +197,28 @@ func TestLeaseRenewalWhoseAckWasLostIsNoRival(t *testing.T) {
 	e.offerFor("alice", "j1")
 	require.NoError(t, e.router.Err())
 }
+
+// Stop ends a Start that is still standing by: it does not wait for the lease.
+func TestStopEndsAStandbysStart(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	startOn(t, ns.ClientURL(), router.Config{})
+	log := newLogBuffer()
+	l := zerolog.New(log)
+	standby, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{Logger: &l})
+	require.NoError(t, err)
+	started := make(chan error, 1)
+	go func() { started <- standby.Start(context.Background()) }()
+	log.waitFor(t, "standing by")
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- standby.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("Stop waited for the standby's Start")
+	}
+	require.ErrorIs(t, <-started, context.Canceled)
+	require.Equal(t, router.StateStopped, standby.Status().State)
+}

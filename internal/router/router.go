@@ -139,6 +139,11 @@ type Router struct {
 	metrics *metrics
 	spans   *spans // nil when no spans are recorded
 
+	// abortStart ends a Start that is still setting up or standing by, so Stop does
+	// not wait for the lease (guarded by startMu: Start holds mu while it waits).
+	startMu    sync.Mutex
+	abortStart context.CancelFunc
+
 	mu      sync.Mutex
 	started bool
 	cancel  context.CancelFunc
@@ -258,6 +263,11 @@ func (r *Router) Status() Status {
 // consuming commands and answering requests. It returns once the router is running,
 // or when ctx ends while it stands by.
 func (r *Router) Start(ctx context.Context) error {
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
+	r.startMu.Lock()
+	r.abortStart = abort
+	r.startMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
@@ -351,8 +361,13 @@ func (r *Router) start(ctx context.Context) error {
 }
 
 // Stop stops taking requests, finishes the command in hand, and stops. It is safe to
-// call twice.
+// call twice. A Start still standing by for the lease gives up and returns an error.
 func (r *Router) Stop(ctx context.Context) error {
+	r.startMu.Lock()
+	if r.abortStart != nil {
+		r.abortStart() // a Start standing by gives up; one that holds the lease is done with it
+	}
+	r.startMu.Unlock()
 	r.mu.Lock()
 	if !r.started {
 		r.mu.Unlock()
