@@ -144,15 +144,16 @@ type Router struct {
 	startMu    sync.Mutex
 	abortStart context.CancelFunc
 
-	mu      sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	reqSub  *nats.Subscription
-	qrySub  *nats.Subscription
-	hbSub   *nats.Subscription
-	beats   *beats
-	msgs    jetstream.MessagesContext
+	mu       sync.Mutex
+	started  bool
+	starting atomic.Bool // Start is running (it holds mu)
+	cancel   context.CancelFunc
+	done     chan struct{}
+	reqSub   *nats.Subscription
+	qrySub   *nats.Subscription
+	hbSub    *nats.Subscription
+	beats    *beats
+	msgs     jetstream.MessagesContext
 	// reads are queries' reads of the engine, run on the router's goroutine.
 	reads chan func()
 	// histories holds a token per history query reading the events stream.
@@ -273,8 +274,13 @@ func (r *Router) Start(ctx context.Context) error {
 	if r.started {
 		return errors.New("router already started")
 	}
-	if err := r.start(ctx); err != nil {
-		r.state.Store(StateStopped)
+	r.starting.Store(true)
+	err := r.start(ctx)
+	r.starting.Store(false)
+	if err != nil {
+		if r.Err() == nil {
+			r.state.Store(StateStopped)
+		}
 		return err
 	}
 	r.state.Store(StateActive)
@@ -419,6 +425,12 @@ func (r *Router) fail(err error) {
 		r.log.Error().Err(err).Msg("router stopping")
 		r.err = err
 		r.state.Store(StateFailed)
+		if r.starting.Load() {
+			// Called from Start, which holds mu and has started nothing that needs
+			// stopping yet: it returns the error.
+			close(r.failed)
+			return
+		}
 		r.mu.Lock()
 		if r.msgs != nil {
 			r.msgs.Stop()

@@ -417,3 +417,47 @@ func TestRecordWrittenAsJSONIsFinished(t *testing.T) {
 	require.Equal(t, "legacy-1", m.Header.Get(events.HeaderMsgID))
 	require.Equal(t, body, m.Data)
 }
+
+// A router that finds at start-up that another has written the record since it fenced
+// it (two routers both believe they hold the lease) stops with an error; its Start
+// returns instead of hanging.
+func TestStartDeposedWhileResumingReturns(t *testing.T) {
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	e := startOn(t, ns.ClientURL(), router.Config{})
+	e.register("alice", []string{"q"}, nil)
+	e.createJob("j1", "q")
+	e.offerFor("alice", "j1")
+	require.NoError(t, e.router.Stop(ctx(t)))
+
+	// Started a week and a day later, the router expires the offer as it resumes; just
+	// before it writes that record, another router writes the record key.
+	later := func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	b, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{Now: later})
+	require.NoError(t, err)
+	kv := bucket(t, e.nc, events.BucketRouter)
+	var once sync.Once
+	router.SetPauseHook(b, func(point string) {
+		if point == "record" {
+			once.Do(func() {
+				cur, err := kv.Get(context.Background(), "wal")
+				require.NoError(t, err)
+				_, err = kv.Put(context.Background(), "wal", cur.Value())
+				require.NoError(t, err)
+			})
+		}
+	})
+	started := make(chan error, 1)
+	go func() { started <- b.Start(context.Background()) }()
+	select {
+	case err := <-started:
+		require.ErrorContains(t, err, "taken over")
+	case <-time.After(waitFor):
+		t.Fatal("Start hung")
+	}
+	select {
+	case <-b.Failed():
+	default:
+		t.Fatal("the router did not fail")
+	}
+}
