@@ -15,6 +15,29 @@ import (
 	"github.com/patchbay/patchbay/internal/router"
 )
 
+// startStandby starts a router on url in the background, as a second router on a
+// deployment; Start's result arrives on started. It is stopped when the test ends.
+func startStandby(t *testing.T, url string, cfg router.Config) (standby *router.Router, started <-chan error) {
+	t.Helper()
+	standby, err := router.New(natstest.Connect(t, url), cfg)
+	require.NoError(t, err)
+	result := make(chan error, 1)
+	go func() { result <- standby.Start(context.Background()) }()
+	t.Cleanup(func() { _ = standby.Stop(context.Background()) })
+	return standby, result
+}
+
+// tookOver waits until the standby's Start returns, and requires it to succeed.
+func tookOver(t *testing.T, started <-chan error) {
+	t.Helper()
+	select {
+	case err := <-started:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("the standby did not take over")
+	}
+}
+
 // Two routers on one deployment: the second stands by (applies nothing) while the
 // first holds the lease, and takes over with the whole state when the first stops.
 func TestStandbyRouterTakesOver(t *testing.T) {
@@ -23,13 +46,7 @@ func TestStandbyRouterTakesOver(t *testing.T) {
 	cfg := router.Config{LeaseTTL: time.Second}
 	e := startOn(t, ns.ClientURL(), cfg)
 
-	standby, err := router.New(natstest.Connect(t, ns.ClientURL()), cfg)
-	require.NoError(t, err)
-	started := make(chan error, 1)
-	sctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { started <- standby.Start(sctx) }()
-	t.Cleanup(func() { _ = standby.Stop(context.Background()) })
+	_, started := startStandby(t, ns.ClientURL(), cfg)
 
 	e.register("alice", []string{"q"}, nil)
 	e.createJob("j1", "q")
@@ -43,12 +60,7 @@ func TestStandbyRouterTakesOver(t *testing.T) {
 	}
 
 	require.NoError(t, e.router.Stop(ctx(t)))
-	select {
-	case err := <-started:
-		require.NoError(t, err)
-	case <-time.After(waitFor):
-		t.Fatal("the standby did not take over")
-	}
+	tookOver(t, started)
 	// The standby has the state: the assignment is there, the worker is busy.
 	again, err := e.client.Accept(ctx(t), o)
 	require.NoError(t, err)
@@ -133,13 +145,7 @@ func TestStandbyRidesOutALostConnection(t *testing.T) {
 	l := zerolog.New(log)
 	scfg := cfg
 	scfg.Logger = &l
-	standby, err := router.New(natstest.Connect(t, proxy.URL()), scfg)
-	require.NoError(t, err)
-	started := make(chan error, 1)
-	sctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { started <- standby.Start(sctx) }()
-	t.Cleanup(func() { _ = standby.Stop(context.Background()) })
+	_, started := startStandby(t, proxy.URL(), scfg)
 	log.waitFor(t, "standing by")
 
 	proxy.Cut()
@@ -152,12 +158,7 @@ func TestStandbyRidesOutALostConnection(t *testing.T) {
 	proxy.Restore()
 
 	require.NoError(t, e.router.Stop(ctx(t)))
-	select {
-	case err := <-started:
-		require.NoError(t, err)
-	case <-time.After(waitFor):
-		t.Fatal("the standby did not take over")
-	}
+	tookOver(t, started)
 	e.register("alice", []string{"q"}, nil)
 	e.createJob("j1", "q")
 	e.offerFor("alice", "j1")
@@ -205,10 +206,7 @@ func TestStopEndsAStandbysStart(t *testing.T) {
 	startOn(t, ns.ClientURL(), router.Config{})
 	log := newLogBuffer()
 	l := zerolog.New(log)
-	standby, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{Logger: &l})
-	require.NoError(t, err)
-	started := make(chan error, 1)
-	go func() { started <- standby.Start(context.Background()) }()
+	standby, started := startStandby(t, ns.ClientURL(), router.Config{Logger: &l})
 	log.waitFor(t, "standing by")
 
 	stopped := make(chan error, 1)
