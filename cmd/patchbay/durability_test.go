@@ -54,6 +54,7 @@ type serveProc struct {
 	log    strings.Builder
 	ready  chan struct{}
 	exited chan struct{}
+	logged chan struct{} // a line was logged
 }
 
 func startServe(t *testing.T, args string) *serveProc {
@@ -67,7 +68,7 @@ func startServe(t *testing.T, args string) *serveProc {
 // (a standby waits for the lease).
 func spawnServe(t *testing.T, args string) *serveProc {
 	t.Helper()
-	p := &serveProc{ready: make(chan struct{}), exited: make(chan struct{})}
+	p := &serveProc{ready: make(chan struct{}), exited: make(chan struct{}), logged: make(chan struct{}, 1)}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestServeProcess$")
 	p.cmd.Env = append(os.Environ(), "PATCHBAY_SERVE_ARGS="+args)
 	stderr, err := p.cmd.StderrPipe()
@@ -81,6 +82,10 @@ func spawnServe(t *testing.T, args string) *serveProc {
 			p.mu.Lock()
 			p.log.WriteString(line + "\n")
 			p.mu.Unlock()
+			select {
+			case p.logged <- struct{}{}:
+			default:
+			}
 			if strings.Contains(line, "patchbay is routing") {
 				once.Do(func() { close(p.ready) })
 			}
@@ -108,6 +113,23 @@ func (p *serveProc) waitReady(t *testing.T) {
 		t.Fatalf("patchbay serve exited before it was ready:\n%s", p.output())
 	case <-time.After(durabilityWait):
 		t.Fatalf("patchbay serve not ready after %s:\n%s", durabilityWait, p.output())
+	}
+}
+
+// waitLog waits until the process has logged want.
+func (p *serveProc) waitLog(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(durabilityWait)
+	for !strings.Contains(p.output(), want) {
+		select {
+		case <-p.logged:
+		case <-p.exited:
+			if !strings.Contains(p.output(), want) {
+				t.Fatalf("patchbay serve exited without logging %q:\n%s", want, p.output())
+			}
+		case <-timeout:
+			t.Fatalf("patchbay serve did not log %q within %s:\n%s", want, durabilityWait, p.output())
+		}
 	}
 }
 

@@ -289,6 +289,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 		defer stop()
 	}
 	if err := r.Start(ctx); err != nil {
+		if ctx.Err() != nil && r.Status().State == router.StateStopped {
+			// Stopped (SIGTERM, Ctrl-C) before it held the lease: a clean stop.
+			log.Info().Msg("stopped before it held the lease (standing by)")
+			return nil
+		}
 		return err
 	}
 	if dash != nil {

@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
 )
 
 // serveOnce runs `patchbay serve` with args in a child process that is expected to
@@ -96,4 +98,26 @@ func TestServeStartErrors(t *testing.T) {
 		require.ErrorContains(t, err, c.want, c.args)
 		require.Less(t, time.Since(began), 5*time.Second, c.args)
 	}
+}
+
+// SIGTERM to a router standing by for the lease stops it cleanly: exit code 0, as for
+// an active router, so a supervisor does not count it a failure.
+func TestStandbyStopsCleanlyOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts router processes")
+	}
+	t.Parallel()
+	ns := natstest.RunServer(t)
+	args := fmt.Sprintf("serve --http 127.0.0.1:0 --nats-url %s --log-format json", ns.ClientURL())
+	startServe(t, args)
+	standby := spawnServe(t, args)
+	standby.waitLog(t, "standing by")
+	require.NoError(t, standby.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-standby.exited:
+	case <-time.After(durabilityWait):
+		t.Fatalf("the standby did not stop:\n%s", standby.output())
+	}
+	require.Equal(t, 0, standby.cmd.ProcessState.ExitCode(), standby.output())
+	require.Contains(t, standby.output(), "stopped before it held the lease")
 }
