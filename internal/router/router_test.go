@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
+	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
 	"github.com/patchbay/patchbay/matcher"
 )
@@ -323,4 +325,20 @@ func TestUnknownWorkerAndBadRegistration(t *testing.T) {
 	var pe *patchbay.Error
 	require.True(t, errors.As(err, &pe))
 	require.Equal(t, "totalCapacity", pe.Field)
+}
+
+// A server without JetStream: the start fails at once and says so, instead of
+// "no responders" after the start-up deadline.
+func TestStartWithoutJetStreamSaysSo(t *testing.T) {
+	t.Parallel()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	require.True(t, ns.ReadyForConnections(waitFor))
+	r, err := router.New(natstest.Connect(t, ns.ClientURL()), router.Config{})
+	require.NoError(t, err)
+	err = r.Start(ctx(t))
+	require.ErrorIs(t, err, jetstream.ErrJetStreamNotEnabled)
+	require.ErrorContains(t, err, "run nats-server with -js")
 }

@@ -20,6 +20,18 @@ var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOff
 // It is idempotent: running it against an existing deployment changes only what
 // the configuration changed.
 func (r *Router) setup(ctx context.Context) error {
+	// A server without JetStream has nobody on the JetStream API: every request
+	// would find no responders, which says nothing. Ask once, and say what is wrong.
+	err := r.retry(ctx, func(ctx context.Context) error {
+		_, err := r.js.AccountInfo(ctx)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return fmt.Errorf("the NATS server has no JetStream for this connection's account: run nats-server with -js (or enable JetStream for the account): %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream account: %w", err)
+	}
 	storage := jetstream.FileStorage
 	streams := []jetstream.StreamConfig{{
 		Name:        events.StreamIn,
