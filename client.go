@@ -178,6 +178,8 @@ func (c *Client) roundTrip(ctx context.Context, m *nats.Msg, t events.Type) (*na
 		case transient.Is(err) && last != nil && ctx.Err() != nil:
 			// The call's own deadline cut this attempt short: the failure to report
 			// is the one the attempts before it met.
+		case errors.Is(err, nats.ErrNoResponders):
+			last = fmt.Errorf("patchbay %s: no router answers (is `patchbay serve` running on this NATS server?): %w", t.Name(), err)
 		case transient.Is(err):
 			last = fmt.Errorf("patchbay %s: %w", t.Name(), err)
 		default:

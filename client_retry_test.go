@@ -210,6 +210,7 @@ func TestClientHonoursTheDeadline(t *testing.T) {
 			require.ErrorIs(t, err, nats.ErrNoResponders)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			require.ErrorContains(t, err, "gave up after")
+			require.ErrorContains(t, err, "no router answers (is `patchbay serve` running on this NATS server?)")
 			require.GreaterOrEqual(t, took, tc.deadline)
 			require.Less(t, took, tc.deadline+10*time.Second, "well before the default retry deadline")
 		})
