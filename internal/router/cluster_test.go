@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/events"
 	"github.com/patchbay/patchbay/internal/natstest"
 	"github.com/patchbay/patchbay/internal/router"
@@ -43,17 +42,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		e.createJob(fmt.Sprintf("j%d", i), "support")
 	}
 	e.register("alice", []string{"support"}, nil)
-	closed := map[string]bool{}
-	for range n {
-		o := e.next(events.TypeOfferIssued, nil).offer()
-		asg, err := e.client.Accept(ctx(t), o)
-		require.NoError(t, err)
-		require.NoError(t, e.client.Complete(ctx(t), o.JobID, asg, ""))
-		require.NoError(t, e.client.Close(ctx(t), o.JobID, asg, patchbay.CloseOptions{DispositionCode: "Resolved"}))
-		require.False(t, closed[o.JobID], "%s closed twice", o.JobID)
-		closed[o.JobID] = true
-	}
-	require.Len(t, closed, n)
+	e.workThrough(n)
 	require.NoError(t, e.router.Err())
 }
 

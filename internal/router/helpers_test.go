@@ -156,6 +156,22 @@ func (e *env) drainEvents() []seen {
 	}
 }
 
+// workThrough takes n offers in turn, whichever jobs they are for, and accepts,
+// completes and closes each job; it requires every job to come once.
+func (e *env) workThrough(n int) {
+	e.t.Helper()
+	closed := map[string]bool{}
+	for range n {
+		o := e.next(events.TypeOfferIssued, nil).offer()
+		asg, err := e.client.Accept(ctx(e.t), o)
+		require.NoError(e.t, err)
+		require.NoError(e.t, e.client.Complete(ctx(e.t), o.JobID, asg, ""))
+		require.NoError(e.t, e.client.Close(ctx(e.t), o.JobID, asg, patchbay.CloseOptions{DispositionCode: "Resolved"}))
+		require.False(e.t, closed[o.JobID], "%s offered again after it was closed", o.JobID)
+		closed[o.JobID] = true
+	}
+}
+
 func (e *env) register(id string, queues []string, labels events.Labels) {
 	e.t.Helper()
 	one := 1

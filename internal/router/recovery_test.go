@@ -1,10 +1,12 @@
 package router_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patchbay/patchbay"
@@ -102,4 +104,24 @@ func TestWorkerAcceptsAnOfferIssuedWhileItsConnectionWasDown(t *testing.T) {
 			t.Fatal("no resync after Resync")
 		}
 	}
+}
+
+// The matcher's consumer deleted under the running router (an operator's `nats
+// consumer rm`): the router, still holding the lease, makes it again and goes on;
+// every job is offered, and none twice.
+func TestConsumerDeletedUnderTheRouterIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	e := start(t, router.Config{})
+	js, err := jetstream.New(e.nc)
+	require.NoError(t, err)
+	const n = 10
+	for i := range n {
+		if i == n/2 {
+			require.NoError(t, js.DeleteConsumer(ctx(t), events.StreamIn, events.ConsumerMatcher))
+		}
+		e.createJob(fmt.Sprintf("j%d", i), "q")
+	}
+	e.register("alice", []string{"q"}, nil)
+	e.workThrough(n)
+	require.NoError(t, e.router.Err())
 }

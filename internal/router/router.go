@@ -469,6 +469,15 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					return
 				}
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+					msgs.Stop()
+					next, ok := r.reconsume(ctx)
+					if !ok {
+						return
+					}
+					msgs = next
+					continue
+				}
 				r.log.Warn().Err(err).Msg("consume")
 				continue
 			}

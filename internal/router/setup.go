@@ -137,6 +137,11 @@ func (r *Router) takeConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	if err := r.js.DeleteConsumer(ctx, events.StreamIn, events.ConsumerMatcher); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("consumer %s: %w", events.ConsumerMatcher, err)
 	}
+	return r.makeConsumer(ctx)
+}
+
+// makeConsumer creates the matcher's consumer, or binds to it when it exists.
+func (r *Router) makeConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	cons, err := r.js.CreateOrUpdateConsumer(ctx, events.StreamIn, jetstream.ConsumerConfig{
 		Durable:       events.ConsumerMatcher,
 		Description:   "patchbay matcher: applies commands one at a time",
@@ -150,6 +155,60 @@ func (r *Router) takeConsumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("consumer %s: %w", events.ConsumerMatcher, err)
 	}
 	return cons, nil
+}
+
+// reconsume makes the matcher's consumer again after it was deleted under the
+// router, and returns its messages. Whoever deleted it, the lease says whether this
+// router may go on: a router that takes the lease over writes it before it deletes
+// the consumer, so a renewal (a compare-and-set) fails then and this router stops.
+// Otherwise (an operator deleted it) the consumer is made again: the work-queue
+// stream still holds every command not acknowledged, and delivers them again, oldest
+// first. It returns false when the router stops or failed.
+func (r *Router) reconsume(ctx context.Context) (jetstream.MessagesContext, bool) {
+	wait := backoff{min: CommitRetryDefault / 5, max: commitRetryMax}
+	for ctx.Err() == nil {
+		msgs, err := r.tryReconsume(ctx)
+		switch {
+		case err == nil:
+			r.log.Warn().Msg("the matcher's consumer was deleted; made it again")
+			return msgs, true
+		case isWrongLastSeq(err):
+			r.fail(fmt.Errorf("the matcher's consumer was deleted and another router took the lease: %w", err))
+			return nil, false
+		case errors.Is(err, errStopping):
+			return nil, false
+		}
+		r.log.Warn().Err(err).Dur("retry_in", wait.next).Msg("the matcher's consumer was deleted; making it again")
+		wait.pause(nil)
+	}
+	return nil, false
+}
+
+// errStopping says the router stopped or failed meanwhile.
+var errStopping = errors.New("router stopping")
+
+func (r *Router) tryReconsume(ctx context.Context) (jetstream.MessagesContext, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.LeaseTTL/2)
+	defer cancel()
+	if err := r.renew(cctx); err != nil {
+		return nil, err
+	}
+	cons, err := r.makeConsumer(cctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.BatchMax))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started || r.Err() != nil {
+		msgs.Stop()
+		return nil, errStopping
+	}
+	r.msgs = msgs
+	return msgs, nil
 }
 
 // ensureStream creates a stream, or updates it when its configuration differs from
