@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,31 +41,15 @@ func RunServerAt(t testing.TB, listen, storeDir string) *server.Server {
 // leader. It returns the servers; ClusterURLs gives a connect string for all three.
 func RunCluster(t testing.TB) []*server.Server {
 	t.Helper()
-	ports := make([]int, 3)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
-	routes := make([]string, 3)
-	for i, p := range ports {
-		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
-	}
-	dir := t.TempDir()
-	servers := make([]*server.Server, 3)
-	for i := range servers {
-		ns, err := natsserver.Start(natsserver.Config{
-			Listen:     "127.0.0.1:-1",
-			StoreDir:   filepath.Join(dir, fmt.Sprintf("n%d", i)),
-			ServerName: fmt.Sprintf("n%d", i),
-			Cluster: &natsserver.ClusterConfig{
-				Name: "patchbay-test", Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes,
-			},
-			ReadyTimeout: 30 * time.Second,
-		})
-		if err != nil {
-			t.Fatalf("start cluster node %d: %v", i, err)
+	var servers []*server.Server
+	// The route ports are picked free and then bound: a test running meanwhile may
+	// take one first. Then the cluster is started again on other ports.
+	for attempt := 1; servers == nil; attempt++ {
+		var err error
+		servers, err = startCluster(t)
+		if err != nil && (attempt == 5 || !strings.Contains(err.Error(), "address already in use")) {
+			t.Fatal(err)
 		}
-		servers[i] = ns
-		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -86,6 +71,40 @@ func RunCluster(t testing.TB) []*server.Server {
 		}
 		time.Sleep(50 * time.Millisecond) // polling the cluster's own state, not a test wait
 	}
+}
+
+// startCluster starts three nodes on free route ports; on an error it shuts down
+// those it started.
+func startCluster(t testing.TB) ([]*server.Server, error) {
+	ports := make([]int, 3)
+	routes := make([]string, 3)
+	for i := range ports {
+		ports[i] = freePort(t)
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+	}
+	dir := t.TempDir()
+	servers := make([]*server.Server, 0, 3)
+	for i := range 3 {
+		ns, err := natsserver.Start(natsserver.Config{
+			Listen:     "127.0.0.1:-1",
+			StoreDir:   filepath.Join(dir, fmt.Sprintf("n%d", i)),
+			ServerName: fmt.Sprintf("n%d", i),
+			Cluster: &natsserver.ClusterConfig{
+				Name: "patchbay-test", Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes,
+			},
+			ReadyTimeout: 30 * time.Second,
+		})
+		if err != nil {
+			for _, ns := range servers {
+				ns.Shutdown()
+				ns.WaitForShutdown()
+			}
+			return nil, fmt.Errorf("start cluster node %d: %w", i, err)
+		}
+		servers = append(servers, ns)
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	}
+	return servers, nil
 }
 
 // ClusterURLs joins the client URLs of servers.

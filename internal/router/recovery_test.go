@@ -125,3 +125,25 @@ func TestConsumerDeletedUnderTheRouterIsMadeAgain(t *testing.T) {
 	e.workThrough(n)
 	require.NoError(t, e.router.Err())
 }
+
+// A stream deleted under the running router (an operator's `nats stream rm`, say to
+// drop the event history) is made again: the router goes on routing, and the stream
+// is there again.
+func TestStreamDeletedUnderTheRouterIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []string{events.StreamIn, events.StreamEvents} {
+		t.Run(stream, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, router.Config{})
+			e.register("alice", []string{"q"}, nil)
+			js, err := jetstream.New(e.nc)
+			require.NoError(t, err)
+			require.NoError(t, js.DeleteStream(ctx(t), stream))
+			e.createJob("j1", "q")
+			e.offerFor("alice", "j1")
+			_, err = js.Stream(ctx(t), stream)
+			require.NoError(t, err)
+			require.NoError(t, e.router.Err())
+		})
+	}
+}

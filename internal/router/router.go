@@ -330,7 +330,7 @@ func (r *Router) start(ctx context.Context) error {
 			return fmt.Errorf("resume: %w", err)
 		}
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.BatchMax))
+	msgs, err := r.consume(cons)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", events.StreamIn, err)
 	}
@@ -469,7 +469,7 @@ func (r *Router) run(ctx context.Context, msgs jetstream.MessagesContext) {
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					return
 				}
-				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				if r.consumerLost(ctx, err) {
 					msgs.Stop()
 					next, ok := r.reconsume(ctx)
 					if !ok {
@@ -600,10 +600,14 @@ func (r *Router) tick(ctx context.Context) {
 	r.tickWait.reset()
 }
 
-// reload rebuilds the engine from KV after finishing the WAL record.
+// reload rebuilds the engine from KV after finishing the WAL record, once the
+// streams are there (a stream deleted under the router is made again).
 func (r *Router) reload(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := r.ensureStreams(cctx); err != nil {
+		return err
+	}
 	if err := r.recoverWAL(cctx); err != nil {
 		return err
 	}

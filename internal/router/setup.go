@@ -32,33 +32,10 @@ func (r *Router) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream account: %w", err)
 	}
-	storage := jetstream.FileStorage
-	streams := []jetstream.StreamConfig{{
-		Name:        events.StreamIn,
-		Description: "patchbay inbound commands (job created, worker register, offer accept, ...)",
-		Subjects:    []string{events.SubjectInAll},
-		Retention:   jetstream.WorkQueuePolicy,
-	}, {
-		Name:        events.StreamEvents,
-		Description: "patchbay outbound events, one per state change",
-		Subjects:    []string{events.SubjectEventsAll},
-		MaxAge:      r.cfg.EventsMaxAge,
-	}, {
-		Name:        events.StreamDead,
-		Description: "patchbay commands set aside: their effects could not be stored (see the Patchbay-Dead-Reason header)",
-		Subjects:    []string{events.SubjectDeadAll},
-		MaxAge:      r.cfg.EventsMaxAge,
-	}}
-	for _, cfg := range streams {
-		cfg.Storage, cfg.Replicas, cfg.Duplicates = storage, r.cfg.Replicas, 2*time.Minute
-		err := r.retry(ctx, func(ctx context.Context) error {
-			_, err := r.ensureStream(ctx, cfg)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", cfg.Name, err)
-		}
+	if err := r.ensureStreams(ctx); err != nil {
+		return err
 	}
+	storage := jetstream.FileStorage
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
 		history := uint8(1)
@@ -95,6 +72,41 @@ func (r *Router) setup(ctx context.Context) error {
 			return fmt.Errorf("kv bucket %s: %w", b, err)
 		}
 		r.kv[b] = kv
+	}
+	return nil
+}
+
+// ensureStreams creates or updates the router's streams. The start-up runs it, and so
+// does a reload after a failure: a stream deleted under the running router (say
+// PATCHBAY_EVENTS, to drop the history) is made again rather than failing every
+// write for ever. (The buckets hold the state: one deleted is not made again.)
+func (r *Router) ensureStreams(ctx context.Context) error {
+	storage := jetstream.FileStorage
+	streams := []jetstream.StreamConfig{{
+		Name:        events.StreamIn,
+		Description: "patchbay inbound commands (job created, worker register, offer accept, ...)",
+		Subjects:    []string{events.SubjectInAll},
+		Retention:   jetstream.WorkQueuePolicy,
+	}, {
+		Name:        events.StreamEvents,
+		Description: "patchbay outbound events, one per state change",
+		Subjects:    []string{events.SubjectEventsAll},
+		MaxAge:      r.cfg.EventsMaxAge,
+	}, {
+		Name:        events.StreamDead,
+		Description: "patchbay commands set aside: their effects could not be stored (see the Patchbay-Dead-Reason header)",
+		Subjects:    []string{events.SubjectDeadAll},
+		MaxAge:      r.cfg.EventsMaxAge,
+	}}
+	for _, cfg := range streams {
+		cfg.Storage, cfg.Replicas, cfg.Duplicates = storage, r.cfg.Replicas, 2*time.Minute
+		err := r.retry(ctx, func(ctx context.Context) error {
+			_, err := r.ensureStream(ctx, cfg)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
 	}
 	return nil
 }
@@ -157,6 +169,32 @@ func (r *Router) makeConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	return cons, nil
 }
 
+// consumeHeartbeat is how often the broker tells a waiting pull that the consumer is
+// there; two missed in a row make the router look the consumer up (consumerLost).
+const consumeHeartbeat = 5 * time.Second
+
+// consume pulls the commands from the matcher's consumer.
+func (r *Router) consume(cons jetstream.Consumer) (jetstream.MessagesContext, error) {
+	return cons.Messages(jetstream.PullMaxMessages(r.cfg.BatchMax), jetstream.PullHeartbeat(consumeHeartbeat),
+		jetstream.WithMessagesErrOnMissingHeartbeat(true))
+}
+
+// consumerLost reports whether err, from the consumer's messages, means the consumer
+// is gone: the broker said it was deleted, or heartbeats stopped and it is not there
+// any more (its stream was deleted, which the broker does not announce to a pull).
+func (r *Router) consumerLost(ctx context.Context, err error) bool {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return true
+	}
+	if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, setupAttempt)
+	defer cancel()
+	_, err = r.js.Consumer(cctx, events.StreamIn, events.ConsumerMatcher)
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
 // reconsume makes the matcher's consumer again after it was deleted under the
 // router, and returns its messages. Whoever deleted it, the lease says whether this
 // router may go on: a router that takes the lease over writes it before it deletes
@@ -193,11 +231,14 @@ func (r *Router) tryReconsume(ctx context.Context) (jetstream.MessagesContext, e
 	if err := r.renew(cctx); err != nil {
 		return nil, err
 	}
+	if err := r.ensureStreams(cctx); err != nil { // the consumer goes with its stream
+		return nil, err
+	}
 	cons, err := r.makeConsumer(cctx)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.BatchMax))
+	msgs, err := r.consume(cons)
 	if err != nil {
 		return nil, err
 	}
