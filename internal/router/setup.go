@@ -12,6 +12,9 @@ import (
 	"github.com/patchbay/patchbay/internal/transient"
 )
 
+// storage is where the streams and buckets keep their messages.
+const storage = jetstream.FileStorage
+
 // buckets lists the KV buckets the router keeps its state in.
 var buckets = []string{events.BucketJobs, events.BucketWorkers, events.BucketOffers, events.BucketQueues,
 	events.BucketPolicies, events.BucketRouter}
@@ -35,7 +38,6 @@ func (r *Router) setup(ctx context.Context) error {
 	if err := r.ensureStreams(ctx); err != nil {
 		return err
 	}
-	storage := jetstream.FileStorage
 	r.kv = map[string]jetstream.KeyValue{}
 	for _, b := range buckets {
 		history := uint8(1)
@@ -81,7 +83,6 @@ func (r *Router) setup(ctx context.Context) error {
 // PATCHBAY_EVENTS, to drop the history) is made again rather than failing every
 // write for ever. (The buckets hold the state: one deleted is not made again.)
 func (r *Router) ensureStreams(ctx context.Context) error {
-	storage := jetstream.FileStorage
 	streams := []jetstream.StreamConfig{{
 		Name:        events.StreamIn,
 		Description: "patchbay inbound commands (job created, worker register, offer accept, ...)",
@@ -111,17 +112,18 @@ func (r *Router) ensureStreams(ctx context.Context) error {
 	return nil
 }
 
-// setupAttempt bounds one request of the start-up. During a JetStream leader
-// election a request can go unanswered; it is made again rather than left to use up
-// the whole start-up deadline.
-const setupAttempt = 5 * time.Second
+// requestAttempt bounds one request to the JetStream API while the router sets up
+// its streams, buckets and consumer (at start-up, and again after a failure). During
+// a leader election a request can go unanswered; it is made again rather than left
+// to use up the whole deadline.
+const requestAttempt = 5 * time.Second
 
 // retry runs f until it succeeds, fails with an error another try cannot mend, or ctx
-// ends; each attempt has setupAttempt.
+// ends; each attempt has requestAttempt.
 func (r *Router) retry(ctx context.Context, f func(context.Context) error) error {
 	warned := false
 	for {
-		actx, cancel := context.WithTimeout(ctx, setupAttempt)
+		actx, cancel := context.WithTimeout(ctx, requestAttempt)
 		err := f(actx)
 		cancel()
 		if err == nil || !transient.Is(err) || ctx.Err() != nil {
@@ -189,7 +191,7 @@ func (r *Router) consumerLost(ctx context.Context, err error) bool {
 	if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 		return false
 	}
-	cctx, cancel := context.WithTimeout(ctx, setupAttempt)
+	cctx, cancel := context.WithTimeout(ctx, requestAttempt)
 	defer cancel()
 	_, err = r.js.Consumer(cctx, events.StreamIn, events.ConsumerMatcher)
 	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
