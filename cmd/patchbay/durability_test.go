@@ -52,7 +52,6 @@ type serveProc struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	log    strings.Builder
-	ready  chan struct{}
 	exited chan struct{}
 	logged chan struct{} // a line was logged
 }
@@ -68,7 +67,7 @@ func startServe(t *testing.T, args string) *serveProc {
 // (a standby waits for the lease).
 func spawnServe(t *testing.T, args string) *serveProc {
 	t.Helper()
-	p := &serveProc{ready: make(chan struct{}), exited: make(chan struct{}), logged: make(chan struct{}, 1)}
+	p := &serveProc{exited: make(chan struct{}), logged: make(chan struct{}, 1)}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestServeProcess$")
 	p.cmd.Env = append(os.Environ(), "PATCHBAY_SERVE_ARGS="+args)
 	stderr, err := p.cmd.StderrPipe()
@@ -76,7 +75,6 @@ func spawnServe(t *testing.T, args string) *serveProc {
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
 		for sc.Scan() {
 			line := sc.Text()
 			p.mu.Lock()
@@ -85,9 +83,6 @@ func spawnServe(t *testing.T, args string) *serveProc {
 			select {
 			case p.logged <- struct{}{}:
 			default:
-			}
-			if strings.Contains(line, "patchbay is routing") {
-				once.Do(func() { close(p.ready) })
 			}
 		}
 		_ = p.cmd.Wait()
@@ -107,13 +102,7 @@ func spawnServe(t *testing.T, args string) *serveProc {
 // waitReady waits until the process routes.
 func (p *serveProc) waitReady(t *testing.T) {
 	t.Helper()
-	select {
-	case <-p.ready:
-	case <-p.exited:
-		t.Fatalf("patchbay serve exited before it was ready:\n%s", p.output())
-	case <-time.After(durabilityWait):
-		t.Fatalf("patchbay serve not ready after %s:\n%s", durabilityWait, p.output())
-	}
+	p.waitLog(t, "patchbay is routing")
 }
 
 // waitLog waits until the process has logged want.
